@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vibedash import queries
-from vibedash.benchmarks import display_name
+from vibedash.decisions.benchmarks import display_name
+from vibedash.registry import queries
 from vibedash.ui import charts, frame, tables
 from vibedash.ui import format as fmt
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import streamlit as st
 
-from vibedash import queries, registry
-from vibedash.benchmarks import display_name
-from vibedash.registry import HistoryFilter
+from vibedash.decisions.benchmarks import display_name
+from vibedash.registry import queries
+from vibedash.registry import records as registry
+from vibedash.registry.records import HistoryFilter
 from vibedash.ui import charts, frame, tables
 
 PAGE_SIZE = 50

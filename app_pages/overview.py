@@ -7,10 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from vibedash import demo, queries, registry
-from vibedash.benchmarks import HEADLINE_BENCHMARKS, display_name
-from vibedash.gate import DEFAULT_POLICY, Policy
-from vibedash.policies import gate_policy
+from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
+from vibedash.decisions.gate import DEFAULT_POLICY, Policy
+from vibedash.decisions.policies import gate_policy
+from vibedash.registry import demo, queries
+from vibedash.registry import records as registry
 from vibedash.ui import charts, frame, state, tables
 from vibedash.ui import format as fmt
 

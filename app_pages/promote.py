@@ -16,8 +16,15 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from vibedash import actions, queries, registry
-from vibedash.action_queries import (
+from vibedash.actions import deploys as actions
+from vibedash.config import Settings
+from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
+from vibedash.decisions.gate import Policy
+from vibedash.decisions.policies import gate_policy
+from vibedash.netlify.client import NetlifyClient
+from vibedash.registry import queries
+from vibedash.registry import records as registry
+from vibedash.registry.action_queries import (
     CandidateVerdict,
     EventFilterChoices,
     candidate_verdicts,
@@ -25,11 +32,6 @@ from vibedash.action_queries import (
     event_filter_choices,
     preferred_candidate,
 )
-from vibedash.benchmarks import HEADLINE_BENCHMARKS, display_name
-from vibedash.config import Settings
-from vibedash.gate import Policy
-from vibedash.netlify import NetlifyClient
-from vibedash.policies import gate_policy
 from vibedash.ui import dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 

@@ -1,6 +1,6 @@
 """Retention: which deploys to keep and which to prune, and why; pins; applying the plan on Netlify.
 
-The plan is computed from the registry by the policy in force (vibedash.retention); nothing is deleted until
+The plan is computed from the registry by the policy in force (vibedash.decisions.retention); nothing is deleted until
 "Apply…" is confirmed in a dialog that lists every deploy that goes. Deleted deploys stay in the registry as
 expired, with their versions, scores and history.
 """
@@ -16,14 +16,19 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from vibedash import actions
-from vibedash.action_queries import PinnedDeploy, pinned_deploys, plan_benchmarks, version_points
-from vibedash.benchmarks import display_name
+from vibedash.actions import deploys as actions
+from vibedash.actions.retention_apply import apply_plan, current_plan
 from vibedash.config import Settings
-from vibedash.netlify import NetlifyClient
-from vibedash.policies import policy_source, retention_policy
-from vibedash.retention import Decision, RetentionPlan, RetentionPolicy
-from vibedash.retention_apply import apply_plan, current_plan
+from vibedash.decisions.benchmarks import display_name
+from vibedash.decisions.policies import policy_source, retention_policy
+from vibedash.decisions.retention import Decision, RetentionPlan, RetentionPolicy
+from vibedash.netlify.client import NetlifyClient
+from vibedash.registry.action_queries import (
+    PinnedDeploy,
+    pinned_deploys,
+    plan_benchmarks,
+    version_points,
+)
 from vibedash.ui import dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 

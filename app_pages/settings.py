@@ -11,8 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from vibedash.config import ConfigError
-from vibedash.db import DatabaseError, schema_revisions
-from vibedash.policies import gate_policy, policy_source, retention_policy
+from vibedash.decisions.policies import gate_policy, policy_source, retention_policy
+from vibedash.registry.db import DatabaseError, schema_revisions
 from vibedash.ui import frame, state
 
 TEST_RESULT_KEY = "settings_connection_result"
@@ -42,7 +42,7 @@ def registry_section() -> None:
 
 def test_connection() -> None:
     """Button callback: ask Netlify for the site and keep the answer to show it."""
-    from vibedash.netlify import NetlifyError
+    from vibedash.netlify.client import NetlifyError
 
     client = state.netlify_client()
     if client is None:

@@ -13,7 +13,13 @@ import streamlit as st
 
 from vibedash.solve.engine import SolveRequest
 from vibedash.solve.errors import SolveError
-from vibedash.solve.problems import BUILTIN_PROBLEMS, KINDS, Problem, ProblemFileError, parse_problems
+from vibedash.solve.problems import (
+    BUILTIN_PROBLEMS,
+    KINDS,
+    Problem,
+    ProblemFileError,
+    parse_problems,
+)
 from vibedash.solve.prompts import VIBETHINKER_MAX_NEW_TOKENS, SamplingSettings
 from vibedash.solve.runlog import recent_runs
 from vibedash.solve.versions import VersionRef, list_versions

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vibedash import queries, registry
-from vibedash.benchmarks import display_name
-from vibedash.stats import Interval, normal_score_ci, score_ci
-from vibedash.ui import frame, tables
+from vibedash.decisions.benchmarks import display_name
+from vibedash.decisions.stats import Interval, normal_score_ci, score_ci
+from vibedash.registry import queries
+from vibedash.registry import records as registry
 from vibedash.ui import format as fmt
+from vibedash.ui import frame, tables
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Reading the version…")

@@ -29,10 +29,13 @@ from sqlalchemy import Engine, func, insert, select
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vibedash import queries, registry  # noqa: E402
-from vibedash.db import open_registry, unit_of_work  # noqa: E402
-from vibedash.models import BenchmarkResult, Deploy, Event, Version  # noqa: E402
-from vibedash.registry import HistoryFilter  # noqa: E402
+from vibedash.registry import records as registry  # noqa: E402
+from vibedash.registry.db import open_registry, unit_of_work  # noqa: E402
+from vibedash.registry.models import BenchmarkResult, Deploy, Event, Version  # noqa: E402
+from vibedash.registry.records import (
+    HistoryFilter,  # noqa: E402
+    queries,
+)
 from vibedash.ui import frame  # noqa: E402
 
 BENCHMARKS = ("aime24", "aime25", "hmmt25", "lcb_v6")

@@ -37,8 +37,8 @@ import torch  # noqa: E402
 from tiny_model import build_model, build_tokenizer, save_tiny_model  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from vibedash.db import open_registry, unit_of_work  # noqa: E402
-from vibedash.models import Version  # noqa: E402
+from vibedash.registry.db import open_registry, unit_of_work  # noqa: E402
+from vibedash.registry.models import Version  # noqa: E402
 from vibedash.solve.engine import SolveEngine, SolveRequest  # noqa: E402
 from vibedash.solve.generation import GenerationJob  # noqa: E402
 from vibedash.solve.local import LocalBackend  # noqa: E402

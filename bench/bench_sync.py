@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vibedash.db import open_registry  # noqa: E402
-from vibedash.netlify import NetlifyClient  # noqa: E402
-from vibedash.netlify_sim import NetlifySimulator  # noqa: E402
-from vibedash.sync import sync_site  # noqa: E402
+from vibedash.netlify.client import NetlifyClient  # noqa: E402
+from vibedash.netlify.simulator import NetlifySimulator  # noqa: E402
+from vibedash.netlify.sync import sync_site  # noqa: E402
+from vibedash.registry.db import open_registry  # noqa: E402
 
 TOKEN = "bench-token"
 

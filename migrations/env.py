@@ -1,9 +1,9 @@
-"""Alembic environment: runs against the engine vibedash hands over (see vibedash.db.alembic_config)."""
+"""Alembic environment: runs against the engine vibedash hands over (see vibedash.registry.db.alembic_config)."""
 
 from alembic import context
 from sqlalchemy import create_engine, text
 
-from vibedash.models import Base
+from vibedash.registry.models import Base
 
 config = context.config
 target_metadata = Base.metadata

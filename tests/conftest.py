@@ -13,7 +13,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from vibedash.config import SETTINGS
-from vibedash.db import open_registry, unit_of_work
+from vibedash.registry.db import open_registry, unit_of_work
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -64,7 +64,7 @@ def engine(registry_url: str):
 
 @pytest.fixture
 def demo_engine(registry_url: str):
-    from vibedash.demo import build_demo
+    from vibedash.registry.demo import build_demo
 
     engine = open_registry(registry_url)
     with unit_of_work(engine) as session:
@@ -79,7 +79,7 @@ SIM_TOKEN = "nfp_test_token_that_must_never_leak"
 @pytest.fixture
 def sim():
     """A loopback Netlify simulator (real HTTP), stopped after the test."""
-    from vibedash.netlify_sim import NetlifySimulator
+    from vibedash.netlify.simulator import NetlifySimulator
 
     with NetlifySimulator(token=SIM_TOKEN) as simulator:
         yield simulator
@@ -88,8 +88,8 @@ def sim():
 @pytest.fixture
 def client(sim):
     """A Netlify client for the simulator and the sample registry's site; short waits on rate limits."""
-    from vibedash.demo import DEMO_SITE_ID
-    from vibedash.netlify import NetlifyClient
+    from vibedash.netlify.client import NetlifyClient
+    from vibedash.registry.demo import DEMO_SITE_ID
 
     with NetlifyClient(SIM_TOKEN, site_id=DEMO_SITE_ID, api_url=sim.api_url, max_wait_s=3) as netlify:
         yield netlify
@@ -98,7 +98,7 @@ def client(sim):
 @pytest.fixture
 def demo(demo_engine, sim):
     """The sample registry and a simulator serving the same deploys (same ids, same one live and locked)."""
-    from vibedash.demo import seed_simulator
+    from vibedash.registry.demo import seed_simulator
 
     seed_simulator(sim, demo_engine)
     return demo_engine

@@ -1,5 +1,5 @@
 """Shared by the action-page tests and the browser test: the settings that point vibedash at a Netlify
-simulator (seed it with vibedash.demo.seed_simulator), a `streamlit run` server on a free loopback port, and
+simulator (seed it with vibedash.registry.demo.seed_simulator), a `streamlit run` server on a free loopback port, and
 the chromium a browser test drives."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from vibedash.netlify_sim import NetlifySimulator
+from vibedash.netlify.simulator import NetlifySimulator
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token"

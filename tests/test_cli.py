@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from vibedash.cli import build_parser, main
-from vibedash.db import open_registry
+from vibedash.cli.main import build_parser, main
+from vibedash.registry.db import open_registry
 
 SHA = "9be11d0c" + "0" * 32
 

@@ -11,15 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-
-from vibedash import actions, registry
-from vibedash.action_queries import candidate_verdicts, preferred_candidate
-from vibedash.db import unit_of_work
-from vibedash.demo import seed_simulator
-from vibedash.gate import DEFAULT_POLICY
-from vibedash.netlify_sim import NetlifySimulator
-
 from e2e_support import (
     CHROMIUM_ARGS,
     REPO,
@@ -28,6 +19,15 @@ from e2e_support import (
     netlify_environment,
     streamlit_server,
 )
+from sqlalchemy import Engine
+
+from vibedash.actions import deploys as actions
+from vibedash.decisions.gate import DEFAULT_POLICY
+from vibedash.netlify.simulator import NetlifySimulator
+from vibedash.registry import records as registry
+from vibedash.registry.action_queries import candidate_verdicts, preferred_candidate
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.demo import seed_simulator
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"

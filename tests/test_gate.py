@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from vibedash.audit import latest_events, record_event
-from vibedash.facts import ScoreFact, VersionFacts
-from vibedash.gate import (
+from vibedash.decisions.facts import ScoreFact, VersionFacts
+from vibedash.decisions.gate import (
     DEFAULT_POLICY,
     NO_LIVE,
     Check,
@@ -32,7 +31,8 @@ from vibedash.gate import (
     parse_rule,
     policy_from_strings,
 )
-from vibedash.stats import diff_ci_from_scores, paired_diff_ci
+from vibedash.decisions.stats import diff_ci_from_scores, paired_diff_ci
+from vibedash.registry.audit import latest_events, record_event
 
 EXAMPLE_POLICY = Path(__file__).resolve().parents[1] / "examples" / "vibedash-gate.toml"
 CANDIDATE_SHA = "9be11d0" + "a" * 33

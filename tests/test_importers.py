@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from vibedash.benchmarks import HEADLINE_BENCHMARKS, canonical_benchmark, display_name
-from vibedash.importers import FORMATS, ParsedResult, ResultFileError, detect_format, load_results
+from vibedash.decisions.benchmarks import (
+    HEADLINE_BENCHMARKS,
+    canonical_benchmark,
+    display_name,
+)
+from vibedash.importers import (
+    FORMATS,
+    ParsedResult,
+    ResultFileError,
+    detect_format,
+    load_results,
+)
 
 RESULTS = Path(__file__).resolve().parent / "fixtures" / "results"
 CSV_HEADER = "model_path,dataset,pass@1,pass@64,cons@64,cutoff_raio,mean_response_tokens,run_hours\n"

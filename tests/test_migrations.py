@@ -12,8 +12,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from vibedash.db import DatabaseError, alembic_config, create_registry_engine, open_registry, schema_revisions
-from vibedash.models import Base
+from vibedash.registry.db import (
+    DatabaseError,
+    alembic_config,
+    create_registry_engine,
+    open_registry,
+    schema_revisions,
+)
+from vibedash.registry.models import Base
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 TABLES = ["version", "site", "deploy", "benchmark_result", "problem_result", "event", "solve_run"]

@@ -14,7 +14,7 @@ import pytest
 import responses
 from responses import matchers
 
-from vibedash.netlify import (
+from vibedash.netlify.client import (
     DEFAULT_API_URL,
     NetlifyAuthError,
     NetlifyClient,
@@ -24,7 +24,7 @@ from vibedash.netlify import (
     NetlifyRequestError,
     NetlifyUnavailable,
 )
-from vibedash.netlify_sim import NetlifySimulator
+from vibedash.netlify.simulator import NetlifySimulator
 
 TOKEN = "tok-3f9a-very-secret-value"
 

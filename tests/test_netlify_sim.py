@@ -15,7 +15,14 @@ import pytest
 import requests
 import yaml
 
-from vibedash.netlify_sim import API_PREFIX, DEPLOY_STATES, NetlifySimulator, _is_loopback, main, seed_demo
+from vibedash.netlify.simulator import (
+    API_PREFIX,
+    DEPLOY_STATES,
+    NetlifySimulator,
+    _is_loopback,
+    main,
+    seed_demo,
+)
 
 SPEC_PATH = Path(__file__).parent / "fixtures" / "netlify-openapi.yml"
 TOKEN = "sim-test-token"
@@ -515,7 +522,7 @@ def test_request_log_records_method_path_and_status(sim: NetlifySimulator, site:
 
 
 def test_cli_prints_settings_and_serves_until_interrupted() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "vibedash.netlify_sim", "--port", "0", "--seed-demo",
+    process = subprocess.Popen([sys.executable, "-m", "vibedash.netlify.simulator", "--port", "0", "--seed-demo",
                                 "--token", "cli-token", "--quiet"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:

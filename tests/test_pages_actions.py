@@ -11,26 +11,30 @@ from pathlib import Path
 
 import pyarrow.ipc
 import pytest
-from hypothesis import given
-from hypothesis import strategies
+from e2e_support import TOKEN, netlify_environment
+from hypothesis import given, strategies
+from pagetest import clear_streamlit_caches, page_test
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
-from vibedash import actions, registry
-from vibedash.action_queries import candidate_verdicts, pareto_frontier, preferred_candidate, version_points
+from vibedash.actions import deploys as actions
+from vibedash.actions.retention_apply import current_plan
 from vibedash.config import load_settings
-from vibedash.db import unit_of_work
-from vibedash.demo import seed_simulator
-from vibedash.gate import DEFAULT_POLICY
-from vibedash.models import Deploy
-from vibedash.netlify_sim import NetlifySimulator
-from vibedash.retention import DEFAULT_RETENTION_POLICY
-from vibedash.retention_apply import current_plan
+from vibedash.decisions.gate import DEFAULT_POLICY
+from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY
+from vibedash.netlify.simulator import NetlifySimulator
+from vibedash.registry import records as registry
+from vibedash.registry.action_queries import (
+    candidate_verdicts,
+    pareto_frontier,
+    preferred_candidate,
+    version_points,
+)
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.demo import seed_simulator
+from vibedash.registry.models import Deploy
 from vibedash.ui import frame
 from vibedash.ui.state import netlify_status
-
-from e2e_support import TOKEN, netlify_environment
-from pagetest import clear_streamlit_caches, page_test
 
 OpenPage = Callable[..., AppTest]
 

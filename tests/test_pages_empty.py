@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from pagetest import page_test, texts
+
 from vibedash.ui import frame
 
 PAGES = (frame.OVERVIEW, frame.HISTORY, frame.COMPARE, frame.SOLVE, frame.PROMOTE, frame.RETENTION,

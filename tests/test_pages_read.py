@@ -11,15 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pagetest import REPO, page_test, texts
 from sqlalchemy import func, select
 
-from pagetest import REPO, page_test, texts
-from vibedash import queries, registry
-from vibedash.db import unit_of_work
-from vibedash.gate import DEFAULT_POLICY
-from vibedash.facts import ScoreFact, VersionFacts
-from vibedash.models import BenchmarkResult, Deploy, Event, SolveRun, Version
-from vibedash.netlify_sim import NetlifySimulator
+from vibedash.decisions.facts import ScoreFact, VersionFacts
+from vibedash.decisions.gate import DEFAULT_POLICY
+from vibedash.netlify.simulator import NetlifySimulator
+from vibedash.registry import queries
+from vibedash.registry import records as registry
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 from vibedash.ui import charts, frame, tables
 
 MY_PAGES = (frame.OVERVIEW, frame.HISTORY, frame.VERSION, frame.COMPARE, frame.SETTINGS)

@@ -20,12 +20,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from vibedash import registry
 from vibedash.cli import main
-from vibedash.db import alembic_config, open_registry, unit_of_work
-from vibedash.demo import build_demo
-from vibedash.models import Base
-from vibedash.sync import sync_site
+from vibedash.netlify.sync import sync_site
+from vibedash.registry import records as registry
+from vibedash.registry.db import alembic_config, open_registry, unit_of_work
+from vibedash.registry.demo import build_demo
+from vibedash.registry.models import Base
 
 
 def _pg_bin(name: str) -> str | None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from vibedash import registry
-from vibedash.db import unit_of_work
+from vibedash.decisions.stats import flipped_problems, paired_diff_ci
 from vibedash.importers import load_results
-from vibedash.models import BenchmarkResult, ProblemResult
-from vibedash.stats import flipped_problems, paired_diff_ci
+from vibedash.registry import records as registry
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import BenchmarkResult, ProblemResult
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "results"
 A, B = "a" * 40, "b" * 40

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SIM_TOKEN as TOKEN
 from sqlalchemy import select
 
-from conftest import SIM_TOKEN as TOKEN
-from vibedash import actions, registry
+from vibedash.actions import deploys as actions
+from vibedash.actions.retention_apply import apply_plan, current_plan
 from vibedash.cli import main
 from vibedash.config import load_settings
-from vibedash.db import unit_of_work
-from vibedash.demo import DEMO_SITE_ID
-from vibedash.models import Deploy, Event
-from vibedash.retention import RetentionPolicy
-from vibedash.retention_apply import apply_plan, current_plan
+from vibedash.decisions.retention import RetentionPolicy
+from vibedash.registry import records as registry
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.demo import DEMO_SITE_ID
+from vibedash.registry.models import Deploy, Event
 
 # The sample history is weeks old; no grace period, so the plan has something to prune.
 POLICY = RetentionPolicy(grace_days=0, keep_last_live=2, keep_newest_per_branch=1)

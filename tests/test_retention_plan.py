@@ -13,8 +13,8 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vibedash.facts import DeployFacts
-from vibedash.retention import (
+from vibedash.decisions.facts import DeployFacts
+from vibedash.decisions.retention import (
     DEFAULT_RETENTION_POLICY,
     RESTORABLE_STATES,
     RetentionPolicy,

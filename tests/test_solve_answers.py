@@ -24,7 +24,13 @@ from vibedash.solve.problems import (
     load_problems,
     parse_problems,
 )
-from vibedash.solve.prompts import MATH_INSTRUCTION, SamplingSettings, SettingsError, build_prompt, chat_messages
+from vibedash.solve.prompts import (
+    MATH_INSTRUCTION,
+    SamplingSettings,
+    SettingsError,
+    build_prompt,
+    chat_messages,
+)
 from vibedash.solve.runlog import cache_key
 
 

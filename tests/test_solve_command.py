@@ -13,8 +13,8 @@ import pytest
 from tiny_model import save_tiny_model
 
 from vibedash.config import load_settings
-from vibedash.db import open_registry, unit_of_work
-from vibedash.models import Version
+from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.models import Version
 from vibedash.solve import command
 
 SHA_A, SHA_B, SHA_GONE = "a1" * 20, "b2" * 20, "c3" * 20

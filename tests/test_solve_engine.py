@@ -17,9 +17,16 @@ import pytest
 from sqlalchemy import func, select
 from tiny_model import save_tiny_model
 
-from vibedash.db import open_registry, unit_of_work
-from vibedash.models import SolveRun, Version
-from vibedash.solve.engine import Chunk, Failed, Finished, Progress, SolveEngine, SolveRequest
+from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.models import SolveRun, Version
+from vibedash.solve.engine import (
+    Chunk,
+    Failed,
+    Finished,
+    Progress,
+    SolveEngine,
+    SolveRequest,
+)
 from vibedash.solve.errors import ModelLoadError, SolveInputError, VersionLookupError
 from vibedash.solve.problems import find_problem
 from vibedash.solve.prompts import SamplingSettings

@@ -19,7 +19,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from vibedash.solve.errors import GenerationError, ModelLoadError, SolveConfigError
 from vibedash.solve.generation import GenerationJob, Phase, TextDelta
-from vibedash.solve.local import LocalBackend, ModelWorker, SampleStreamer, choose_device
+from vibedash.solve.local import (
+    LocalBackend,
+    ModelWorker,
+    SampleStreamer,
+    choose_device,
+)
 from vibedash.solve.model_cache import ModelCache
 from vibedash.solve.prompts import SamplingSettings, chat_messages
 

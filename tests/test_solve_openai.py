@@ -12,9 +12,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from vibedash.db import open_registry, unit_of_work
-from vibedash.models import Version
-from vibedash.solve.engine import Chunk, Failed, Finished, SolveEngine, SolveRequest, Tick
+from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.models import Version
+from vibedash.solve.engine import (
+    Chunk,
+    Failed,
+    Finished,
+    SolveEngine,
+    SolveRequest,
+    Tick,
+)
 from vibedash.solve.errors import GenerationError, ModelLoadError, SolveConfigError
 from vibedash.solve.generation import GenerationJob, TextDelta
 from vibedash.solve.openai_compat import OpenAICompatBackend, parse_ref, request_body

@@ -15,8 +15,8 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 from tiny_model import save_tiny_model
 
-from vibedash.db import open_registry, unit_of_work
-from vibedash.models import SolveRun, Version
+from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.models import SolveRun, Version
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "solve.py"
 SHA_A, SHA_B, SHA_GONE = "a1" * 20, "b2" * 20, "c3" * 20

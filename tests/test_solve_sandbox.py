@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vibedash.db import open_registry
+from vibedash.registry.db import open_registry
 from vibedash.solve import _sandbox_launcher
 from vibedash.solve.grading import Grader
 from vibedash.solve.problems import BUILTIN_PROBLEMS, TestCase

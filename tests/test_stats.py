@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vibedash.stats import (
+from vibedash.decisions.stats import (
     BOOTSTRAP,
     NORMAL_APPROXIMATION,
     PAIRED_BOOTSTRAP,

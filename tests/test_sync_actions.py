@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import SIM_TOKEN as TOKEN
 from sqlalchemy import select
 
-from conftest import SIM_TOKEN as TOKEN
-from vibedash import actions, registry
+from vibedash.actions import deploys as actions
 from vibedash.cli import main
-from vibedash.db import unit_of_work
-from vibedash.demo import DEMO_SITE_ID
-from vibedash.gate import policy_from_strings
-from vibedash.models import Deploy, Event, Site
-from vibedash.sync import sync_site
+from vibedash.decisions.gate import policy_from_strings
+from vibedash.netlify.sync import sync_site
+from vibedash.registry import records as registry
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.demo import DEMO_SITE_ID
+from vibedash.registry.models import Deploy, Event, Site
 
 PASSING = policy_from_strings(["aime25 >= 0"])
 FAILING = policy_from_strings(["aime25 >= 99.9"])

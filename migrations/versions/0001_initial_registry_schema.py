@@ -6,10 +6,10 @@ Create Date: 2026-11-25 00:19:31.113707
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-import vibedash.models
+from alembic import op
 
+import vibedash.registry.models
 
 revision: str = '0001'
 down_revision: Union[str, Sequence[str], None] = None
@@ -32,8 +32,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=True),
-    sa.Column('started_at', vibedash.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event'))
     )
     with op.batch_alter_table('event', schema=None) as batch_op:
@@ -46,8 +46,8 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=1024), nullable=True),
     sa.Column('admin_url', sa.String(length=1024), nullable=True),
     sa.Column('published_deploy_id', sa.String(length=64), nullable=True),
-    sa.Column('last_synced_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_full_sync_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_synced_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_full_sync_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_site'))
     )
     op.create_table('version',
@@ -57,7 +57,7 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=True),
     sa.Column('model_ref', sa.String(length=1024), nullable=True),
     sa.Column('synthetic', sa.Boolean(), server_default='0', nullable=False),
-    sa.Column('created_at', vibedash.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_version')),
     sa.UniqueConstraint('sha', name=op.f('uq_version_sha'))
     )
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('source_format', sa.String(length=32), nullable=False),
     sa.Column('source_file', sa.String(length=1024), nullable=True),
     sa.Column('source_sha256', sa.String(length=64), nullable=True),
-    sa.Column('imported_at', vibedash.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('imported_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['version_id'], ['version.id'], name=op.f('fk_benchmark_result_version_id_version'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_benchmark_result')),
     sa.UniqueConstraint('version_id', 'benchmark', 'metric', name='uq_benchmark_result_version_benchmark_metric')
@@ -105,15 +105,15 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=1024), nullable=True),
     sa.Column('admin_url', sa.String(length=1024), nullable=True),
     sa.Column('error_message', sa.Text(), nullable=True),
-    sa.Column('created_at', vibedash.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('published_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('locked', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('is_live', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('pinned', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('pin_reason', sa.Text(), nullable=True),
-    sa.Column('expired_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('synced_at', vibedash.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expired_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['version_id'], ['version.id'], name=op.f('fk_deploy_version_id_version'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deploy')),
     sa.UniqueConstraint('netlify_id', name=op.f('uq_deploy_netlify_id'))
@@ -145,7 +145,7 @@ def upgrade() -> None:
     sa.Column('elapsed_s', sa.Float(), nullable=True),
     sa.Column('tokens', sa.Integer(), nullable=True),
     sa.Column('tokens_per_second', sa.Float(), nullable=True),
-    sa.Column('created_at', vibedash.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', vibedash.registry.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['version_id'], ['version.id'], name=op.f('fk_solve_run_version_id_version'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_solve_run')),
     sa.UniqueConstraint('cache_key', name=op.f('uq_solve_run_cache_key'))

@@ -8,10 +8,10 @@ Create Date: 2026-11-25 01:29:01.645954
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-import vibedash.models
+from alembic import op
 
+import vibedash.registry.models
 
 revision: str = '0003'
 down_revision: Union[str, Sequence[str], None] = '0002'
@@ -23,7 +23,7 @@ def upgrade() -> None:
     # Batch mode: SQLite rebuilds the table (copying its rows) to alter it.
     with op.batch_alter_table("solve_run") as batch_op:
         batch_op.add_column(sa.Column("cache_hits", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("last_served_at", vibedash.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("last_served_at", vibedash.registry.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

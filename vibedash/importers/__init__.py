@@ -5,7 +5,7 @@
     results = load_results("scores.json", format="plain_json")
 
 Each format is one module (see FORMATS) with ``detect(source)`` and ``parse(source, benchmark)``.
-Every result has a 0-100 score, a canonical benchmark key (vibedash.benchmarks), its source format,
+Every result has a 0-100 score, a canonical benchmark key (vibedash.decisions.benchmarks), its source format,
 and exactly one result per benchmark is primary. A file that cannot be imported whole raises
 ResultFileError naming the file and what to fix; nothing is returned from a half-read file.
 """
@@ -16,7 +16,14 @@ import math
 import os
 from collections import Counter
 
-from vibedash.importers import evalscope, lighteval, livecodebench, lm_eval, plain_json, vibethinker
+from vibedash.importers import (
+    evalscope,
+    lighteval,
+    livecodebench,
+    lm_eval,
+    plain_json,
+    vibethinker,
+)
 from vibedash.importers.base import ParsedResult, ProblemOutcome, ResultFileError
 from vibedash.importers.common import ResultFormat, SourceFile, read_source
 

@@ -13,9 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from vibedash.benchmarks import canonical_benchmark
+from vibedash.decisions.benchmarks import canonical_benchmark
 from vibedash.importers.base import ParsedResult, ResultFileError
-
 
 _FIRST_LINE = re.compile(r"\s*([^\n]*)")
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from vibedash.benchmarks import slugify
+from vibedash.decisions.benchmarks import slugify
 from vibedash.importers.base import ParsedResult, ProblemOutcome
 from vibedash.importers.common import (
     SourceFile,

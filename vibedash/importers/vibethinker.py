@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-from vibedash.benchmarks import canonical_benchmark, slugify
+from vibedash.decisions.benchmarks import canonical_benchmark, slugify
 from vibedash.importers.base import ParsedResult, ProblemOutcome
 from vibedash.importers.common import (
     SourceFile,

@@ -17,9 +17,22 @@ from typing import TextIO
 from sqlalchemy import Engine
 
 from vibedash.config import Settings
-from vibedash.solve.engine import Chunk, Failed, Finished, Progress, SolveEngine, SolveRequest
+from vibedash.solve.engine import (
+    Chunk,
+    Failed,
+    Finished,
+    Progress,
+    SolveEngine,
+    SolveRequest,
+)
 from vibedash.solve.errors import SolveConfigError, SolveInputError, VersionLookupError
-from vibedash.solve.problems import BUILTIN_PROBLEMS, KINDS, ProblemFileError, find_problem, load_problems
+from vibedash.solve.problems import (
+    BUILTIN_PROBLEMS,
+    KINDS,
+    ProblemFileError,
+    find_problem,
+    load_problems,
+)
 from vibedash.solve.prompts import SamplingSettings
 from vibedash.solve.runlog import SolveResult
 from vibedash.solve.versions import resolve_version

@@ -28,8 +28,20 @@ from sqlalchemy import Engine
 from vibedash.config import Settings
 from vibedash.solve import runlog
 from vibedash.solve.answers import extract_math_answer, majority_vote
-from vibedash.solve.errors import GenerationError, ModelLoadError, SolveConfigError, SolveError
-from vibedash.solve.generation import Backend, GenerationEvent, GenerationJob, GenerationOutcome, Phase, TextDelta
+from vibedash.solve.errors import (
+    GenerationError,
+    ModelLoadError,
+    SolveConfigError,
+    SolveError,
+)
+from vibedash.solve.generation import (
+    Backend,
+    GenerationEvent,
+    GenerationJob,
+    GenerationOutcome,
+    Phase,
+    TextDelta,
+)
 from vibedash.solve.grading import Grade, Grader
 from vibedash.solve.openai_compat import OpenAICompatBackend, is_openai_ref
 from vibedash.solve.problems import Kind, Problem, TestCase
@@ -271,7 +283,9 @@ class SolveEngine:
             return self._openai
         with self._backend_lock:
             if self._local is None:
-                from vibedash.solve.local import LocalBackend  # torch and transformers: only on this path
+                from vibedash.solve.local import (
+                    LocalBackend,  # torch and transformers: only on this path
+                )
 
                 self._local = LocalBackend(self._device, self._model_cache_bytes)
             return self._local

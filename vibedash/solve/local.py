@@ -48,7 +48,13 @@ from transformers import (
 from transformers.generation.streamers import BaseStreamer
 
 from vibedash.solve.errors import GenerationError, ModelLoadError, SolveConfigError
-from vibedash.solve.generation import Emit, GenerationJob, GenerationOutcome, Phase, TextDelta
+from vibedash.solve.generation import (
+    Emit,
+    GenerationJob,
+    GenerationOutcome,
+    Phase,
+    TextDelta,
+)
 from vibedash.solve.model_cache import ModelCache
 from vibedash.solve.prompts import SamplingSettings
 

@@ -20,7 +20,13 @@ from typing import Any
 import requests
 
 from vibedash.solve.errors import GenerationError, ModelLoadError, SolveConfigError
-from vibedash.solve.generation import Emit, GenerationJob, GenerationOutcome, Phase, TextDelta
+from vibedash.solve.generation import (
+    Emit,
+    GenerationJob,
+    GenerationOutcome,
+    Phase,
+    TextDelta,
+)
 
 PREFIX = "openai:"
 THINK_START, THINK_END = "<think>", "</think>"

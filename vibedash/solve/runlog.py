@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select, update
 
-from vibedash.db import unit_of_work
-from vibedash.models import SolveRun, Version, utcnow
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import SolveRun, Version, utcnow
 from vibedash.solve.prompts import SamplingSettings
 
 DEVICE_COLUMN_LIMIT = 64

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from vibedash.db import unit_of_work
-from vibedash.models import Version
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Version
 from vibedash.solve.errors import SolveInputError, VersionLookupError
 
 _COMMIT_PREFIX = re.compile(r"[0-9a-f]{4,40}")

@@ -13,8 +13,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from vibedash.benchmarks import display_name
-from vibedash.queries import Comparison
+from vibedash.decisions.benchmarks import display_name
+from vibedash.registry.queries import Comparison
 from vibedash.ui import format as fmt
 
 LIVE_COLOR = "#0b7a75"  # the theme's primary colour (.streamlit/config.toml): "live" looks the same everywhere

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from vibedash import registry
-from vibedash.actions import ActionError, ActionResult
-from vibedash.gate import Verdict
-from vibedash.netlify import NetlifyError
+from vibedash.actions.deploys import ActionError, ActionResult
+from vibedash.decisions.gate import Verdict
+from vibedash.netlify.client import NetlifyError
+from vibedash.registry import records as registry
 from vibedash.ui import state
 
 OPEN_DIALOG_KEY = "open_dialog"  # which request key is open: Streamlit shows one dialog per run

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from vibedash.config import ConfigError
-from vibedash.db import DatabaseError, unit_of_work
+from vibedash.registry.db import DatabaseError, unit_of_work
 from vibedash.ui import format as fmt
 from vibedash.ui import state
 
@@ -160,8 +160,8 @@ def sync_button(*, key: str) -> None:
 
 def run_sync() -> tuple[str, str]:
     """Sync with progress shown as it goes; returns ("success" or "error", the sentence to show)."""
-    from vibedash.netlify import NetlifyError
-    from vibedash.sync import sync_site
+    from vibedash.netlify.client import NetlifyError
+    from vibedash.netlify.sync import sync_site
 
     current = state.settings()
     client = state.netlify_client()

@@ -14,7 +14,15 @@ from sqlalchemy import Engine
 from streamlit.delta_generator import DeltaGenerator
 
 from vibedash.solve.answers import THINK_END
-from vibedash.solve.engine import Chunk, Failed, Finished, Progress, SolveEngine, SolveEvent, Tick
+from vibedash.solve.engine import (
+    Chunk,
+    Failed,
+    Finished,
+    Progress,
+    SolveEngine,
+    SolveEvent,
+    Tick,
+)
 from vibedash.solve.runlog import RunSummary, SolveResult
 from vibedash.ui import state
 from vibedash.ui.format import relative_time

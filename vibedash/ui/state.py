@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from vibedash.config import Settings, load_settings
-from vibedash.db import open_registry
+from vibedash.registry.db import open_registry
 
 
 def settings() -> Settings:
@@ -37,7 +37,7 @@ def netlify_status(current: Settings | None = None) -> str | None:
 
 @st.cache_resource(scope="session", show_spinner=False)
 def _client(token: str, site_id: str, api_url: str):
-    from vibedash.netlify import NetlifyClient
+    from vibedash.netlify.client import NetlifyClient
 
     # One client (one requests.Session) per browser session: Session objects are not thread-safe.
     return NetlifyClient(token, site_id=site_id, api_url=api_url, max_wait_s=10.0)

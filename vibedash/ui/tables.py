@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from vibedash.benchmarks import display_name
-from vibedash.queries import Comparison, ResultDetail
-from vibedash.stats import DiffInterval, Flips, Interval, natural_key
+from vibedash.decisions.benchmarks import display_name
+from vibedash.decisions.stats import DiffInterval, Flips, Interval, natural_key
+from vibedash.registry.queries import Comparison, ResultDetail
 from vibedash.ui import format as fmt
 from vibedash.ui.frame import version_url
 

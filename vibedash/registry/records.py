@@ -17,9 +17,18 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from vibedash.facts import DeployFacts, ScoreFact, VersionFacts
+from vibedash.decisions.facts import DeployFacts, ScoreFact, VersionFacts
 from vibedash.importers.base import ParsedResult
-from vibedash.models import BenchmarkResult, Deploy, Event, ProblemResult, Site, SolveRun, Version, utcnow
+from vibedash.registry.models import (
+    BenchmarkResult,
+    Deploy,
+    Event,
+    ProblemResult,
+    Site,
+    SolveRun,
+    Version,
+    utcnow,
+)
 
 SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 PRIMARY_METRIC_PREFERENCE = ("pass@1", "avg@n", "exact_match", "acc", "em")
@@ -221,7 +230,7 @@ def import_results(session: Session, version: Version, results: Sequence[ParsedR
 
 def benchmarks_in_registry(session: Session) -> list[str]:
     """Benchmarks with at least one headline score, headline benchmarks first."""
-    from vibedash.benchmarks import HEADLINE_BENCHMARKS
+    from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
 
     present = set(session.scalars(select(BenchmarkResult.benchmark).where(BenchmarkResult.is_primary.is_(True))
                                   .distinct()))

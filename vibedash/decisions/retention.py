@@ -55,7 +55,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Literal
 
-from vibedash.facts import DeployFacts
+from vibedash.decisions.facts import DeployFacts
 
 # ---------------------------------------------------------------------------------------------------------
 # Policy

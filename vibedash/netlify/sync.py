@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from vibedash.audit import FAILED, SUCCEEDED, finish_event, start_event
-from vibedash.db import unit_of_work
-from vibedash.models import Deploy, Site, Version, utcnow
-from vibedash.netlify import NetlifyClient, NetlifyError, NetlifyNotFound
+from vibedash.netlify.client import NetlifyClient, NetlifyError, NetlifyNotFound
+from vibedash.registry.audit import FAILED, SUCCEEDED, finish_event, start_event
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Deploy, Site, Version, utcnow
 
 FINAL_STATES = {"ready", "error", "rejected", "old", "current", "processed"}
 SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")

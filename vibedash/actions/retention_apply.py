@@ -1,6 +1,6 @@
 """Applying a retention plan: the registry's facts in, audited deletions on Netlify out.
 
-The plan itself is pure (vibedash.retention); this module gathers its facts and carries it out, one
+The plan itself is pure (vibedash.decisions.retention); this module gathers its facts and carries it out, one
 audited delete at a time, stopping at the first unexpected error.
 """
 
@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
-from vibedash import registry
-from vibedash.actions import ActionError, delete_deploy
+from vibedash.actions.deploys import ActionError, delete_deploy
 from vibedash.config import Settings
-from vibedash.db import unit_of_work
-from vibedash.models import Event, utcnow
-from vibedash.netlify import NetlifyClient
-from vibedash.policies import retention_policy
-from vibedash.retention import RetentionPlan, RetentionPolicy, plan_retention
+from vibedash.decisions.policies import retention_policy
+from vibedash.decisions.retention import RetentionPlan, RetentionPolicy, plan_retention
+from vibedash.netlify.client import NetlifyClient
+from vibedash.registry import records as registry
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Event, utcnow
 
 
 def gate_results(engine: Engine) -> dict[str, bool]:

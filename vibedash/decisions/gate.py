@@ -1,6 +1,6 @@
 """The promotion gate: a policy of rules plus the facts of two versions gives a verdict with reasons.
 
-Pure functions over :mod:`vibedash.facts`; no database, no network. Every rule is checked and reported
+Pure functions over :mod:`vibedash.decisions.facts`; no database, no network. Every rule is checked and reported
 (a verdict never stops at the first failure), each with the numbers behind it, so a person deciding on an
 override sees the whole picture.
 
@@ -32,8 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vibedash.facts import ScoreFact, VersionFacts
-from vibedash.stats import NORMAL_APPROXIMATION, DiffInterval, diff_ci_from_scores, paired_diff_ci
+from vibedash.decisions.facts import ScoreFact, VersionFacts
+from vibedash.decisions.stats import (
+    NORMAL_APPROXIMATION,
+    DiffInterval,
+    diff_ci_from_scores,
+    paired_diff_ci,
+)
 
 NO_LIVE = "no live version to compare"
 NO_PER_PROBLEM = "no per-problem results to test"

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from vibedash.db import unit_of_work
-from vibedash.models import Event, utcnow
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Event, utcnow
 
 STARTED, SUCCEEDED, FAILED, PARTIAL = "started", "succeeded", "failed", "partial"
 

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vibedash import registry
 from vibedash.importers.base import ParsedResult, ProblemOutcome
-from vibedash.models import Deploy, Event, Site, Version
+from vibedash.registry import records as registry
+from vibedash.registry.models import Deploy, Event, Site, Version
 
 DEMO_SITE_ID = "5f1e0c2a-demo-4b7e-9d1a-vibedash0001"
 DEMO_SITE_NAME = "vibethinker-demo"
@@ -120,8 +120,8 @@ def build_demo(session: Session, *, now: datetime | None = None, seed: int = 172
 
 def load_sample_registry(engine, *, actor: str) -> dict[str, int]:
     """Fill an empty registry with the sample history in one transaction, audited as `demo-data`."""
-    from vibedash.audit import record_event
-    from vibedash.db import unit_of_work
+    from vibedash.registry.audit import record_event
+    from vibedash.registry.db import unit_of_work
 
     with unit_of_work(engine) as session:
         summary = build_demo(session)

@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE, EXIT_PARTIAL = 0, 1, 2, 
 
 
 def client_from_settings(settings: Settings):
-    from vibedash.netlify import NetlifyClient
+    from vibedash.netlify.client import NetlifyClient
 
     token = settings.require("netlify_auth_token", "talk to Netlify")
     site_id = settings.require("netlify_site_id", "know which Netlify site to manage")
@@ -29,7 +29,7 @@ def _progress(page: int, seen: int) -> None:
 
 
 def _report_action(run) -> int:
-    from vibedash.actions import ActionError, GateRefused
+    from vibedash.actions.deploys import ActionError, GateRefused
 
     try:
         result = run()
@@ -48,7 +48,7 @@ def _report_action(run) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash.sync import sync_site
+    from vibedash.netlify.sync import sync_site
 
     client = client_from_settings(settings)
     report = sync_site(engine, client, settings.netlify_site_id, actor=settings.actor,
@@ -58,8 +58,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import actions
-    from vibedash.cli import _load_gate_policy
+    from vibedash.actions import deploys as actions
+    from vibedash.cli.output import _load_gate_policy
 
     client = client_from_settings(settings)
     policy = _load_gate_policy(args, settings)
@@ -69,7 +69,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings, engine: Engine) ->
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import actions
+    from vibedash.actions import deploys as actions
 
     client = client_from_settings(settings)
     return _report_action(lambda: actions.rollback(engine, client, settings.netlify_site_id, actor=settings.actor,
@@ -78,7 +78,7 @@ def cmd_rollback(args: argparse.Namespace, settings: Settings, engine: Engine) -
 
 def _cmd_lock(locked: bool):
     def handler(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-        from vibedash import actions
+        from vibedash.actions import deploys as actions
 
         client = client_from_settings(settings)
         return _report_action(lambda: actions.set_lock(engine, client, settings.netlify_site_id, locked=locked,
@@ -93,8 +93,8 @@ def cmd_trigger(args: argparse.Namespace, settings: Settings, engine: Engine) ->
 
 def run_trigger(args: argparse.Namespace, settings: Settings, engine: Engine, *, sha: str | None,
                 verdict=None) -> int:
-    from vibedash import actions
-    from vibedash.netlify import NetlifyClient
+    from vibedash.actions import deploys as actions
+    from vibedash.netlify.client import NetlifyClient
 
     branch = getattr(args, "branch", None)
     if settings.build_hook_url:
@@ -119,7 +119,7 @@ def run_trigger(args: argparse.Namespace, settings: Settings, engine: Engine, *,
 
 def cmd_pin(pinned: bool):
     def handler(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-        from vibedash import actions
+        from vibedash.actions import deploys as actions
 
         return _report_action(lambda: actions.set_pin(engine, args.target, pinned=pinned, actor=settings.actor,
                                                       reason=args.reason))
@@ -127,15 +127,15 @@ def cmd_pin(pinned: bool):
 
 
 def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import retention_apply
+    from vibedash.actions import retention_apply
 
     plan = retention_apply.current_plan(engine, settings, policy_path=args.policy)
     if args.json:
-        from vibedash.cli import _dump_json
+        from vibedash.cli.output import _dump_json
 
         _dump_json({"summary": plan.summary(), "decisions": plan.to_rows()})
     else:
-        from vibedash.cli import _print_table
+        from vibedash.cli.output import _print_table
 
         rows = plan.to_rows() if args.all else [r for r in plan.to_rows() if r["action"] == "prune"]
         _print_table(rows, ["sha", "netlify_id", "branch", "created_at", "action", "reasons"])
@@ -226,15 +226,15 @@ def _add_netlify_sim(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_netlify_sim(args: argparse.Namespace, settings: Settings, engine: Engine | None) -> int:
-    from vibedash import netlify_sim
+    from vibedash.netlify import simulator as netlify_sim
 
     def seed(sim) -> dict:
         """--seed-demo serves the registry's own deploys when it has some, else the simulator's demo site."""
         from sqlalchemy import select
 
-        from vibedash.db import open_registry
-        from vibedash.demo import seed_simulator
-        from vibedash.models import Deploy
+        from vibedash.registry.db import open_registry
+        from vibedash.registry.demo import seed_simulator
+        from vibedash.registry.models import Deploy
 
         registry_engine = open_registry(settings.db_url)
         with registry_engine.connect() as conn:

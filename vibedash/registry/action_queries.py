@@ -1,6 +1,6 @@
 """Read models for the action pages (Promote, Retention): plain, picklable values, nothing written.
 
-The actions themselves live in :mod:`vibedash.actions` and :mod:`vibedash.retention_apply`; this module only
+The actions themselves live in :mod:`vibedash.actions.deploys` and :mod:`vibedash.actions.retention_apply`; this module only
 gathers what a person needs to see before acting: every candidate with its gate verdict against live, the
 audit log's filter choices, the pinned deploys, and the retention plan reshaped for a chart.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from vibedash import registry
-from vibedash.db import unit_of_work
-from vibedash.gate import Policy, Verdict, evaluate
-from vibedash.models import Deploy, Event, Version
-from vibedash.retention import RetentionPlan
+from vibedash.decisions.gate import Policy, Verdict, evaluate
+from vibedash.decisions.retention import RetentionPlan
+from vibedash.registry import records as registry
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Deploy, Event, Version
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class VersionPoint:
 
 def plan_benchmarks(plan: RetentionPlan) -> list[str]:
     """Benchmarks with a score on any deploy the plan judges, in the order the dashboard shows them."""
-    from vibedash.benchmarks import HEADLINE_BENCHMARKS
+    from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
 
     present = {b for d in plan.decisions for b in d.scores}
     order = {b: i for i, b in enumerate(HEADLINE_BENCHMARKS)}

@@ -1,4 +1,4 @@
-"""Read-side queries the dashboard pages need beyond :mod:`vibedash.registry`, and the comparison of versions.
+"""Read-side queries the dashboard pages need beyond :mod:`vibedash.registry.records`, and the comparison of versions.
 
 Every function takes a ``Session`` and returns plain, picklable values (dataclasses, dicts, lists), so a
 page can cache them with ``st.cache_data``. Nothing here writes. Queries that could touch every version
@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from vibedash import registry
-from vibedash.benchmarks import HEADLINE_BENCHMARKS, display_name
-from vibedash.facts import ScoreFact, VersionFacts
-from vibedash.gate import Policy, Verdict, compare_results, evaluate
-from vibedash.models import BenchmarkResult, Deploy, Event, SolveRun, Version
-from vibedash.stats import DiffInterval, Flips, flipped_problems
+from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
+from vibedash.decisions.facts import ScoreFact, VersionFacts
+from vibedash.decisions.gate import Policy, Verdict, compare_results, evaluate
+from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems
+from vibedash.registry import records as registry
+from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 
 LIVE_CHANGE_KINDS = ("promote", "rollback")
 
@@ -376,7 +376,7 @@ class Comparison:
 def compare_versions(versions: Sequence[VersionFacts]) -> Comparison:
     """Every version against the first (the baseline), benchmark by benchmark. Pure: no database.
 
-    Differences carry the 95% CI of :func:`vibedash.gate.compare_results` (paired bootstrap when both sides have
+    Differences carry the 95% CI of :func:`vibedash.decisions.gate.compare_results` (paired bootstrap when both sides have
     per-problem results on common problems, else the conservative approximation from the scores).
     """
     if not versions:

@@ -13,65 +13,32 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
 from vibedash import __version__
+from vibedash.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    CliError,
+    _cell,
+    _dump_json,
+    _json_default,
+    _load_gate_policy,
+    _print_table,
+)
 from vibedash.config import ConfigError, Settings, load_settings
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
-
 Handler = Callable[[argparse.Namespace, Settings, Engine], int]
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
-        super().__init__(message)
-        self.code = code
-
-
-def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], out=None) -> None:
-    out = out or sys.stdout
-    if not rows:
-        print("(nothing)", file=out)
-        return
-    text = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), file=out)
-    for t in text:
-        print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip(), file=out)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def _dump_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, default=_json_default, ensure_ascii=False)
-    print()
 
 
 # --- registry verbs ---------------------------------------------------------------------------------------
 
 def cmd_init(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash.db import schema_revisions
+    from vibedash.registry.db import schema_revisions
 
     current, _ = schema_revisions(engine)
     print(f"registry ready at {engine.url.render_as_string(hide_password=True)} (schema {current})")
@@ -79,9 +46,9 @@ def cmd_init(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
 
 def cmd_record(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import registry
-    from vibedash.audit import record_event
-    from vibedash.db import unit_of_work
+    from vibedash.registry import records as registry
+    from vibedash.registry.audit import record_event
+    from vibedash.registry.db import unit_of_work
 
     with unit_of_work(engine) as session:
         version = registry.record_version(session, args.commit, branch=args.branch, message=args.message,
@@ -103,10 +70,10 @@ def cmd_record(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import registry
-    from vibedash.audit import record_event
-    from vibedash.db import unit_of_work
     from vibedash.importers import load_results
+    from vibedash.registry import records as registry
+    from vibedash.registry.audit import record_event
+    from vibedash.registry.db import unit_of_work
 
     parsed = []
     for i, name in enumerate(args.files, 1):
@@ -138,9 +105,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import registry
-    from vibedash.benchmarks import display_name
-    from vibedash.db import unit_of_work
+    from vibedash.decisions.benchmarks import display_name
+    from vibedash.registry import records as registry
+    from vibedash.registry.db import unit_of_work
 
     with unit_of_work(engine) as session:
         benchmarks = registry.benchmarks_in_registry(session)
@@ -163,9 +130,9 @@ def cmd_list(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from sqlalchemy import select
 
-    from vibedash import registry
-    from vibedash.db import unit_of_work
-    from vibedash.models import BenchmarkResult, Deploy
+    from vibedash.registry import records as registry
+    from vibedash.registry.db import unit_of_work
+    from vibedash.registry.models import BenchmarkResult, Deploy
 
     with unit_of_work(engine) as session:
         version = registry.find_version(session, args.commit)
@@ -201,8 +168,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import registry
-    from vibedash.db import unit_of_work
+    from vibedash.registry import records as registry
+    from vibedash.registry.db import unit_of_work
 
     with unit_of_work(engine) as session:
         data = registry.export_registry(session)
@@ -230,7 +197,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash.demo import load_sample_registry
+    from vibedash.registry.demo import load_sample_registry
 
     summary = load_sample_registry(engine, actor=settings.actor)
     print(f"sample registry: {summary['versions']} versions, {summary['deploys']} deploys, one live "
@@ -239,9 +206,9 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings, engine: Engine) 
 
 
 def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
-    from vibedash import gate as gate_mod
-    from vibedash import registry
-    from vibedash.db import unit_of_work
+    from vibedash.decisions import gate as gate_mod
+    from vibedash.registry import records as registry
+    from vibedash.registry.db import unit_of_work
 
     policy = _load_gate_policy(args, settings)
     with unit_of_work(engine) as session:
@@ -254,7 +221,7 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         verdict = gate_mod.evaluate(policy, registry.version_facts(session, candidate),
                                     registry.version_facts(session, against) if against else None)
         candidate_sha, against_sha = candidate.sha, against.sha if against else None
-    from vibedash.audit import record_event
+    from vibedash.registry.audit import record_event
 
     record_event(engine, kind="gate", actor=settings.actor, target=candidate_sha, version_sha=candidate_sha,
                  status="passed" if verdict.passed else "failed", verdict=verdict.to_dict(),
@@ -264,16 +231,10 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     else:
         print(verdict.format_text())
     if verdict.passed and args.trigger:
-        from vibedash.commands import run_trigger
+        from vibedash.cli.commands import run_trigger
 
         return run_trigger(args, settings, engine, sha=candidate_sha, verdict=verdict)
     return EXIT_OK if verdict.passed else EXIT_FAILED
-
-
-def _load_gate_policy(args: argparse.Namespace, settings: Settings):
-    from vibedash.policies import gate_policy
-
-    return gate_policy(settings, getattr(args, "policy", None), getattr(args, "rule", None))
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings, engine: Engine | None) -> int:
@@ -360,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live in their own modules register themselves here."""
-    from vibedash import commands
+    from vibedash.cli import commands
 
     commands.register(sub)
 
@@ -378,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings({"db_url": args.db})
         engine = None
         if args.needs_db:
-            from vibedash.db import open_registry
+            from vibedash.registry.db import open_registry
 
             engine = open_registry(settings.db_url)
         return args.handler(args, settings, engine)
@@ -394,9 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def classify_error(exc: BaseException) -> tuple[int | None, str]:
-    from vibedash.db import DatabaseError
     from vibedash.importers.base import ResultFileError
-    from vibedash.registry import NotFound, RegistryError
+    from vibedash.registry.db import DatabaseError
+    from vibedash.registry.records import NotFound, RegistryError
 
     if isinstance(exc, CliError):
         return exc.code, str(exc)
@@ -407,7 +368,11 @@ def classify_error(exc: BaseException) -> tuple[int | None, str]:
     if isinstance(exc, DatabaseError):
         return EXIT_BAD_INPUT, str(exc)
     try:
-        from vibedash.netlify import NetlifyError, NetlifyNotFound, NetlifyRequestError
+        from vibedash.netlify.client import (
+            NetlifyError,
+            NetlifyNotFound,
+            NetlifyRequestError,
+        )
     except ImportError:
         return None, ""
     if isinstance(exc, NetlifyNotFound):

@@ -12,13 +12,20 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from vibedash import registry
-from vibedash.audit import FAILED, PARTIAL, SUCCEEDED, finish_event, record_event, start_event
-from vibedash.db import unit_of_work
-from vibedash.gate import Policy, Verdict, evaluate
-from vibedash.models import Deploy, Event, Site, utcnow
-from vibedash.netlify import NetlifyClient, NetlifyError, NetlifyNotFound
-from vibedash.sync import deploy_fields
+from vibedash.decisions.gate import Policy, Verdict, evaluate
+from vibedash.netlify.client import NetlifyClient, NetlifyError, NetlifyNotFound
+from vibedash.netlify.sync import deploy_fields
+from vibedash.registry import records as registry
+from vibedash.registry.audit import (
+    FAILED,
+    PARTIAL,
+    SUCCEEDED,
+    finish_event,
+    record_event,
+    start_event,
+)
+from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Deploy, Event, Site, utcnow
 
 
 class ActionError(RuntimeError):
@@ -276,7 +283,7 @@ def build_title(engine: Engine, sha: str | None) -> str:
     with unit_of_work(engine) as session:
         version = registry.find_version(session, sha)
         scores = registry.version_facts(session, version, with_problems=False).scores
-    from vibedash.benchmarks import display_name
+    from vibedash.decisions.benchmarks import display_name
 
     parts = " · ".join(f"{display_name(b)} {s.score:.1f}" for b, s in list(scores.items())[:4])
     return f"vibedash: {registry.short(version.sha)}" + (f" · {parts}" if parts else "")

@@ -9,7 +9,7 @@ from vibedash.config import Settings
 
 
 def gate_policy(settings: Settings, path: str | None = None, rules: Sequence[str] | None = None):
-    from vibedash import gate
+    from vibedash.decisions import gate
 
     if rules:
         return gate.policy_from_strings(list(rules))
@@ -22,7 +22,7 @@ def gate_policy(settings: Settings, path: str | None = None, rules: Sequence[str
 
 
 def retention_policy(settings: Settings, path: str | None = None):
-    from vibedash import retention
+    from vibedash.decisions import retention
 
     file = Path(path or settings.retention_policy)
     if file.is_file():

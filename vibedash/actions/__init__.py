@@ -1,0 +1,1 @@
+"""Audited effects: promote, rollback, lock, trigger, delete, pin, retention apply."""
