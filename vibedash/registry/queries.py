@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
 from vibedash.decisions.facts import ScoreFact, VersionFacts
 from vibedash.decisions.gate import Policy, Verdict, compare_results, evaluate
-from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems
+from vibedash.decisions.noise import NOISE_UNKNOWN, BenchmarkComparison, NoiseSettings, compare_facts
+from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems, holm
 from vibedash.registry import records as registry
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 
@@ -334,24 +335,36 @@ class ScoreDiff:
     other_sha: str
     baseline: float | None
     other: float | None
-    # other - baseline with its 95% CI; None when a side has no score or the problem counts are unknown
+    # other - baseline on the problems both share, with its 95% CI; None when a side has no score or the noise
+    # is unknown
     interval: DiffInterval | None
     different_protocol: str | None  # "64 vs 8 samples per problem", or None when the protocols match
+    # "too few problems", "problem sets differ", "noise unknown": why the data cannot decide; None when it can
+    undecided: str | None = None
+    reason: str = ""  # the undecided verdict in words (which problems are missing, how many are needed)
+    # beyond noise after Holm's correction across this version's benchmarks (the family-wise error stays 5%)
+    holm_beyond: bool = False
+    note: str = ""  # e.g. "beyond noise alone, not after Holm across 4 benchmarks"
 
     @property
     def delta(self) -> float | None:
+        """The judged delta: on the problems both share when paired, else the headline difference."""
         if self.baseline is None or self.other is None:
             return None
+        if self.interval is not None:
+            return self.interval.delta
         return self.other - self.baseline
 
     @property
     def verdict(self) -> str:
-        """'within noise', 'better', 'worse', or why there is no verdict."""
+        """'better' / 'worse' (beyond noise, after Holm), 'within noise', or why there is no verdict."""
         if self.baseline is None or self.other is None:
             return "no result" if self.other is None else "no baseline result"
+        if self.undecided:
+            return self.undecided
         if self.interval is None:
-            return "no interval (number of problems unknown)"
-        if self.interval.within_noise:
+            return "noise unknown"
+        if not self.holm_beyond:
             return "within noise"
         return "better" if self.interval.low > 0 else "worse"
 
@@ -372,12 +385,19 @@ class Comparison:
         return [f"{display_name(d.benchmark)} ({registry.short(self.baseline)} vs {registry.short(d.other_sha)}): "
                 f"{d.different_protocol}" for d in self.diffs if d.different_protocol]
 
+    def problem_set_warnings(self) -> list[str]:
+        """One line per comparison the data cannot decide: too few problems, problem sets that differ."""
+        return [f"{display_name(d.benchmark)} ({registry.short(self.baseline)} vs {registry.short(d.other_sha)}): "
+                f"{d.reason}" for d in self.diffs if d.undecided and d.undecided != NOISE_UNKNOWN]
 
-def compare_versions(versions: Sequence[VersionFacts]) -> Comparison:
+
+def compare_versions(versions: Sequence[VersionFacts], settings: NoiseSettings = NoiseSettings()) -> Comparison:
     """Every version against the first (the baseline), benchmark by benchmark. Pure: no database.
 
-    Differences carry the 95% CI of :func:`vibedash.decisions.gate.compare_results` (paired bootstrap when both sides have
-    per-problem results on common problems, else the conservative approximation from the scores).
+    Each difference is like with like (:func:`vibedash.decisions.noise.compare_facts`: the problems both share,
+    a paired t interval and an exact sign-flip test), and is marked better or worse only when it stays beyond
+    noise after Holm's correction across the benchmarks of that version: with four benchmarks and no true
+    change, at most 5% of comparisons show any mark.
     """
     if not versions:
         raise ValueError("compare needs at least one version")
@@ -385,19 +405,32 @@ def compare_versions(versions: Sequence[VersionFacts]) -> Comparison:
     present = {b for v in versions for b in v.scores}
     order = {b: i for i, b in enumerate(HEADLINE_BENCHMARKS)}
     benchmarks = sorted(present, key=lambda b: (order.get(b, len(order)), b))
+    alpha = 1 - settings.confidence
     diffs: list[ScoreDiff] = []
     flips: dict[tuple[str, str], Flips] = {}
     for other in versions[1:]:
+        judged: list[tuple[str, ScoreFact | None, ScoreFact | None, BenchmarkComparison | None]] = []
         for bench in benchmarks:
             old, new = baseline.scores.get(bench), other.scores.get(bench)
-            interval = compare_results(old, new) if old is not None and new is not None else None
-            protocol = protocol_difference(old, new) if old is not None and new is not None else None
-            diffs.append(ScoreDiff(benchmark=bench, other_sha=other.sha, baseline=old.score if old else None,
-                                   other=new.score if new else None, interval=interval, different_protocol=protocol))
+            judged.append((bench, old, new, compare_facts(old, new, settings) if old and new else None))
             if old is not None and new is not None and old.per_problem and new.per_problem:
                 flipped = flipped_problems(old.per_problem, new.per_problem)
                 if flipped.n_common:
                     flips[(other.sha, bench)] = flipped
+        p_values = [c.diff.p_value if c is not None and c.diff is not None and not c.undecided else None
+                    for _, _, _, c in judged]
+        tested = sum(p is not None for p in p_values)
+        rejected = holm(p_values, alpha)
+        for (bench, old, new, cmp), holm_ok in zip(judged, rejected):
+            beyond = cmp is not None and cmp.direction != 0
+            note = (f"beyond noise alone, not after Holm's correction across {tested} benchmarks"
+                    if beyond and not holm_ok else "")
+            diffs.append(ScoreDiff(
+                benchmark=bench, other_sha=other.sha, baseline=old.score if old else None,
+                other=new.score if new else None, interval=cmp.diff if cmp else None,
+                different_protocol=protocol_difference(old, new) if old and new else None,
+                undecided=cmp.undecided if cmp else None, reason=cmp.reason if cmp else "",
+                holm_beyond=beyond and holm_ok, note=note))
     return Comparison(shas=[v.sha for v in versions], benchmarks=benchmarks,
                       scores={v.sha: {b: f.score for b, f in v.scores.items()} for v in versions},
                       diffs=diffs, flips=flips)

@@ -248,7 +248,7 @@ def version_facts(session: Session, version: Version, *, with_problems: bool = T
         per_problem = ({p.problem_id: (p.correct, p.samples) for p in r.problem_results} if with_problems else {})
         scores[r.benchmark] = ScoreFact(benchmark=r.benchmark, score=r.score, metric=r.metric,
                                         problems=r.problems, samples_per_problem=r.samples_per_problem,
-                                        temperature=r.temperature, per_problem=per_problem)
+                                        temperature=r.temperature, per_problem=per_problem, stderr=r.stderr)
     return VersionFacts(sha=version.sha, scores=scores, branch=version.branch, created_at=version.created_at)
 
 
