@@ -8,11 +8,24 @@ tolerance, or between results whose noise is unknown is *undecided*, and says wh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vibedash.decisions.benchmarks import known_problem_count
 from vibedash.decisions.facts import ScoreFact
-from vibedash.decisions.stats import DiffInterval, diff_ci_from_scores, paired_diff_ci
+from vibedash.decisions.stats import (
+    FROM_STDERR,
+    NORMAL_APPROXIMATION,
+    DiffInterval,
+    Interval,
+    diff_ci_from_scores,
+    normal_score_ci,
+    paired_diff_ci,
+    score_ci,
+)
+
+# Interval methods that approximate from headline numbers (shown as "approx.")
+APPROXIMATE_METHODS = (NORMAL_APPROXIMATION, FROM_STDERR)
 
 DEFAULT_MIN_PROBLEMS = 10
 DEFAULT_MAX_UNSHARED = 0.10
@@ -64,6 +77,18 @@ def problem_count(fact: ScoreFact) -> tuple[int | None, str | None]:
         return len(fact.per_problem), None
     known = known_problem_count(fact.benchmark)
     return (known, "known benchmark size") if known else (None, None)
+
+
+def score_interval(benchmark: str, score: float, *, per_problem: Mapping[str, tuple[int, int]] | None = None,
+                   problems: int | None = None, stderr: float | None = None,
+                   confidence: float = 0.95) -> Interval | None:
+    """The 95% CI of one score: from per-problem outcomes when there are any, else from the imported standard
+    error, else conservatively from the number of problems (the result's, or the benchmark's known size);
+    None when the noise is unknown."""
+    if per_problem:
+        return score_ci(per_problem, confidence=confidence)
+    count = problems or known_problem_count(benchmark)
+    return normal_score_ci(score, count, confidence=confidence, stderr=stderr)
 
 
 def compare_facts(old: ScoreFact, new: ScoreFact, settings: NoiseSettings = NoiseSettings()) -> BenchmarkComparison:

@@ -17,8 +17,9 @@ from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
+from vibedash.decisions.candidates import MAX_JUDGED, choose_best_candidate
 from vibedash.decisions.facts import ScoreFact, VersionFacts
-from vibedash.decisions.gate import Policy, Verdict, compare_results, evaluate
+from vibedash.decisions.gate import Policy, Verdict
 from vibedash.decisions.noise import NOISE_UNKNOWN, BenchmarkComparison, NoiseSettings, compare_facts
 from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems, holm
 from vibedash.registry import records as registry
@@ -46,7 +47,8 @@ class LiveNow:
 
 @dataclass(frozen=True)
 class CandidateSummary:
-    """The best candidate on the lead benchmark, with the gate's verdict against live."""
+    """The best candidate (:mod:`vibedash.decisions.candidates`: the version the gate passes against live that
+    scores highest on the policy's primary benchmark), with the gate's verdict and how it was chosen."""
 
     sha: str
     branch: str | None
@@ -57,9 +59,19 @@ class CandidateSummary:
     scores: dict[str, float]
     lead_benchmark: str | None
     # candidate - live on the lead benchmark (paired when both have per-problem results); None when there is
-    # nothing live, no score on either side, or the numbers of problems are unknown
+    # nothing live, no score on either side, or the noise is unknown
     lead_diff: DiffInterval | None
     verdict: Verdict
+    passes_gate: bool = False  # False: no candidate passes; this is the highest-scoring one with results
+    considered: int = 1  # candidates the gate judged to choose it
+    selection_note: str = ""  # how it was chosen, and that its lead will shrink on a re-run
+    # per benchmark the candidate and live both have: the comparison (judged delta, interval, undecided reason)
+    comparisons: dict[str, BenchmarkComparison] = field(default_factory=dict)
+
+    def beyond_noise(self, benchmark: str) -> bool:
+        """Whether the change from live on ``benchmark`` is beyond noise (a colour, an arrow, are then honest)."""
+        comparison = self.comparisons.get(benchmark)
+        return comparison is not None and comparison.direction != 0
 
 
 def live_now(session: Session) -> LiveNow | None:
@@ -83,23 +95,29 @@ def lead_benchmark(session: Session) -> str | None:
 
 
 def best_candidate(session: Session, policy: Policy, lead: str | None) -> CandidateSummary | None:
-    """The best candidate (registry.best_candidate on ``lead``) with its gate verdict against live."""
+    """The best candidate by the one shared rule (:func:`vibedash.decisions.candidates.choose_best_candidate`):
+    candidates best-first on the policy's primary benchmark (else ``lead``), the first the gate passes against
+    live; else the highest-scoring candidate with results. None when no candidate has results."""
+    primary = policy.primary_benchmark or lead
     live = registry.live_deploy(session)
-    row = registry.best_candidate(session, lead)
-    if row is None:
-        return None
-    version, deploy = row
-    candidate = registry.version_facts(session, version)
     live_facts = (registry.version_facts(session, live.version)
                   if live is not None and live.version is not None else None)
-    lead_diff = None
-    if lead is not None and live_facts is not None and lead in candidate.scores and lead in live_facts.scores:
-        lead_diff = compare_results(live_facts.scores[lead], candidate.scores[lead])
+    ranked = registry.ranked_candidates(session, primary, limit=MAX_JUDGED)
+    choice = choose_best_candidate(live_facts, (registry.version_facts(session, version) for version, _ in ranked),
+                                   policy, available=len(ranked))
+    if choice.index is None or choice.verdict is None:
+        return None
+    version, deploy = ranked[choice.index]
+    candidate = registry.version_facts(session, version)
+    comparisons = ({b: compare_facts(live_facts.scores[b], fact, policy.noise) for b, fact in candidate.scores.items()
+                    if b in live_facts.scores} if live_facts is not None else {})
+    lead_diff = comparisons[lead].diff if lead in comparisons else None
     return CandidateSummary(
         sha=version.sha, branch=version.branch, message=version.message, created_at=version.created_at,
         deploy_id=deploy.netlify_id, permalink=deploy.permalink,
         scores={b: fact.score for b, fact in candidate.scores.items()}, lead_benchmark=lead, lead_diff=lead_diff,
-        verdict=evaluate(policy, candidate, live_facts))
+        verdict=choice.verdict, passes_gate=choice.passes, considered=choice.considered,
+        selection_note=choice.selection_note(primary), comparisons=comparisons)
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,7 @@ class ResultDetail:
     source_file: str | None
     imported_at: datetime
     per_problem: dict[str, tuple[int, int]] = field(default_factory=dict)
+    stderr: float | None = None  # the score's standard error as the evaluation tool reported it (points)
 
 
 @dataclass(frozen=True)
@@ -234,7 +253,8 @@ def version_detail(session: Session, sha_or_prefix: str, *, event_limit: int = 1
             benchmark=r.benchmark, metric=r.metric, score=r.score, headline=r.is_primary, problems=r.problems,
             samples_per_problem=r.samples_per_problem, temperature=r.temperature, top_p=r.top_p, k=r.k,
             max_tokens=r.max_tokens, source_format=r.source_format, source_file=r.source_file,
-            imported_at=r.imported_at, per_problem={p.problem_id: (p.correct, p.samples) for p in r.problem_results})
+            imported_at=r.imported_at, per_problem={p.problem_id: (p.correct, p.samples) for p in r.problem_results},
+            stderr=r.stderr)
             for r in results],
         events=[registry.event_dict(e) for e in event_rows],
         solve_runs=solve_runs_for_version(session, version.id, limit=solve_limit))
