@@ -61,6 +61,7 @@ from vibedash.decisions.rules import (  # noqa: F401  (re-exported: the gate's p
     find_score,
     judging,
 )
+from vibedash.decisions.power import power_text
 from vibedash.decisions.stats import DiffInterval
 
 
@@ -326,6 +327,32 @@ def evaluate(policy: Policy, candidate: VersionFacts, live: VersionFacts | None,
     label = against if against == "live" or live is None else f"{_short(live.sha)} ({against})"
     return Verdict(passed=all(check.passed for check in checks), checks=checks, candidate_sha=candidate.sha,
                    live_sha=live.sha if live is not None else None, policy=policy.name, against=label)
+
+
+def power_lines(policy: Policy, candidate: VersionFacts, live: VersionFacts | None) -> list[str]:
+    """What the comparison on the policy's primary benchmark can detect, in plain words, with what would detect
+    the policy's bar ("k = 64 samples per problem would detect 1.5"); empty when there is nothing to compare."""
+    primary = policy.primary_benchmark
+    if primary is None or live is None:
+        return []
+    new, old = find_score(candidate, primary), find_score(live, primary)
+    if new is None or old is None:
+        return []
+    comparison = compare_facts(old, new, policy.noise)
+    if comparison.diff is None:
+        return [f"{primary}: {comparison.reason}"]
+    bar = _bar_points(policy, primary, old.score)
+    diff = comparison.diff
+    shared = f"{diff.n_common} shared problems" if diff.n_common is not None else "headline scores only"
+    bar_text = f"; the policy's bar is {bar:+.1f} points" if bar else ""
+    return [f"power on {primary} ({shared}): this comparison {power_text(diff, bar)}{bar_text}"]
+
+
+def _bar_points(policy: Policy, benchmark: str, live_score: float) -> float | None:
+    for rule in policy.rules:
+        if isinstance(rule, ImprovesOverLive) and rule.benchmark.casefold() == benchmark.casefold():
+            return rule.min_delta * live_score / 100 if rule.relative else rule.min_delta
+    return None
 
 
 def compare_results(old: ScoreFact, new: ScoreFact) -> DiffInterval | None:
