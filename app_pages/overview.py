@@ -10,8 +10,8 @@ import streamlit as st
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
 from vibedash.decisions.gate import DEFAULT_POLICY, Policy
 from vibedash.decisions.noise import SETS_DIFFER, TOO_FEW_PROBLEMS
-from vibedash.decisions.power import power_text
 from vibedash.decisions.policies import gate_policy
+from vibedash.decisions.power import power_text
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
 from vibedash.ui import charts, frame, state, tables

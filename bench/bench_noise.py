@@ -1,7 +1,7 @@
 """Do the gate and Compare tell noise from improvement? A seeded simulation through the product's own code.
 
-    python bench/bench_noise.py            # 600 replicates per cell (a few minutes on 2 cores)
-    python bench/bench_noise.py --quick    # 150 replicates per cell (about a minute)
+    python bench/bench_noise.py            # 1500 replicates per cell (a few minutes on 2 cores)
+    python bench/bench_noise.py --quick    # 300 replicates per cell (about a minute)
 
 Simulated versions have known true per-problem solve probabilities. A benchmark of n problems is drawn
 from a population of problems whose difficulty on the logit scale is Normal(0.4, 2.0²) (mean accuracy about
@@ -144,11 +144,11 @@ def power_point(rng: np.random.Generator, population: Population, n: int, k: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="150 replicates per cell instead of 600")
+    parser.add_argument("--quick", action="store_true", help="300 replicates per cell instead of 1500")
     parser.add_argument("--replicates", type=int, help="replicates per cell (overrides --quick)")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
-    replicates = args.replicates or (150 if args.quick else 600)
+    replicates = args.replicates or (300 if args.quick else 1500)
     rng = np.random.default_rng(args.seed)
     population = Population(args.seed)
     started = time.perf_counter()

@@ -12,20 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vibedash.decisions.bootstrap import bootstrap_score_ci, paired_bootstrap_ci
 from vibedash.decisions.distributions import t_quantile
 from vibedash.decisions.stats import (
-    BOOTSTRAP,
     NORMAL_APPROXIMATION,
-    PAIRED_BOOTSTRAP,
     PAIRED_T,
     T_INTERVAL,
     WILSON_OVER_PROBLEMS,
-    bootstrap_score_ci,
     diff_ci_from_scores,
     flipped_problems,
     natural_key,
     normal_score_ci,
-    paired_bootstrap_ci,
     paired_diff_ci,
     score_ci,
 )

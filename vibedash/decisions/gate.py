@@ -39,6 +39,7 @@ from typing import Any
 
 from vibedash.decisions.facts import ScoreFact, VersionFacts
 from vibedash.decisions.noise import DEFAULT_MAX_UNSHARED, DEFAULT_MIN_PROBLEMS, NoiseSettings, compare_facts
+from vibedash.decisions.power import power_text
 from vibedash.decisions.rules import (  # noqa: F401  (re-exported: the gate's public names)
     FAIL,
     NO_LIVE,
@@ -61,7 +62,6 @@ from vibedash.decisions.rules import (  # noqa: F401  (re-exported: the gate's p
     find_score,
     judging,
 )
-from vibedash.decisions.power import power_text
 from vibedash.decisions.stats import DiffInterval
 
 

@@ -488,10 +488,6 @@ def _near(value: float, bar: float, *, signed: bool = False) -> str:
     return shown
 
 
-def _change(name: str, new: float, old: float) -> str:
-    return f"{name} {new - old:+.1f} ({new:.1f} vs live {old:.1f})"
-
-
 def _points(value: float) -> str:
     return f"{value:g} point" if value == 1 else f"{value:g} points"
 

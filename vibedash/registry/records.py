@@ -421,6 +421,9 @@ def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Vers
     """The candidate (ready, not expired, not live) with the highest headline score on ``benchmark``
     (default: the first headline benchmark the registry has); the newest candidate when none has that score.
 
+    A raw query (a deploy to act on in scripts and tests). The product's *best candidate*, the one Overview,
+    Promote and ``gate --commit best`` show, also asks the gate: :func:`vibedash.registry.queries.best_candidate`.
+
     One SQL query with a LIMIT, whatever the size of the registry.
     """
     benchmark = benchmark or next(iter(benchmarks_in_registry(session)), None)
