@@ -319,3 +319,44 @@ def test_other_modules_can_add_rule_kinds(monkeypatch: pytest.MonkeyPatch) -> No
                        lambda m: MinScore(m["bench"], float(m["num"])), "aime25 at least 70")
     assert parse_rule("AIME25 at least 70") == MinScore("aime25", 70)
     assert "'aime25 at least 70'" in gate.accepted_forms()
+
+
+# --- Promote preselects the shared best candidate, never a version without results -----------------------
+
+def _deploy_has_results(engine: Engine, deploy_id: str) -> bool:
+    with unit_of_work(engine) as session:
+        version = registry.find_deploy(session, deploy_id).version
+        return bool(registry.primary_scores(session, [version.id])[version.id])
+
+
+def test_promote_offers_the_shared_best_candidate(demo_engine: Engine, registry_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pagetest import page_test
+
+    from vibedash.ui import frame
+
+    with unit_of_work(demo_engine) as session:
+        best = queries.best_candidate(session, DEFAULT_POLICY, "aime25")
+    at = page_test(frame.PROMOTE, registry_url, monkeypatch, tmp_path)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="promote_candidate").value == best.deploy_id
+
+
+def test_promote_never_preselects_a_version_without_results(demo_engine: Engine, registry_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pagetest import page_test
+
+    from vibedash.ui import frame
+
+    # A policy nothing passes: the newest candidates (no results yet) must not be offered first.
+    strict = tmp_path / "strict-gate.toml"
+    strict.write_text('[gate]\nrules = ["aime25 >= 99.9"]\n', encoding="utf-8")
+    at = page_test(frame.PROMOTE, registry_url, monkeypatch, tmp_path, env={"VIBEDASH_GATE_POLICY": str(strict)})
+    at.run()
+    assert not at.exception
+    offered = at.selectbox(key="promote_candidate").value
+    assert _deploy_has_results(demo_engine, offered)
+    with unit_of_work(demo_engine) as session:
+        newest = registry.candidates(session, limit=1)[0][1].netlify_id
+    assert not _deploy_has_results(demo_engine, newest) and offered != newest
