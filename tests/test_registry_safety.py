@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
+from test_postgres import pg_url, postgres_server  # noqa: F401  (the throwaway PostgreSQL cluster)
 
 from vibedash.cli import main
 from vibedash.registry import db as registry_db
@@ -24,8 +25,6 @@ from vibedash.registry.db import (
     unit_of_work,
 )
 from vibedash.registry.demo import build_demo
-
-from test_postgres import pg_url, postgres_server  # noqa: F401  (the throwaway PostgreSQL cluster)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -340,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = None
     try:
         settings = load_settings({"db_url": args.db})
+        if args.command not in READ_ONLY_VERBS:
+            settings.actor  # noqa: B018  (no name for the audit log: stop before writing anything)
         engine = None
         if args.needs_db:
             from vibedash.registry.db import open_registry
@@ -355,6 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {redact(message, settings)}", file=sys.stderr)
         return code
+
+
+# Verbs that never write an audit event, so they run even where no user name is known.
+READ_ONLY_VERBS = frozenset({"init", "list", "show", "export", "settings", "backup", "restore", "netlify-sim"})
 
 
 def redact(message: str, settings: Settings | None) -> str:
