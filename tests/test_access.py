@@ -237,6 +237,10 @@ def test_settings_page_masks_the_database_password_and_says_not_set(monkeypatch,
     values = dict(zip(shown["env"], shown["value"], strict=True))
     assert values["NETLIFY_SITE_ID"] == "not set" and values["NETLIFY_AUTH_TOKEN"] == "not set"
     assert values["VIBEDASH_OPENAI_BASE_URL"] == "not set"
+    # The Access section: no login here, so the local user acts; AppTest has no server.address, which the
+    # page reads as every interface and warns about.
+    assert "Login: not configured: the local user acts" in page_text
+    assert any("listens beyond this machine without login" in w.value for w in at.warning)
 
 
 def test_a_name_from_the_login_provider_is_shown_literally(

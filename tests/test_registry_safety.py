@@ -194,6 +194,21 @@ def test_a_writer_blocked_past_the_busy_timeout_is_told_to_retry(registry_url: s
     assert main(["--db", registry_url, "record", "--commit", "b" * 40]) == 0
 
 
+def test_a_writer_blocked_on_postgresql_is_told_to_retry(pg_url: str, monkeypatch, capsys) -> None:  # noqa: F811
+    open_registry(pg_url).dispose()
+    monkeypatch.setattr(registry_db, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    holder = create_engine(pg_url)
+    with holder.connect() as conn:
+        conn.execute(text("LOCK TABLE version IN ACCESS EXCLUSIVE MODE"))  # a long migration or bulk import
+        started = time.monotonic()
+        assert main(["--db", pg_url, "record", "--commit", "b" * 40]) == 3
+        assert "registry busy, retry" in one_line_error(capsys)
+        assert time.monotonic() - started < 10
+        conn.rollback()
+    holder.dispose()
+    assert main(["--db", pg_url, "record", "--commit", "b" * 40]) == 0
+
+
 def test_an_unreachable_postgresql_is_unavailable_and_its_password_never_shown(capsys) -> None:
     url = "postgresql+psycopg://vibedash:hunter2-secret@127.0.0.1:1/vibedash"
     assert main(["--db", url, "list"]) == 3
@@ -319,3 +334,20 @@ def test_backup_refuses_to_overwrite_and_explains_postgresql(registry_url: str, 
         assert main(["--db", secret_url, verb, str(tmp_path / "x.dump")]) == 2
         err = one_line_error(capsys)
         assert ("pg_dump" if verb == "backup" else "pg_restore") in err and "pw-not-shown" not in err
+
+
+def test_the_dashboard_says_a_damaged_registry_needs_a_restore(tmp_path: Path, monkeypatch) -> None:
+    from pagetest import clear_streamlit_caches, page_test
+
+    from vibedash.ui import frame
+
+    empty = tmp_path / "vibedash.db"
+    empty.touch()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    at = page_test(frame.HISTORY, f"sqlite:///{empty}", monkeypatch, scratch).run()
+    clear_streamlit_caches()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("The registry cannot be used now:") and "python -m vibedash restore" in error
+    assert empty.stat().st_size == 0

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# How long a writer waits for another one before giving up with "registry busy, retry" (SQLite's busy_timeout,
+# PostgreSQL's lock_timeout).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -55,7 +57,8 @@ def explain_database_failure(exc: BaseException, url: str | None = None) -> Data
     detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
     lowered = detail.lower()
     where = f" ({_hide_password(url)})" if url else ""
-    if "database is locked" in lowered or "database is busy" in lowered or "database table is locked" in lowered:
+    if any(phrase in lowered for phrase in ("database is locked", "database is busy", "database table is locked",
+                                            "lock timeout")):
         return RegistryBusy(BUSY_MESSAGE.format(seconds=SQLITE_BUSY_TIMEOUT_MS / 1000))
     if "malformed" in lowered or "file is not a database" in lowered or "disk image" in lowered:
         from vibedash.registry.sqlite_file import damaged_message
@@ -101,7 +104,18 @@ def create_registry_engine(url: str) -> Engine:
         raise DatabaseError(f"cannot open database {parsed.render_as_string(hide_password=True)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _set_postgresql_lock_timeout)
     return engine
+
+
+def _set_postgresql_lock_timeout(dbapi_connection, _record) -> None:
+    """PostgreSQL waits for a lock forever by default; like SQLite's busy timeout, give up after a while so
+    a blocked writer hears "registry busy, retry" instead of hanging (a server-side setting wins if lower)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"SET lock_timeout = {int(SQLITE_BUSY_TIMEOUT_MS)}")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def check_sqlite_file(path: Path) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from vibedash.config import ConfigError, mask_url_password
-from vibedash.registry.db import DatabaseError, unit_of_work
+from vibedash.registry.db import DatabaseError, DatabaseUnavailable, unit_of_work
 from vibedash.ui import auth, state
 from vibedash.ui import format as fmt
 
@@ -57,6 +57,8 @@ def open_registry_or_explain() -> str | None:
         state.engine()
     except ConfigError as exc:
         return f"The settings cannot be read: {exc}"
+    except DatabaseUnavailable as exc:  # damaged, busy, unreachable, a failed migration: the message says what to do
+        return f"The registry cannot be used now: {exc}."
     except DatabaseError as exc:
         return (f"The registry cannot be opened: {exc}. Set VIBEDASH_DB_URL (environment or "
                 ".streamlit/secrets.toml) to a database you can write, e.g. sqlite:///vibedash.db, then reload. "
