@@ -351,3 +351,9 @@ def test_the_dashboard_says_a_damaged_registry_needs_a_restore(tmp_path: Path, m
     (error,) = [e.value for e in at.error]
     assert error.startswith("The registry cannot be used now:") and "python -m vibedash restore" in error
     assert empty.stat().st_size == 0
+
+
+def test_a_postgresql_url_naming_a_missing_database_is_a_setting_to_fix(postgres_server: str,  # noqa: F811
+                                                                        capsys) -> None:
+    assert main(["--db", f"{postgres_server}/no_such_registry", "list"]) == 2
+    assert 'database "no_such_registry" does not exist' in one_line_error(capsys)

@@ -64,6 +64,10 @@ def explain_database_failure(exc: BaseException, url: str | None = None) -> Data
         from vibedash.registry.sqlite_file import damaged_message
 
         return DatabaseUnavailable(damaged_message(url and _hide_password(url) or "file", detail))
+    if any(phrase in lowered for phrase in ("password authentication failed", "authentication failed",
+                                            "does not exist", "no password supplied")):
+        # The server answered: the URL names a user, password or database it does not have (a setting to fix).
+        return DatabaseError(f"cannot open database{where}: {detail}. Check VIBEDASH_DB_URL")
     if exc.connection_invalidated or isinstance(exc, OperationalError):
         return DatabaseUnavailable(f"the registry database is unavailable{where}: {detail}")
     return None
