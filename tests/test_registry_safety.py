@@ -155,6 +155,26 @@ def test_overwritten_pages_are_reported_at_open_and_restore_repairs(registry_url
     assert '"total": 40' in capsys.readouterr().out
 
 
+def test_damage_met_after_opening_a_large_registry_is_one_line_too(registry_url: str, monkeypatch,
+                                                                  capsys) -> None:
+    from vibedash.registry import sqlite_file
+
+    engine = open_registry(registry_url)
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    engine.dispose()
+    path = sqlite_path(registry_url)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    overwrite_pages(path, 3, 8)
+    monkeypatch.setattr(sqlite_file, "QUICK_CHECK_MAX_BYTES", 0)  # as if too big to check at every open
+    codes = [main(["--db", registry_url, *verb]) for verb in (["show", "a" * 8], ["export"], ["list"])]
+    errors = capsys.readouterr().err
+    assert "Traceback" not in errors
+    assert 3 in codes and "is damaged (database disk image is malformed)" in errors
+    assert set(codes) <= {0, 1, 3}
+
+
 def test_a_zero_length_file_is_not_silently_a_new_registry(tmp_path: Path, capsys) -> None:
     empty = tmp_path / "vibedash.db"
     empty.touch()
