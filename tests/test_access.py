@@ -213,6 +213,10 @@ def test_with_login_configured_nothing_shows_before_signing_in(
     at = open_app(frame.PROMOTE, registry_url, monkeypatch, scratch, user={"is_logged_in": False})
     assert [b.label for b in at.button] == ["Sign in with Google"]
     assert [s.value for s in at.subheader] == [] and len(at.dataframe) == 0
+    # Signing in hands over to the provider (Authlib is installed and the [auth] section is complete): no error,
+    # and still nothing of the registry on this page.
+    run(at.button(key="sign_in_google").click())
+    assert [e.value for e in at.error] == [] and len(at.dataframe) == 0
 
     at = open_app(frame.SETTINGS, registry_url, monkeypatch, scratch, env={"VIBEDASH_ALLOWED_USERS": "*"},
                   user={**ADA})
