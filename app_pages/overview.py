@@ -14,7 +14,7 @@ from vibedash.decisions.policies import gate_policy
 from vibedash.decisions.power import power_text
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
-from vibedash.ui import charts, frame, state, tables
+from vibedash.ui import auth, charts, frame, state, tables
 from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
@@ -31,9 +31,9 @@ def load_overview(db_url: str, policy_key: tuple, _policy: Policy) -> queries.Ov
 
 def load_sample_registry() -> None:
     """Button callback: fill the empty registry with the sample history, audited like `demo-data`."""
-    engine, current = state.engine(), state.settings()
+    engine = state.engine()
     try:
-        summary = demo.load_sample_registry(engine, actor=current.actor)
+        summary = demo.load_sample_registry(engine, actor=auth.actor())
     except registry.RegistryError as exc:
         st.session_state[NOTICE_KEY] = ("error", str(exc))
         return
@@ -60,8 +60,9 @@ def first_run() -> None:
         st.caption(f"{demo.N_VERSIONS} versions around VibeThinker-1.5B's published scores, with deploys, "
                    "promotions and per-problem results. Clearly marked synthetic; you can start a real registry "
                    "later with another VIBEDASH_DB_URL.")
-        st.button("Load the sample registry", key="load_sample", type="primary", icon=":material/download:",
-                  on_click=load_sample_registry)
+        if auth.may(auth.Action.LOAD_SAMPLE):
+            st.button("Load the sample registry", key="load_sample", type="primary", icon=":material/download:",
+                      on_click=load_sample_registry)
     with netlify.container(border=True, height="stretch"):
         st.markdown("**:material/cloud: Connect Netlify**")
         st.caption("Set NETLIFY_AUTH_TOKEN (a personal access token) and NETLIFY_SITE_ID in the environment or in "
@@ -167,8 +168,9 @@ def candidate_section(candidate: queries.CandidateSummary | None, live: queries.
             if live is not None and live.sha:
                 st.page_link(frame.COMPARE, label="Compare with live", icon=":material/compare_arrows:",
                              query_params={"commits": f"{live.sha},{candidate.sha}"})
-            st.page_link(frame.PROMOTE, label="Promote…", icon=":material/rocket_launch:",
-                         query_params={"commit": candidate.sha})
+            if auth.may(auth.Action.PROMOTE):
+                st.page_link(frame.PROMOTE, label="Promote…", icon=":material/rocket_launch:",
+                             query_params={"commit": candidate.sha})
             frame.version_link(candidate.sha, label="Details", icon=":material/info:")
 
 

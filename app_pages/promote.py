@@ -32,7 +32,7 @@ from vibedash.registry.action_queries import (
     event_filter_choices,
     preferred_candidate,
 )
-from vibedash.ui import dialogs, frame, state, tables
+from vibedash.ui import auth, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 PENDING_PROMOTE = "pending_promote"
@@ -55,7 +55,7 @@ class Context:
 
     @property
     def actor(self) -> str:
-        return self.settings.actor or "unknown"
+        return auth.actor()
 
     @property
     def site_id(self) -> str:
@@ -358,11 +358,13 @@ live_now = load_live(frame.db_url())
 st.markdown(live_line(live_now))
 all_candidates = load_candidates(frame.db_url(), policy.settings_key(), policy)
 offered_candidate = candidate_section(context, live_now, all_candidates)
-action_bar(context, live_now, offered_candidate)
+if auth.may(auth.Action.PROMOTE, auth.Action.ROLLBACK, auth.Action.LOCK, auth.Action.TRIGGER):
+    action_bar(context, live_now, offered_candidate)
 if all_candidates:
     st.subheader("Candidates")
     tables.show(candidates_table(all_candidates), key="promote_candidates")
 audit_section()
 
-dialogs.show_pending(PENDING_PROMOTE, "Promote to live?", partial(promote_dialog, context))
-dialogs.show_pending(PENDING_ROLLBACK, "Roll back?", partial(rollback_dialog, context))
+if auth.may(auth.Action.PROMOTE, auth.Action.ROLLBACK):
+    dialogs.show_pending(PENDING_PROMOTE, "Promote to live?", partial(promote_dialog, context))
+    dialogs.show_pending(PENDING_ROLLBACK, "Roll back?", partial(rollback_dialog, context))

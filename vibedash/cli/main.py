@@ -1,7 +1,8 @@
 """`python -m vibedash ...`: the registry, the gate and Netlify actions for terminals and CI pipelines.
 
-Exit codes: 0 success, 1 gate failed or not found, 2 bad input (or a setting missing), 3 Netlify or
-database unavailable.
+Exit codes: 0 success, 1 gate failed or not found, 2 bad input (or a setting missing, or a database URL or
+file that cannot be a registry), 3 Netlify or the database unavailable (unreachable, damaged, busy, a failed
+migration), 4 an action only partly done.
 """
 
 from __future__ import annotations
@@ -354,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live in their own modules register themselves here."""
-    from vibedash.cli import commands
+    from vibedash.cli import commands, maintenance
 
     commands.register(sub)
+    maintenance.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -368,8 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    settings = None
     try:
         settings = load_settings({"db_url": args.db})
+        if args.command not in READ_ONLY_VERBS:
+            settings.actor  # noqa: B018  (no name for the audit log: stop before writing anything)
         engine = None
         if args.needs_db:
             from vibedash.registry.db import open_registry
@@ -383,13 +388,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, message = classify_error(exc)
         if code is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {redact(message, settings)}", file=sys.stderr)
         return code
+
+
+# Verbs that never write an audit event, so they run even where no user name is known.
+READ_ONLY_VERBS = frozenset({"init", "list", "show", "export", "settings", "backup", "restore", "netlify-sim"})
+
+
+def redact(message: str, settings: Settings | None) -> str:
+    """``message`` with every secret value in force (token, hook URL, API key, database password) replaced."""
+    from vibedash.config import secret_values
+
+    for value in secret_values(settings):
+        message = message.replace(value, "***")
+    return message
 
 
 def classify_error(exc: BaseException) -> tuple[int | None, str]:
     from vibedash.importers.base import ResultFileError
-    from vibedash.registry.db import DatabaseError
+    from vibedash.registry.db import DatabaseError, DatabaseUnavailable, explain_database_failure
     from vibedash.registry.records import NotFound, RegistryError
 
     if isinstance(exc, CliError):
@@ -398,8 +416,13 @@ def classify_error(exc: BaseException) -> tuple[int | None, str]:
         return EXIT_FAILED, str(exc)
     if isinstance(exc, (RegistryError, ResultFileError, ConfigError)):
         return EXIT_BAD_INPUT, str(exc)
-    if isinstance(exc, DatabaseError):
-        return EXIT_BAD_INPUT, str(exc)
+    # A database that is unreachable, damaged or busy is "unavailable" (3), like Netlify; a URL or file the
+    # user chose that cannot be a registry is bad input (2).
+    explained = explain_database_failure(exc)
+    if isinstance(explained, DatabaseUnavailable):
+        return EXIT_UNAVAILABLE, str(explained)
+    if isinstance(explained, DatabaseError):
+        return EXIT_BAD_INPUT, str(explained)
     try:
         from vibedash.netlify.client import (
             NetlifyError,
