@@ -31,7 +31,7 @@ from vibedash.cli.output import (
     _load_gate_policy,
     _print_table,
 )
-from vibedash.config import ConfigError, Settings, load_settings
+from vibedash.config import ConfigError, Settings, load_settings, redact
 
 Handler = Callable[[argparse.Namespace, Settings, Engine], int]
 
@@ -361,15 +361,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Verbs that never write an audit event, so they run even where no user name is known.
 READ_ONLY_VERBS = frozenset({"init", "list", "show", "export", "settings", "backup", "restore", "netlify-sim"})
-
-
-def redact(message: str, settings: Settings | None) -> str:
-    """``message`` with every secret value in force (token, hook URL, API key, database password) replaced."""
-    from vibedash.config import secret_values
-
-    for value in secret_values(settings):
-        message = message.replace(value, "***")
-    return message
 
 
 def classify_error(exc: BaseException) -> tuple[int | None, str]:
