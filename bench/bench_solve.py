@@ -3,12 +3,18 @@
     python bench/bench_solve.py                  # CPU: the solve engine vs plain model.generate
     python bench/bench_solve.py --gpu            # VibeThinker-shaped random model on CUDA
     python bench/bench_solve.py --gpu --tiny     # the GPU mode's code path at toy size (a CPU smoke run)
+    python bench/bench_solve.py --pair           # fairness: the same model on both sides vs one side alone
 
 CPU mode: a small random Qwen2 (hidden 256, 4 layers), VibeThinker's sampling settings, the same number of
 tokens on both paths (the checkpoint has no end-of-sequence token). Runs alternate between the two paths in
 one process; the table shows medians and the engine's cost relative to plain ``generate`` (aim: under 5%).
 The engine path is the whole thing a page run does: cache lookup, model cache, streaming on a worker thread,
 seeded sampling, grading and the write to the solve log.
+
+Pair mode: the same model on both sides of a side-by-side run (through the engine, as the panel runs it),
+each side's own decode tokens/s (time spent waiting for the other side's turn excluded) against a single run
+alone on the same threads; with lockstep on (the default) and off (the two generations contending freely).
+Aim: the sides within 10% of each other, each within 15% of the single run.
 
 GPU mode: a Qwen2 with VibeThinker-1.5B's shape (hidden 1536, intermediate 8960, 28 layers, 12 heads, 2 KV
 heads, vocabulary 151,936, tied embeddings) and random bf16 weights, no download. It reports single-stream
@@ -141,6 +147,64 @@ def cpu_engine_overhead(workdir: Path, tokens: int, reps: int) -> float:
     return ratio
 
 
+# -- pair: fairness of two versions side by side ------------------------------------------------------------
+
+def pair_fairness(workdir: Path, tokens: int, reps: int) -> dict[str, float]:
+    model_dir = save_tiny_model(workdir / "pair-model", seed=0, with_eos=False, **CPU_SHAPE)
+    registry = open_registry(f"sqlite:///{workdir / 'pair.db'}")
+    with unit_of_work(registry) as session:
+        session.add(Version(sha="a1" * 20, model_ref=str(model_dir)))
+        session.add(Version(sha="b2" * 20, model_ref=str(model_dir)))
+    from vibedash.solve.engine import Finished
+    from vibedash.solve.versions import resolve_version
+
+    versions = {"a": resolve_version(registry, "a1a1a1a1"), "b": resolve_version(registry, "b2b2b2b2")}
+    fair = SolveEngine(registry, device="cpu")
+    free = SolveEngine(registry, device="cpu", lockstep=False)
+    free._local = fair._backend("transformers")  # one loaded model for both engines
+    settings = SamplingSettings(max_new_tokens=tokens)
+
+    def request(side: str, rep: int) -> SolveRequest:
+        return SolveRequest(version=versions[side], question=QUESTION, settings=settings.with_(seed=rep), fresh=True)
+
+    def single(rep: int) -> float:
+        return fair.solve(request("a", rep)).decode_tokens_per_second
+
+    def pair(engine: SolveEngine) -> Callable[[int], tuple[float, float]]:
+        def run(rep: int) -> tuple[float, float]:
+            results = {side: event.result for side, event in engine.stream_many({s: request(s, rep) for s in versions})
+                       if isinstance(event, Finished)}
+            return results["a"].decode_tokens_per_second, results["b"].decode_tokens_per_second
+        return run
+
+    paths = {"single": single, "pair, lockstep": pair(fair), "pair, free": pair(free)}
+    for path in paths.values():
+        path(reps)  # warm-up
+    measured: dict[str, list] = {name: [] for name in paths}
+    for rep in range(reps):
+        for name in paths if rep % 2 == 0 else reversed(list(paths)):
+            measured[name].append(paths[name](rep))
+    fair.close()
+    alone = median_rate(measured["single"])
+    rows = [["single run alone", f"{alone:.1f}", "", ""]]
+    figures = {"single": alone}
+    for name in ("pair, lockstep", "pair, free"):
+        side_a = median_rate([a for a, _ in measured[name]])
+        side_b = median_rate([b for _, b in measured[name]])
+        gap = abs(side_a - side_b) / max(side_a, side_b)
+        worst = max(abs(side_a - alone), abs(side_b - alone)) / alone
+        rows.append([f"{name}: side A", f"{side_a:.1f}", f"A vs B {gap:.1%}", f"worst side vs single {worst:.1%}"])
+        rows.append([f"{name}: side B", f"{side_b:.1f}", "", ""])
+        figures[f"{name} gap"], figures[f"{name} vs single"] = gap, worst
+        figures[f"{name} a"], figures[f"{name} b"] = side_a, side_b
+    print_table(f"CPU, {torch.get_num_threads()} threads, same random Qwen2 (hidden 256 × 4 layers) on both sides, "
+                f"{tokens} new tokens, {reps} runs", ["path", "decode tokens/s (own, median)", "sides", "vs alone"],
+                rows)
+    print("Own tokens/s: each side's decode tokens over the time it held the turn (lockstep) or its wall time "
+          "(free).\nAims: sides within 10% of each other, each within 15% of the single run.")
+    return figures
+
+
 # -- GPU: eager vs static cache + compile, bandwidth, k=8 ---------------------------------------------------
 
 def gpu_fast_path(workdir: Path, tokens: int, reps: int, tiny: bool, bandwidth_tbs: float,
@@ -210,6 +274,9 @@ def gpu_fast_path(workdir: Path, tokens: int, reps: int, tiny: bool, bandwidth_t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gpu", action="store_true", help="VibeThinker-shaped model: eager vs compile, k=8")
+    parser.add_argument("--pair", action="store_true", help="fairness: one model on both sides vs one side alone")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default torch's own; 1 is steadier on a busy machine)")
     parser.add_argument("--tiny", action="store_true", help="with --gpu: toy shape, runs on a CPU (smoke test)")
     parser.add_argument("--tokens", type=int, default=None, help="new tokens per run (default 256 CPU, 512 GPU)")
     parser.add_argument("--reps", type=int, default=7, help="measured runs per path (default 7)")
@@ -217,8 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-backend", default=None,
                         help="torch.compile backend (default inductor on CUDA, eager on CPU)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="vibedash-bench-") as workdir:
-        if args.gpu:
+        if args.pair:
+            pair_fairness(Path(workdir), args.tokens or 256, args.reps)
+        elif args.gpu:
             gpu_fast_path(Path(workdir), args.tokens or 512, args.reps, args.tiny, args.bandwidth_tbs,
                           args.compile_backend)
         else:
