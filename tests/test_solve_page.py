@@ -152,6 +152,20 @@ def test_versions_without_a_model_are_not_preselected_and_block_run_with_a_reaso
     assert any(c.value.startswith("Run is off: e5e5e5e has no model reference") for c in app.caption)
 
 
+def test_no_version_with_a_model_says_what_to_do_and_run_stays_off(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'no-models.db'}"
+    engine = open_registry(url)
+    with unit_of_work(engine) as session:
+        session.add(Version(sha="f6" * 20, message="weights not recorded"))
+    engine.dispose()
+    monkeypatch.setenv("VIBEDASH_DB_URL", url)
+    monkeypatch.chdir(tmp_path)
+    app = page()
+    assert app.info[0].value.startswith("No version has a model reference yet, so none can answer.")
+    assert app.button(key="solve_run").disabled
+    assert any(c.value.startswith("Run is off: f6f6f6f has no model reference") for c in app.caption)
+
+
 def test_thinking_budget_control_reaches_the_run(registry_url):
     app = page(a=SHA_A[:7])
     app.selectbox(key="solve_b").set_value("").run()
