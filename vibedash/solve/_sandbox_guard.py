@@ -1,6 +1,8 @@
-"""Second stage of the sandbox: passed as ``python -I -B -X utf8 -c <this source> PROGRAM_FD WORKDIR READ_ROOTS``.
+"""Second stage of the sandbox: passed as ``python -I -B -X utf8 -c <this source> PROGRAM_FD CONFIG_JSON``.
 
-Installs an audit hook (PEP 578) that refuses process creation, signals, sockets, ctypes, databases,
+Where the kernel has Landlock, first forbids every further execve (a stacked Landlock layer that grants no
+execute right), so native code that got past everything else still cannot exec a fresh interpreter without
+this guard. Then installs an audit hook (PEP 578) that refuses process creation, signals, sockets, ctypes, databases,
 tracing, and file access outside the work directory (write) or the Python installation (read), then runs
 the program read from PROGRAM_FD as ``__main__``.
 
@@ -18,7 +20,28 @@ import os
 import sys
 
 
-def _install_guard(workdir, read_roots):
+def _forbid_exec(abi):
+    """A Landlock layer handling only the execute right and granting it nowhere: execve fails from now on.
+    ctypes is loaded for this and unloaded again before the hook goes in; the hook refuses importing it and
+    every foreign call (``ctypes.call_function``), so what is left of it in memory is of no use."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = (ctypes.c_uint64 * 3)(1, 0, 0)  # handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE, no network, no scopes
+    # Older kernels accept the larger struct as long as the fields they do not know are zero.
+    ruleset = libc.syscall(444, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), ctypes.c_uint32(0))
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
+    try:
+        if libc.syscall(446, ctypes.c_int(ruleset), ctypes.c_uint32(0)) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    for name in [name for name in sys.modules if name in ("ctypes", "_ctypes") or name.startswith("ctypes.")]:
+        del sys.modules[name]
+
+
+def _install_guard(workdir, read_roots, writable_workdir):
     forbidden_events = frozenset({
         "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen",
         "os.kill", "os.killpg", "signal.pthread_kill", "pty.spawn",
@@ -43,7 +66,7 @@ def _install_guard(workdir, read_roots):
     stat, s_isdir = os.stat, __import__("stat").S_ISDIR  # C functions
     type_of, str_type, bytes_type, int_type, bool_type = type, str, bytes, int, bool
     permission_error, os_error = PermissionError, OSError
-    write_roots = (workdir,)
+    write_roots = (workdir,) if writable_workdir else ()
     readable_roots = (workdir, *read_roots)
 
     def normalize(path):
@@ -88,7 +111,8 @@ def _install_guard(workdir, read_roots):
             if is_directory:
                 raise permission_error(f"sandbox: opening the directory {path!r} is not allowed")
             return
-        raise permission_error(f"sandbox: {event} on {path!r} is not allowed (only the work directory)")
+        where = "only the work directory" if write_roots else "this sandbox is read-only"
+        raise permission_error(f"sandbox: {event} on {path!r} is not allowed ({where})")
 
     def check_listing(event, path):
         if type_of(path) is int_type:
@@ -128,17 +152,28 @@ def _install_guard(workdir, read_roots):
     sys.addaudithook(guard)
 
 
-def _main(install_guard):
-    program_fd, workdir, read_roots = int(sys.argv[1]), os.path.realpath(sys.argv[2]), json.loads(sys.argv[3])
+def _main(forbid_exec, install_guard):
+    program_fd, config = int(sys.argv[1]), json.loads(sys.argv[2])
     with os.fdopen(program_fd, "r", encoding="utf-8") as handle:
         source = handle.read()
     code = compile(source, "main.py", "exec")
-    install_guard(workdir, tuple(os.path.realpath(root) for root in read_roots))
+    if config["landlock_abi"] > 0:
+        try:
+            forbid_exec(config["landlock_abi"])
+        except OSError as exc:
+            print(f"sandbox setup failed: {exc}", file=sys.stderr, flush=True)
+            os._exit(125)
+    # An anonymous in-memory file could be loaded as a shared object through /proc/self/fd where /proc shows.
+    for module in (os, sys.modules.get("posix")):
+        if module is not None and hasattr(module, "memfd_create"):
+            delattr(module, "memfd_create")
+    install_guard(os.path.realpath(config["workdir"]), tuple(os.path.realpath(root) for root in config["read_roots"]),
+                  config["writable_workdir"])
     sys.argv = ["main.py"]
     return code
 
 
 # Only the compiled program is left in this module's namespace when it runs.
-_code = _main(_install_guard)
-del _main, _install_guard
+_code = _main(_forbid_exec, _install_guard)
+del _main, _forbid_exec, _install_guard
 exec(_code, {"__name__": "__main__", "__builtins__": __builtins__})
