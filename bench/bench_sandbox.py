@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,13 +21,18 @@ from vibedash.solve.sandbox import SandboxLimits, isolation_summary, run_python
 PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 
 
-def timed(run, runs: int) -> list[float]:
+def timed(run, runs: int) -> tuple[list[float], float]:
+    """Wall-clock seconds of each run, and the mean CPU seconds the run's processes used (steadier than wall
+    time on a busy machine)."""
     times = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for _ in range(runs):
         started = time.perf_counter()
         run()
         times.append(time.perf_counter() - started)
-    return times
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / runs
+    return times, cpu
 
 
 def plain_python() -> None:
@@ -45,14 +51,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     sandboxed()  # warm-up: probes the kernel once per process
-    plain = timed(plain_python, args.runs)
-    boxed = timed(sandboxed, args.runs)
+    plain, plain_cpu = timed(plain_python, args.runs)
+    boxed, boxed_cpu = timed(sandboxed, args.runs)
     median_plain, median_boxed = statistics.median(plain), statistics.median(boxed)
     print(f"isolation: {isolation_summary()}")
-    print(f"plain python -I subprocess: median {median_plain * 1000:.1f} ms, best {min(plain) * 1000:.1f} ms "
-          f"({args.runs} runs)")
-    print(f"sandboxed run_python:       median {median_boxed * 1000:.1f} ms, best {min(boxed) * 1000:.1f} ms")
-    print(f"sandbox overhead per run:   {(median_boxed - median_plain) * 1000:.1f} ms (median difference)")
+    print(f"plain python -I subprocess: median {median_plain * 1000:.1f} ms, best {min(plain) * 1000:.1f} ms, "
+          f"CPU {plain_cpu * 1000:.1f} ms ({args.runs} runs)")
+    print(f"sandboxed run_python:       median {median_boxed * 1000:.1f} ms, best {min(boxed) * 1000:.1f} ms, "
+          f"CPU {boxed_cpu * 1000:.1f} ms")
+    print(f"sandbox overhead per run:   {(median_boxed - median_plain) * 1000:.1f} ms wall (median difference), "
+          f"{(boxed_cpu - plain_cpu) * 1000:.1f} ms CPU")
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ def _no_new_privileges() -> None:
 
 
 def _lock_down(config: dict, write_roots: list[str]) -> None:
-    _no_new_privileges()
+    if sys.platform == "linux":
+        _no_new_privileges()
     if config["landlock_abi"] > 0:
         restrict_filesystem(config["landlock_abi"], [*config["read_roots"], config["workdir"]], write_roots)
     set_limits(config["memory_bytes"], config["cpu_seconds"], config["file_bytes"], config["open_files"])
@@ -221,8 +222,8 @@ def _run_in_namespaces(config: dict, program_fd: int) -> int:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)  # die the same way, so the app reads the same verdict
-        return 128 + signum
-    return os.WEXITSTATUS(status)
+        os._exit(128 + signum)
+    os._exit(os.WEXITSTATUS(status))  # nothing to flush or finalize: skip the interpreter's shutdown
 
 
 def _reachable_by_others(path: str) -> bool:
