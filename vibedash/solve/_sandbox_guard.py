@@ -66,6 +66,11 @@ def _install_guard(workdir, read_roots, writable_workdir):
     stat, s_isdir = os.stat, __import__("stat").S_ISDIR  # C functions
     type_of, str_type, bytes_type, int_type, bool_type = type, str, bytes, int, bool
     permission_error, os_error = PermissionError, OSError
+
+    class ImportRefused(ImportError):
+        """Refusing ctypes: an ImportError, so libraries that import it optionally (numpy does) still load."""
+
+    ImportRefused.__module__, ImportRefused.__qualname__ = "builtins", "ImportError"  # reads as ImportError
     write_roots = (workdir,) if writable_workdir else ()
     readable_roots = (workdir, *read_roots)
 
@@ -127,7 +132,8 @@ def _install_guard(workdir, read_roots, writable_workdir):
             raise permission_error(f"sandbox: {event} is not allowed")
         if event == "import":
             if args[0] in forbidden_modules:
-                raise permission_error(f"sandbox: importing {args[0]} is not allowed")
+                refusal = ImportRefused if args[0] in ("ctypes", "_ctypes") else permission_error
+                raise refusal(f"sandbox: importing {args[0]} is not allowed")
             return
         if event == "open":
             path, mode, flags = args
