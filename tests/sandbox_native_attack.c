@@ -66,12 +66,12 @@ __attribute__((constructor)) static void attack(void) {
         int connected = connect(s, (struct sockaddr *)&to, sizeof to);
         if (connected == 0) say("escaped: connected\n");
         say("unix connect %d errno %d\n", connected, connected < 0 ? errno : 0);
-    } else if (!strcmp(name, "diskfill")) {      /* many files, each under the per-file limit */
+    } else if (!strcmp(name, "diskfill")) {      /* many 4 MB files (under the per-file limit), up to ARGUMENT MB */
         static char block[1 << 20];
         memset(block, 'x', sizeof block);
         long long total = 0;
-        int failed = 0;
-        for (int i = 0; i < 100000 && !failed; i++) {
+        int failed = 0, files = atoi(argument) / 4;
+        for (int i = 0; i < files && !failed; i++) {
             char path[32];
             snprintf(path, sizeof path, "fill%d", i);
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);

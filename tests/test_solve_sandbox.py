@@ -418,7 +418,7 @@ def test_native_code_cannot_escape(preinstalled_attack, listeners, attack):
 @needs_namespaces
 def test_native_disk_fill_is_bounded_by_the_work_folder_size(preinstalled_attack):
     limits = SandboxLimits(timeout_s=5, memory_mb=256, disk_mb=16)
-    result = run_python(load_attack("diskfill", "-", library=preinstalled_attack), limits=limits)
+    result = run_python(load_attack("diskfill", "1024", library=preinstalled_attack), limits=limits)
     written, errno = report(result)["wrote"].split(" errno ")
     assert 8 * 2**20 < int(written) <= 16 * 2**20 and errno == "28"  # ENOSPC once the folder is full
 
@@ -515,3 +515,18 @@ def test_where_the_kernel_refuses_namespaces_runs_fall_back_with_a_warning():
     assert failure == "exit code 1: PermissionError: sandbox: open on 'f' is not allowed (this sandbox is read-only)"
     assert isolation.startswith("fallback without namespaces")
     assert "WARNING vibedash sandbox: namespaces unavailable" in done.stderr
+
+
+@needs_namespaces
+def test_grading_hostile_programs_gives_a_verdict_that_says_why(grader, attack_library):
+    tests = [TestCase("1 2\n", "3\n")]
+    disk_fill = "while True:\n    open(f'f{__import__(\"os\").urandom(4).hex()}', 'wb').write(b'x' * 2**22)"
+    verdicts = {
+        "native import": (load_attack("forkbomb", "-", library_bytes=attack_library),
+                          "test 1 of 1: exit code 1: ImportError: "),
+        "disk fill": (disk_fill, "test 1 of 1: disk limit of the work folder (OSError: [Errno 28] No space left"),
+        "endless loop": ("while True:\n    pass", "test 1 of 1: timed out"),
+    }
+    for name, (program, detail) in verdicts.items():
+        grade = grader.grade_code(fenced(program), tests)
+        assert grade.correct is False and grade.detail.startswith(detail), (name, grade.detail)
