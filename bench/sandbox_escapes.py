@@ -5,11 +5,13 @@ preinstalled in the interpreter's own folders (standing for native code loaded s
 test the kernel layers on their own). The verdict is read on the host: processes left, packets and
 connections received, files written outside, bytes written, an interpreter run without the guard.
 
-    python bench/sandbox_escapes.py        # needs a C compiler; writes a temporary folder into site-packages
+    python bench/sandbox_escapes.py             # needs a C compiler; writes a temporary folder into site-packages
+    python bench/sandbox_escapes.py --fallback  # the same against the fallback used where namespaces are refused
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
 import shutil
@@ -30,13 +32,13 @@ DISK_MB = 64  # the sandbox's default size of the work folder
 ATTACKS = ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill", "diskfill"]
 
 
-def program(name: str, argument: str, library: str | None, library_bytes: bytes | None) -> str:
+def program(library: str | None, library_bytes: bytes | None) -> str:
     write = ""
     if library_bytes is not None:
         write = (f"open('attack.so', 'wb').write(base64.b64decode({base64.b64encode(library_bytes).decode()!r}))\n"
                  "library = os.path.abspath('attack.so')\n")
     return (f"import base64, importlib.util, os\nprint('cwd', os.getcwd(), flush=True)\n"
-            f"open('attack.txt', 'w').write({f'{name} {argument}'!r})\nlibrary = {library!r}\n{write}"
+            f"library = {library!r}\n{write}"
             "importlib.util.module_from_spec(importlib.util.spec_from_file_location('attack', library))\n")
 
 
@@ -61,6 +63,9 @@ def received(listener: socket.socket) -> bool:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fallback", action="store_true", help="force the fallback without namespaces")
+    limits = SandboxLimits(timeout_s=10, namespaces=not parser.parse_args().fallback)
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         sys.exit("no C compiler (cc or gcc) to build the hostile shared object")
@@ -90,13 +95,13 @@ def main() -> None:
                      "tcp": str(tcp.getsockname()[1]), "unix": str(scratch / "app.sock"),
                      "read": str(scratch / "secret.txt"), "write": str(scratch / "escaped.txt"),
                      "kill": str(os.getpid()), "diskfill": str(4 * DISK_MB)}
-        print(f"isolation: {isolation_summary()}")
+        print(f"isolation: {isolation_summary(limits)}")
         tried = escaped = 0
         for placement in ("work folder", "preinstalled"):
             for name in ATTACKS:
-                source = program(name, arguments[name], str(installed / "attack.so") if placement == "preinstalled"
-                                 else None, library.read_bytes() if placement == "work folder" else None)
-                result = run_python(source, limits=SandboxLimits(timeout_s=10))
+                source = program(str(installed / "attack.so") if placement == "preinstalled" else None,
+                                 library.read_bytes() if placement == "work folder" else None)
+                result = run_python(source, f"{name} {arguments[name]}\n", limits=limits)
                 lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
                 time.sleep(0.3)  # a SIGKILL'd process takes a moment to go: count only those really left
                 left = survivors(lines.get("cwd", "?"))

@@ -1,6 +1,6 @@
 /* A hostile shared object for tests/test_solve_sandbox.py. Its constructor runs as soon as the library is
  * loaded (by `import` or dlopen), so none of it passes through Python's audit hook. It reads the attack to try
- * from "attack.txt" in its working folder ("NAME ARGUMENT") and reports on stdout what the kernel let it do. */
+ * from its stdin ("NAME ARGUMENT") and reports on stdout what the kernel let it do. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,10 +26,7 @@ static void say(const char *format, ...) {
 
 __attribute__((constructor)) static void attack(void) {
     char name[64] = {0}, argument[500] = {0};
-    FILE *plan = fopen("attack.txt", "r");
-    if (!plan) { say("native: no attack.txt\n"); _exit(2); }
-    if (fscanf(plan, "%63s %499s", name, argument) < 1) { say("native: bad attack.txt\n"); _exit(2); }
-    fclose(plan);
+    if (scanf("%63s %499s", name, argument) < 1) { say("native: no plan on stdin\n"); _exit(2); }
     say("native code runs: %s\n", name);
     if (!strcmp(name, "survivor")) {            /* a child in its own session, meant to outlive the run */
         pid_t pid = fork();

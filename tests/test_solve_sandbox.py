@@ -290,7 +290,7 @@ NATIVE_ATTACK_SOURCE = Path(__file__).with_name("sandbox_native_attack.c")
 @pytest.fixture(scope="module")
 def attack_library(tmp_path_factory) -> bytes:
     """tests/sandbox_native_attack.c built with the system C compiler: a shared object whose constructor
-    runs the attack named in attack.txt the moment it is loaded."""
+    runs the attack named on its stdin the moment it is loaded."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         pytest.skip("no C compiler (cc/gcc) to build the hostile shared object")
@@ -317,15 +317,15 @@ def preinstalled_attack(attack_library):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def load_attack(name: str, argument: str, library: str | None = None, library_bytes: bytes | None = None) -> str:
-    """A program that writes its plan, then loads the hostile library: the one at ``library``, or
+def load_attack(library: str | None = None, library_bytes: bytes | None = None) -> str:
+    """A program that loads the hostile library (which reads its plan from stdin): the one at ``library``, or
     ``library_bytes`` written into its work folder first."""
     write_library = ""
     if library_bytes is not None:
         write_library = (f"open('attack.so', 'wb').write(base64.b64decode({base64.b64encode(library_bytes).decode()!r}))\n"
                          "library = os.path.abspath('attack.so')\n")
     return (f"import base64, importlib.util, os\nprint('cwd', os.getcwd(), flush=True)\n"
-            f"open('attack.txt', 'w').write({f'{name} {argument}'!r})\nlibrary = {library!r}\n{write_library}"
+            f"library = {library!r}\n{write_library}"
             "importlib.util.module_from_spec(importlib.util.spec_from_file_location('attack', library))\n")
 
 
@@ -337,16 +337,16 @@ def report(result) -> dict[str, str]:
 
 @needs_namespaces
 def test_a_shared_object_written_to_the_work_folder_cannot_be_loaded(attack_library):
-    result = run_python(load_attack("survivor", "-", library_bytes=attack_library), limits=FAST)
+    result = run_python(load_attack(library_bytes=attack_library), "survivor -\n", limits=FAST)
     assert "native code runs" not in result.stdout
     assert not result.ok and "failed to map segment from shared object" in result.failure()  # noexec tmpfs
     assert processes_of_run(report(result)["cwd"]) == []
 
 
 def test_the_fallback_cannot_write_a_shared_object_at_all(attack_library):
-    result = run_python(load_attack("survivor", "-", library_bytes=attack_library), limits=FALLBACK)
+    result = run_python(load_attack(library_bytes=attack_library), "survivor -\n", limits=FALLBACK)
     assert "native code runs" not in result.stdout
-    assert result.failure() == ("exit code 1: PermissionError: sandbox: open on 'attack.txt' is not allowed "
+    assert result.failure() == ("exit code 1: PermissionError: sandbox: open on 'attack.so' is not allowed "
                                 "(this sandbox is read-only)")
     assert "fallback" in result.isolation
 
@@ -385,40 +385,125 @@ def nothing_arrived(listener) -> bool:
     return False
 
 
-@needs_namespaces
+# What each attack reports from inside: the kernel's answer (errno) to the native call, in each mode.
+NATIVE_VERDICTS = {
+    "survivor": "fork -1 errno 11",  # EAGAIN: seccomp (and RLIMIT_NPROC for the unprivileged user)
+    "forkbomb": "forked 0 errno 11",
+    "exec": "exec failed errno 13",  # EACCES: seccomp, and the guard's Landlock layer granting no execute right
+    "udp": "udp socket -1 sent -1 errno 9",  # no socket at all (seccomp); the network namespace has no route either
+    "tcp": "tcp connect -1 errno 9",
+    "unix": "unix connect -1 errno 9",
+    "kill": "kill -1 errno 1",  # EPERM: signals only to itself (and no process outside the PID namespace has a pid)
+}
+NAMESPACE_FILE_VERDICTS = {"read": "read fd -1 errno 2", "write": "write fd -1 errno 2"}  # not in the mount ns
+FALLBACK_FILE_VERDICTS = {"read": "read fd -1 errno 13", "write": "write fd -1 errno 13"}  # Landlock
+
+
+@pytest.mark.parametrize("limits", [FAST, FALLBACK], ids=["namespaces", "fallback"])
 @pytest.mark.parametrize("attack", ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill"])
-def test_native_code_cannot_escape(preinstalled_attack, listeners, attack):
-    if attack == "exec" and landlock_abi() == 0:
-        pytest.skip("without Landlock an exec'd interpreter runs, still inside every namespace")
+def test_native_code_cannot_escape(preinstalled_attack, listeners, attack, limits):
+    if limits.namespaces and not namespace_support()[0]:
+        pytest.skip("this kernel forbids namespaces")
+    if not limits.namespaces and (os.uname().machine not in ("x86_64", "aarch64") or landlock_abi() == 0):
+        pytest.skip("the fallback holds native code only with seccomp (x86-64, arm64) and Landlock")
     arguments = {"survivor": "-", "forkbomb": "-", "exec": sys.executable,
                  "udp": str(listeners["udp"].getsockname()[1]), "tcp": str(listeners["tcp"].getsockname()[1]),
                  "unix": f"{listeners['folder']}/app.sock", "read": f"{listeners['folder']}/secret.txt",
                  "write": f"{listeners['folder']}/escaped.txt", "kill": str(os.getpid())}
-    result = run_python(load_attack(attack, arguments[attack], library=preinstalled_attack), limits=FAST)
+    result = run_python(load_attack(library=preinstalled_attack), f"{attack} {arguments[attack]}\n", limits=limits)
     lines = report(result)
     assert lines.get("native") == f"code runs: {attack}", result.stdout + result.stderr  # the attack really ran
     assert result.ok, result.failure()  # and reported what it could do: nothing
     assert processes_of_run(lines["cwd"]) == []
     assert all(nothing_arrived(listeners[kind]) for kind in ("udp", "tcp", "unix"))
     assert not Path(arguments["write"]).exists()
-    expected = {"survivor": "fork -1 errno 11",  # EAGAIN: RLIMIT_NPROC binds the unprivileged user, root or not
-                "forkbomb": "forked 0 errno 11",
-                "exec": "exec failed errno 13",  # EACCES: the guard's Landlock layer grants no execute right
-                "udp": "udp socket 3 sent -1 errno 101",  # ENETUNREACH: the namespace's loopback is down
-                "unix": "unix connect -1 errno 2",  # ENOENT: the host's folders are not in the mount namespace
-                "read": "read fd -1 errno 2", "write": "write fd -1 errno 2",
-                "kill": "kill -1 errno 3"}  # ESRCH: no process outside the PID namespace can be named
-    if attack == "tcp":
-        assert lines["tcp"].startswith("connect -1 errno ") and lines["tcp"] != "connect -1 errno 0"
-    else:
-        head, rest = expected[attack].split(" ", 1)
-        assert lines[head] == rest, result.stdout
+    verdicts = NATIVE_VERDICTS | (NAMESPACE_FILE_VERDICTS if limits.namespaces else FALLBACK_FILE_VERDICTS)
+    head, rest = verdicts[attack].split(" ", 1)
+    assert lines[head] == rest, result.stdout
+
+
+NAMESPACES_ALONE = """
+import json, os, socket, sys, time
+sys.path.insert(0, {launcher_dir!r})
+import _sandbox_namespaces as namespaces
+rootless = os.geteuid() != 0
+namespaces.enter(rootless)
+if os.fork() == 0:  # the first process of the new PID namespace
+    proc = namespaces.build_root({new_root!r}, {read_roots!r}, {workdir!r}, rootless=rootless,
+                                 disk_bytes=8 * 2**20, files=64)
+    namespaces.become_unprivileged(rootless, proc)
+    found = {{"ids": [os.getuid(), os.getpid()], "root": sorted(os.listdir("/"))}}
+    if os.fork() == 0:  # no RLIMIT_NPROC, no seccomp here: only the PID namespace can end this one
+        os.setsid()
+        time.sleep(60)
+        os._exit(0)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        found["udp"] = udp.sendto(b"escaped", ("127.0.0.1", {udp_port}))
+    except OSError as error:
+        found["udp"] = error.strerror
+    unix = socket.socket(socket.AF_UNIX)
+    try:
+        found["unix"] = unix.connect({unix_path!r})
+    except OSError as error:
+        found["unix"] = error.strerror
+    written = 0
+    try:
+        for number in range(100):
+            with open(f"fill{{number}}", "wb") as handle:
+                handle.write(b"x" * 2**20)
+                written += 2**20
+    except OSError as error:
+        found["disk"] = [written, error.strerror]
+    for path in ("fill0", "/tmp/escape", "/escape"):  # exec from the work folder; writing outside it
+        try:
+            os.chmod(path, 0o755) if path == "fill0" else open(path, "w")
+            if path == "fill0":
+                os.execv(os.path.abspath(path), [path])
+            found[path] = "allowed"
+        except OSError as error:
+            found[path] = error.strerror
+    print(json.dumps(found), flush=True)
+    os._exit(0)
+os.wait()
+"""
+
+
+@needs_namespaces
+def test_the_namespaces_alone_confine_native_code(tmp_path, listeners):
+    """The namespace layer on its own (no audit hook, seccomp, Landlock or rlimits), as Python code with
+    every native call it wants: no network, no host folders, a bounded noexec work folder, and the
+    process it left behind in a session of its own dies with the namespace."""
+    from vibedash.solve.sandbox import _python_read_roots
+
+    (tmp_path / "root").mkdir()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    program = NAMESPACES_ALONE.format(
+        launcher_dir=str(Path(_sandbox_launcher.__file__).parent), new_root=str(tmp_path / "root"),
+        read_roots=list(_python_read_roots()), workdir=str(workdir), udp_port=listeners["udp"].getsockname()[1],
+        unix_path=f"{listeners['folder']}/app.sock")
+    marker = f"vibedash-test-{os.getpid()}-{id(tmp_path)}"
+    done = subprocess.run([sys.executable, "-I", "-c", program], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "HOME": marker}, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["ids"] == [65534, 1]
+    tops = {root.split("/")[1] for root in [*_python_read_roots(), str(workdir)]}
+    assert set(found["root"]) <= tops and "proc" not in found["root"]  # only what the interpreter needs
+    assert found["udp"] == "Network is unreachable" and found["unix"] == "No such file or directory"
+    assert found["disk"][0] <= 8 * 2**20 and found["disk"][1] == "No space left on device"
+    assert found["fill0"] == "Permission denied"  # noexec
+    assert found["/tmp/escape"] in ("Read-only file system", "No such file or directory")
+    assert found["/escape"] == "Read-only file system"
+    assert nothing_arrived(listeners["udp"]) and nothing_arrived(listeners["unix"])
+    assert processes_of_run(marker) == []  # the setsid child died with the namespace
 
 
 @needs_namespaces
 def test_native_disk_fill_is_bounded_by_the_work_folder_size(preinstalled_attack):
     limits = SandboxLimits(timeout_s=5, memory_mb=256, disk_mb=16)
-    result = run_python(load_attack("diskfill", "1024", library=preinstalled_attack), limits=limits)
+    result = run_python(load_attack(library=preinstalled_attack), "diskfill 1024\n", limits=limits)
     written, errno = report(result)["wrote"].split(" errno ")
     assert 8 * 2**20 < int(written) <= 16 * 2**20 and errno == "28"  # ENOSPC once the folder is full
 
@@ -522,7 +607,7 @@ def test_grading_hostile_programs_gives_a_verdict_that_says_why(grader, attack_l
     tests = [TestCase("1 2\n", "3\n")]
     disk_fill = "while True:\n    open(f'f{__import__(\"os\").urandom(4).hex()}', 'wb').write(b'x' * 2**22)"
     verdicts = {
-        "native import": (load_attack("forkbomb", "-", library_bytes=attack_library),
+        "native import": (load_attack(library_bytes=attack_library),
                           "test 1 of 1: exit code 1: ImportError: "),
         "disk fill": (disk_fill, "test 1 of 1: disk limit of the work folder (OSError: [Errno 28] No space left"),
         "endless loop": ("while True:\n    pass", "test 1 of 1: timed out"),
