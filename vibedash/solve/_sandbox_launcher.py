@@ -19,6 +19,8 @@ program manages to load, or ctypes reached some other way):
 - Landlock (Linux >= 5.13, when the kernel offers it): reading only the Python installation and system
   libraries, writing only the work folder (nothing in the fallback), (ABI >= 4) no TCP, (ABI >= 6) no
   signals or abstract sockets outside the sandbox; the guard adds a layer that forbids every execve;
+- seccomp (added by the guard, which starts as the exec'd interpreter): no new process, socket, exec,
+  namespace, ptrace or signal to another process;
 - the guard's audit hook: no fork/exec/spawn, no sockets, no ctypes, no file access outside those folders.
 The parent adds a wall-clock timeout, a new session (the whole process group is killed), a scrubbed
 environment and closed file descriptors.

@@ -2,13 +2,14 @@
 
 Generated code never runs inside the app. Each run gets:
 - a fresh ``python -I`` (no user site, no PYTHON* variables, the app's folders not on sys.path), started
-  through ``_sandbox_launcher`` (namespaces, resource limits, Landlock when the kernel has it, then an
-  audit-hook guard);
+  through ``_sandbox_launcher`` (namespaces, resource limits, Landlock when the kernel has it, then a guard
+  that adds seccomp and an audit hook);
 - its own user, mount, PID, network, IPC and UTS namespaces (``_sandbox_namespaces``): uid 65534 with no
   capabilities, a read-only root holding only the interpreter, a work folder that is a size-limited
   ``noexec`` tmpfs, no network at all, and every descendant killed when the program ends. Where the kernel
   forbids namespaces (some containers, locked-down user namespaces) runs fall back, with a warning logged
-  once, to a stricter but weaker mode: the same limits minus the namespaces, and a read-only work folder;
+  once, to a stricter but weaker mode: the same limits minus the namespaces, a read-only work folder, and a
+  sweep of leftover processes by their HOME;
 - an empty temporary work directory as cwd, the only place it may write;
 - a scrubbed environment (no VIBEDASH_DB_URL, no tokens: only PATH, LANG, HOME and TMPDIR);
 - no inherited file descriptors except stdin, stdout and stderr, which are files the app owns, so a
