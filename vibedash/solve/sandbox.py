@@ -112,7 +112,8 @@ def isolation_summary(limits: SandboxLimits | None = None) -> str:
 
 def _describe(namespaces: bool) -> str:
     abi = landlock_abi() if sys.platform == "linux" else 0
-    kernel = "rlimits + " + (f"landlock abi {abi} + " if abi else "") + "audit hook"
+    seccomp = sys.platform == "linux" and os.uname().machine in ("x86_64", "aarch64")
+    kernel = "rlimits + " + (f"landlock abi {abi} + " if abi else "") + ("seccomp + " if seccomp else "") + "audit hook"
     if namespaces:
         return f"namespaces (user, pid, net, mount, ipc; uid 65534, noexec tmpfs work folder) + {kernel}"
     return f"fallback without namespaces (read-only work folder) + {kernel}"
