@@ -102,6 +102,17 @@ def _bind_flags(source: str, device: bool) -> int:
     return flags
 
 
+def _through_link(new_root: str, path: str) -> bool:
+    """Whether ``path`` inside the new root passes through a symlink already made there: creating folders
+    through it would follow the link out to the host's own folders."""
+    current = new_root
+    for part in path.strip("/").split("/")[:-1]:
+        current += "/" + part
+        if os.path.islink(current):
+            return True
+    return False
+
+
 def _make_target(new_root: str, path: str, directory: bool) -> str:
     target = new_root + path
     os.makedirs(target if directory else os.path.dirname(target), mode=0o755, exist_ok=True)
@@ -120,7 +131,8 @@ def build_root(new_root: str, read_roots: list[str], workdir: str, *, rootless: 
     _mount("tmpfs", new_root, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=1m,nr_inodes=4096,mode=0755")
     mounted: list[str] = []
     for root in sorted(read_roots, key=len):
-        if not os.path.lexists(root) or any(root.startswith(done + "/") for done in mounted):
+        if not os.path.lexists(root) or any(root.startswith(done + "/") for done in mounted) \
+                or _through_link(new_root, root):  # reachable through the link's target, if that is a root
             continue
         if os.path.islink(root):  # e.g. /lib -> usr/lib on merged-/usr systems: keep the link, mount its target
             _make_target(new_root, os.path.dirname(root), directory=True)
