@@ -107,7 +107,8 @@ def main() -> None:
                 left = survivors(lines.get("cwd", "?"))
                 wrote = int(lines.get("wrote", "0 errno 0").split(" ")[0])
                 started = int(lines.get("forked", "0").split()[0]) + (int(lines.get("fork", "-1").split()[0]) > 0)
-                out = {"processes started": started > 0, "processes left": bool(left), "udp received": received(udp), "tcp accepted": received(tcp),
+                out = {"processes started": started > 0, "processes left": bool(left),
+                       "udp received": received(udp), "tcp accepted": received(tcp),
                        "unix accepted": received(unix), "file written outside": (scratch / "escaped.txt").exists(),
                        "secret read": "registry-password" in result.stdout,
                        "interpreter without guard": "escaped: an interpreter" in result.stdout,

@@ -223,7 +223,8 @@ def test_network_ctypes_and_tracing_are_refused():
 
 def test_numpy_loads_although_ctypes_is_refused():
     pytest.importorskip("numpy")
-    program = "import numpy\nprint(int(numpy.arange(5).sum()))\ntry:\n    import ctypes\nexcept ImportError as e:\n    print(e)"
+    program = ("import numpy\nprint(int(numpy.arange(5).sum()))\n"
+               "try:\n    import ctypes\nexcept ImportError as e:\n    print(e)")
     result = run_python(program, limits=FAST)
     assert result.ok, result.stderr
     assert result.stdout.splitlines() == ["10", "sandbox: importing ctypes is not allowed"]
@@ -322,7 +323,8 @@ def load_attack(library: str | None = None, library_bytes: bytes | None = None) 
     ``library_bytes`` written into its work folder first."""
     write_library = ""
     if library_bytes is not None:
-        write_library = (f"open('attack.so', 'wb').write(base64.b64decode({base64.b64encode(library_bytes).decode()!r}))\n"
+        encoded = base64.b64encode(library_bytes).decode()
+        write_library = (f"open('attack.so', 'wb').write(base64.b64decode({encoded!r}))\n"
                          "library = os.path.abspath('attack.so')\n")
     return (f"import base64, importlib.util, os\nprint('cwd', os.getcwd(), flush=True)\n"
             f"library = {library!r}\n{write_library}"

@@ -3,15 +3,15 @@
 First adds the kernel rules the launcher could not (it had to exec this interpreter): a Landlock layer that
 forbids every further execve, and a seccomp filter against new processes, sockets, exec, namespaces and
 ptrace; native code that got past everything else still cannot exec a fresh interpreter without this guard,
-start a process or open a socket. Then installs an audit hook (PEP 578) that refuses process creation, signals, sockets, ctypes, databases,
-tracing, and file access outside the work directory (write) or the Python installation (read), then runs
-the program read from PROGRAM_FD as ``__main__``.
+start a process or open a socket. Then installs an audit hook (PEP 578) that refuses process creation,
+signals, sockets, ctypes, databases, tracing, and file access outside the work directory (write) or the
+Python installation (read), then runs the program read from PROGRAM_FD as ``__main__``.
 
 An audit hook cannot be removed once installed, but Python's documentation is clear that it is not a
 security boundary on its own. So the hook keeps everything it relies on in its closure (captured builtins,
 pure string path checks, no module globals a program could patch), refuses the tools that could reach it
-(ctypes, gc introspection, trace and profile functions), and the launcher puts Landlock and resource limits
-underneath.
+(ctypes, gc introspection, trace and profile functions), and the launcher puts namespaces, Landlock and resource
+limits underneath.
 
 This file is never imported by the app; it must stay self-contained.
 """
