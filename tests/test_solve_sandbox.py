@@ -234,6 +234,7 @@ def test_endless_output_is_capped():
     result = run_python("while True:\n    print('x' * 4096)\n", limits=SandboxLimits(timeout_s=5, output_mb=1))
     assert not result.ok and not result.timed_out
     assert len(result.stdout) <= 1024 * 1024
+    assert result.failure() == "output size limit (OSError: [Errno 27] File too large)"
 
 
 def processes_of_run(workdir: str) -> list[int]:

@@ -87,8 +87,10 @@ class SandboxResult:
         last_line = self.stderr.strip().splitlines()[-1] if self.stderr.strip() else ""
         if "MemoryError" in last_line:
             return "memory limit"
-        if "[Errno 28]" in last_line or "[Errno 27]" in last_line:  # ENOSPC: work folder full; EFBIG: one file
+        if "[Errno 28]" in last_line:  # ENOSPC: the work folder (a size-limited tmpfs) is full
             return f"disk limit of the work folder ({last_line[:160]})"
+        if "[Errno 27]" in last_line:  # EFBIG: one file (stdout included) reached RLIMIT_FSIZE
+            return f"output size limit ({last_line[:160]})"
         return f"exit code {self.exit_code}" + (f": {last_line[:200]}" if last_line else "")
 
 
