@@ -1,7 +1,7 @@
 """Per-run cost of the code sandbox: a tiny program (read two numbers, print their sum) run N times through
 ``run_python``, next to the same program run as a plain ``python -I`` subprocess (the floor any sandbox pays).
 
-    python bench/bench_sandbox.py [--runs 30]
+    python bench/bench_sandbox.py [--runs 30] [--fallback]
 """
 
 from __future__ import annotations
@@ -41,20 +41,22 @@ def plain_python() -> None:
     assert done.stdout.strip() == "5", done.stderr
 
 
-def sandboxed() -> None:
-    result = run_python(PROGRAM, "2 3\n", SandboxLimits())
+def sandboxed(limits: SandboxLimits) -> None:
+    result = run_python(PROGRAM, "2 3\n", limits)
     assert result.ok and result.stdout.strip() == "5", result.stderr
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--fallback", action="store_true", help="the fallback used where namespaces are refused")
     args = parser.parse_args()
-    sandboxed()  # warm-up: probes the kernel once per process
+    limits = SandboxLimits(namespaces=not args.fallback)
+    sandboxed(limits)  # warm-up: probes the kernel once per process
     plain, plain_cpu = timed(plain_python, args.runs)
-    boxed, boxed_cpu = timed(sandboxed, args.runs)
+    boxed, boxed_cpu = timed(lambda: sandboxed(limits), args.runs)
     median_plain, median_boxed = statistics.median(plain), statistics.median(boxed)
-    print(f"isolation: {isolation_summary()}")
+    print(f"isolation: {isolation_summary(limits)}")
     print(f"plain python -I subprocess: median {median_plain * 1000:.1f} ms, best {min(plain) * 1000:.1f} ms, "
           f"CPU {plain_cpu * 1000:.1f} ms ({args.runs} runs)")
     print(f"sandboxed run_python:       median {median_boxed * 1000:.1f} ms, best {min(boxed) * 1000:.1f} ms, "
