@@ -29,7 +29,7 @@ from vibedash.solve.sandbox import SandboxLimits, isolation_summary, run_python
 
 SOURCE = Path(__file__).resolve().parent.parent / "tests" / "sandbox_native_attack.c"
 DISK_MB = 64  # the sandbox's default size of the work folder
-ATTACKS = ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill", "diskfill"]
+ATTACKS = ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill", "diskfill", "iouring"]
 
 
 def program(library: str | None, library_bytes: bytes | None) -> str:
@@ -94,7 +94,7 @@ def main() -> None:
         arguments = {"survivor": "-", "forkbomb": "-", "exec": sys.executable, "udp": str(udp.getsockname()[1]),
                      "tcp": str(tcp.getsockname()[1]), "unix": str(scratch / "app.sock"),
                      "read": str(scratch / "secret.txt"), "write": str(scratch / "escaped.txt"),
-                     "kill": str(os.getpid()), "diskfill": str(4 * DISK_MB)}
+                     "kill": str(os.getpid()), "diskfill": str(4 * DISK_MB), "iouring": "-"}
         print(f"isolation: {isolation_summary(limits)}")
         tried = escaped = 0
         for placement in ("work folder", "preinstalled"):
@@ -113,7 +113,8 @@ def main() -> None:
                        "secret read": "registry-password" in result.stdout,
                        "interpreter without guard": "escaped: an interpreter" in result.stdout,
                        "work folder over its size": wrote > DISK_MB * 2**20,
-                       "process outside signalled": lines.get("kill", "").startswith("0 ")}
+                       "process outside signalled": lines.get("kill", "").startswith("0 "),
+                       "io_uring ring": lines.get("io_uring_setup", "-1").split()[0] != "-1"}
                 for pid in left:
                     os.kill(pid, 9)
                 (scratch / "escaped.txt").unlink(missing_ok=True)

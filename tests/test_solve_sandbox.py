@@ -397,13 +397,15 @@ NATIVE_VERDICTS = {
     "tcp": "tcp connect -1 errno 9",
     "unix": "unix connect -1 errno 9",
     "kill": "kill -1 errno 1",  # EPERM: signals only to itself (and no process outside the PID namespace has a pid)
+    "iouring": "io_uring_setup -1 errno 38",  # ENOSYS: seccomp
 }
 NAMESPACE_FILE_VERDICTS = {"read": "read fd -1 errno 2", "write": "write fd -1 errno 2"}  # not in the mount ns
 FALLBACK_FILE_VERDICTS = {"read": "read fd -1 errno 13", "write": "write fd -1 errno 13"}  # Landlock
 
 
 @pytest.mark.parametrize("limits", [FAST, FALLBACK], ids=["namespaces", "fallback"])
-@pytest.mark.parametrize("attack", ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill"])
+@pytest.mark.parametrize("attack", ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill",
+                                    "iouring"])
 def test_native_code_cannot_escape(preinstalled_attack, listeners, attack, limits):
     if limits.namespaces and not namespace_support()[0]:
         pytest.skip("this kernel forbids namespaces")
@@ -412,7 +414,7 @@ def test_native_code_cannot_escape(preinstalled_attack, listeners, attack, limit
     arguments = {"survivor": "-", "forkbomb": "-", "exec": sys.executable,
                  "udp": str(listeners["udp"].getsockname()[1]), "tcp": str(listeners["tcp"].getsockname()[1]),
                  "unix": f"{listeners['folder']}/app.sock", "read": f"{listeners['folder']}/secret.txt",
-                 "write": f"{listeners['folder']}/escaped.txt", "kill": str(os.getpid())}
+                 "write": f"{listeners['folder']}/escaped.txt", "kill": str(os.getpid()), "iouring": "-"}
     result = run_python(load_attack(library=preinstalled_attack), f"{attack} {arguments[attack]}\n", limits=limits)
     lines = report(result)
     assert lines.get("native") == f"code runs: {attack}", result.stdout + result.stderr  # the attack really ran

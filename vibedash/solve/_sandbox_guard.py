@@ -25,24 +25,36 @@ import sys
 _SECCOMP_ARCHES = {
     "x86_64": (0xC000003E, {"socket": 41, "socketpair": 53, "clone": 56, "fork": 57, "vfork": 58, "execve": 59,
                             "ptrace": 101, "unshare": 272, "setns": 308, "execveat": 322, "clone3": 435,
-                            "kill": 62, "tkill": 200, "tgkill": 234, "pidfd_send_signal": 424}),
+                            "kill": 62, "tkill": 200, "tgkill": 234, "pidfd_send_signal": 424,
+                            "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "pidfd_getfd": 438,
+                            "bpf": 321, "perf_event_open": 298, "io_uring_setup": 425, "io_uring_enter": 426,
+                            "io_uring_register": 427}),
     "aarch64": (0xC00000B7, {"socket": 198, "socketpair": 199, "clone": 220, "execve": 221, "ptrace": 117,
                              "unshare": 97, "setns": 268, "execveat": 281, "clone3": 435,
-                             "kill": 129, "tkill": 130, "tgkill": 131, "pidfd_send_signal": 424}),
+                             "kill": 129, "tkill": 130, "tgkill": 131, "pidfd_send_signal": 424,
+                             "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "pidfd_getfd": 438,
+                             "bpf": 280, "perf_event_open": 241, "io_uring_setup": 425, "io_uring_enter": 426,
+                             "io_uring_register": 427}),
 }
 _EPERM, _EAGAIN, _EACCES, _ENOSYS = 1, 11, 13, 38
 _NAMESPACE_FLAGS = 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00020000
 
 
 def _seccomp_program(arch_id, numbers, own_pid):
-    """A classic-BPF seccomp filter: threads yes, new processes no (EAGAIN), no sockets, no exec, no
-    namespaces, no ptrace, signals only to itself; any other ABI (i386 via int 0x80, x32) is refused."""
+    """A classic-BPF seccomp filter: threads yes, new processes no (EAGAIN), no sockets (nor io_uring), no
+    exec, no namespaces, no ptrace or other process's memory, signals only to itself; any other ABI (i386
+    via int 0x80, x32) is refused."""
     ld_w_abs, jeq_k, jset_k, jge_k, ret_k = 0x20, 0x15, 0x45, 0x35, 0x06
     allow, errno_base = 0x7FFF0000, 0x00050000
     verdicts = [("socket", _EACCES), ("socketpair", _EACCES), ("fork", _EAGAIN), ("vfork", _EAGAIN),
                 ("execve", _EACCES), ("execveat", _EACCES), ("ptrace", _EPERM), ("unshare", _EPERM),
                 ("setns", _EPERM), ("clone3", _ENOSYS),  # glibc falls back to clone for threads on ENOSYS
-                ("tkill", _EPERM), ("pidfd_send_signal", _EPERM)]
+                ("tkill", _EPERM), ("pidfd_send_signal", _EPERM),
+                # another process's memory or descriptors; io_uring (it opens sockets without the socket
+                # syscall); kernel programs and performance counters
+                ("process_vm_readv", _EPERM), ("process_vm_writev", _EPERM), ("kcmp", _EPERM),
+                ("pidfd_getfd", _EPERM), ("io_uring_setup", _ENOSYS), ("io_uring_enter", _ENOSYS),
+                ("io_uring_register", _ENOSYS), ("bpf", _EPERM), ("perf_event_open", _EPERM)]
     verdicts = [(numbers[name], errno) for name, errno in verdicts if name in numbers]
     program = [(ld_w_abs, 0, 0, 4), (jeq_k, 1, 0, arch_id), (ret_k, 0, 0, errno_base | _EPERM),
                (ld_w_abs, 0, 0, 0), (jge_k, 0, 1, 0x40000000), (ret_k, 0, 0, errno_base | _EPERM)]
