@@ -1,4 +1,4 @@
-"""First stage of the sandbox, run as ``python -I -B -X utf8 _sandbox_launcher.py CONFIG_JSON``.
+"""First stage of the sandbox, run as ``python -I -S -B -X utf8 _sandbox_launcher.py CONFIG_JSON``.
 
 It runs in the child process, never in the app. It locks the process down and then replaces itself
 (``execv``) with a fresh interpreter that installs the audit-hook guard (``_sandbox_guard.py``) and runs the

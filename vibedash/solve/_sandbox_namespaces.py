@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import stat
 
 UNPRIVILEGED_ID = 65534  # "nobody" on Debian, Fedora, Alpine...
@@ -149,9 +148,9 @@ def build_root(new_root: str, read_roots: list[str], workdir: str, *, rootless: 
            f"size={max(disk_bytes // 1024, 64)}k,nr_inodes={files},mode=0700,uid={owner},gid={owner}")
     # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new root.
     os.chdir(new_root)
-    number = _PIVOT_ROOT.get(platform.machine())
+    number = _PIVOT_ROOT.get(os.uname().machine)
     if number is None:
-        raise OSError(f"pivot_root: unknown syscall number on {platform.machine()}")
+        raise OSError(f"pivot_root: unknown syscall number on {os.uname().machine}")
     _check(_libc.syscall(ctypes.c_long(number), b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", ctypes.c_int(_MNT_DETACH)), "umount old root")
     _mount(None, "/", None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)

@@ -185,7 +185,9 @@ def _run(source: str, stdin: str, limits: SandboxLimits, *, namespaces: bool) ->
             "namespaces": namespaces, "new_root": str(new_root), "disk_bytes": limits.disk_mb * 1024 * 1024,
             "disk_files": limits.disk_files,
         }
-        command = [sys.executable, "-I", "-B", "-X", "utf8", str(_LAUNCHER), json.dumps(config)]
+        # -S: the launcher needs only the standard library, so it skips site-packages' .pth files (their code
+        # runs at every interpreter start); the program's interpreter keeps them, and site's exit() and quit().
+        command = [sys.executable, "-I", "-S", "-B", "-X", "utf8", str(_LAUNCHER), json.dumps(config)]
         started = time.monotonic()
         with open(io_dir / "stdin", "rb") as stdin_file, open(io_dir / "stdout", "wb") as stdout_file, \
                 open(io_dir / "stderr", "wb") as stderr_file:
