@@ -620,3 +620,24 @@ def test_grading_hostile_programs_gives_a_verdict_that_says_why(grader, attack_l
     for name, (program, detail) in verdicts.items():
         grade = grader.grade_code(fenced(program), tests)
         assert grade.correct is False and grade.detail.startswith(detail), (name, grade.detail)
+
+
+def test_the_fallback_drops_root_only_where_nobody_can_reach_the_interpreter():
+    """As root without namespaces the launcher becomes ``nobody`` (RLIMIT_NPROC then binds) unless that would
+    leave the interpreter out of reach, as under /root (mode 0700)."""
+    base = Path(tempfile.mkdtemp(prefix="vibedash-reach-"))
+    try:
+        base.chmod(0o755)
+        if not all(os.stat(parent).st_mode & 0o001 for parent in base.parents):
+            pytest.skip(f"{base.parent} is not open to other users")
+        open_folder, closed_folder = base / "open", base / "closed"
+        for folder, mode in ((open_folder, 0o755), (closed_folder, 0o700)):
+            (folder / "lib").mkdir(parents=True)
+            (folder / "lib" / "python").write_text("")
+            (folder / "lib" / "python").chmod(0o755)
+            folder.chmod(mode)
+        assert _sandbox_launcher._reachable_by_others(str(open_folder / "lib" / "python")) is True
+        assert _sandbox_launcher._reachable_by_others(str(closed_folder / "lib" / "python")) is False
+        assert _sandbox_launcher._reachable_by_others(str(closed_folder)) is False
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
