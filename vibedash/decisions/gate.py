@@ -22,6 +22,7 @@ benchmark: there is nothing to beat, and the detail says so. A candidate without
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import re
@@ -471,16 +472,41 @@ _FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Rule]], ...] = (
 )
 
 
+# Rule forms that live in their own modules (e.g. cost rules) register here when their module is imported;
+# parse_rule imports the modules named in _EXTENSIONS the first time it needs them.
+_EXTENSIONS = ("vibedash.decisions.cost_rules",)
+_EXTRA_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Rule], tuple[str, ...]]] = []
+
+
+def register_rule_form(pattern: re.Pattern[str], build: Callable[[re.Match[str]], Rule], *examples: str) -> None:
+    """Add a rule form (matched against the lower-cased, space-normalised rule text); ``examples`` are
+    listed when a rule cannot be read."""
+    if all(existing.pattern != pattern.pattern for existing, _, _ in _EXTRA_FORMS):
+        _EXTRA_FORMS.append((pattern, build, examples))
+
+
+def _load_extensions() -> None:
+    for module in _EXTENSIONS:
+        importlib.import_module(module)
+
+
 def parse_rule(text: str) -> Rule:
-    """Read one rule string (case-insensitive; "≥" works for ">="). Raises PolicyError with the forms."""
+    """Read one rule string (case-insensitive; "≥" works for ">=", "≤" for "<="). Raises PolicyError with the
+    forms."""
     if not isinstance(text, str):
         raise PolicyError(f"a gate rule must be a string such as 'aime25 >= 75', got {text!r}")
-    normalised = " ".join(text.replace("≥", ">=").casefold().split())
+    normalised = " ".join(text.replace("≥", ">=").replace("≤", "<=").casefold().split())
     for pattern, build in _FORMS:
         match = pattern.fullmatch(normalised)
         if match:
             return build(match)
-    raise PolicyError(f"cannot read gate rule {text!r}; write one of: {ACCEPTED_FORMS}")
+    _load_extensions()
+    for pattern, build, _ in _EXTRA_FORMS:
+        match = pattern.fullmatch(normalised)
+        if match:
+            return build(match)
+    extra = "".join(f", '{example}'" for _, _, examples in _EXTRA_FORMS for example in examples)
+    raise PolicyError(f"cannot read gate rule {text!r}; write one of: {ACCEPTED_FORMS}{extra}")
 
 
 def policy_from_strings(rules: Iterable[str], name: str = "custom") -> Policy:
