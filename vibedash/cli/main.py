@@ -153,6 +153,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
                         for d in deploys],
             "events": registry.events(session, target=version.sha, limit=20),
         }
+        if args.json:
+            from vibedash.eval.reports import version_reports
+
+            # k-curves (pass@k, maj@k, pass^k with bands) and the cost of a correct answer, per result
+            data["evaluations"] = version_reports(session, version.id)
     if args.json:
         _dump_json(data)
         return EXIT_OK
@@ -171,6 +176,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     from vibedash.registry import records as registry
     from vibedash.registry.db import unit_of_work
 
+    if args.format == "every-eval-ever":
+        from vibedash.cli.eval_commands import export_every_eval_ever
+
+        return export_every_eval_ever(args, settings, engine)
     with unit_of_work(engine) as session:
         data = registry.export_registry(session)
     if args.format == "json":
@@ -305,9 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "VIBEDASH_BUILD_HOOK_URL (the check-and-deploy pattern, done properly)")
     p.add_argument("--branch", help="with --trigger: the branch to build")
 
-    p = add("export", cmd_export, "Export the whole registry as JSON or CSV.")
-    p.add_argument("--format", choices=("json", "csv"), default="json")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to a file instead of stdout")
+    p = add("export", cmd_export, "Export the whole registry as JSON or CSV, or a version's results in the "
+            "Every Eval Ever schema.")
+    p.add_argument("--format", choices=("json", "csv", "every-eval-ever"), default="json")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to a file instead of stdout (every-eval-ever: the "
+                   "aggregate JSON; per-sample records go to a .jsonl beside it)")
+    p.add_argument("--commit", metavar="SHA", help="every-eval-ever: the version to export (required)")
 
     add("demo-data", cmd_demo_data, "Fill an empty registry with a sample history (clearly labelled synthetic).")
 
@@ -321,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live in their own modules register themselves here."""
-    from vibedash.cli import commands
+    from vibedash.cli import commands, eval_commands
 
     commands.register(sub)
+    eval_commands.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
