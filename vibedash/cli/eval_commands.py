@@ -89,7 +89,7 @@ class ProgressPrinter:
 def cmd_eval(args: argparse.Namespace, settings: Settings, engine: Engine, out: TextIO | None = None) -> int:
     from vibedash.decisions.benchmarks import canonical_benchmark
     from vibedash.eval.problem_sets import load_problem_set
-    from vibedash.eval.runner import EvalError, EvalRunner, EvalSpec, format_duration
+    from vibedash.eval.runner import EvalError, EvalSpec, format_duration, with_budget
     from vibedash.registry.audit import record_event
     from vibedash.registry.eval_runs import EvalRunBusy
     from vibedash.solve.errors import SolveConfigError, SolveError, VersionLookupError
@@ -115,6 +115,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, engine: Engine, out: 
     except SolveError as exc:
         raise CliError(str(exc)) from None
     try:
+        for budget in budgets:
+            with_budget(sampling, budget)  # a budget this build cannot force is refused before anything runs
         specs = [EvalSpec(version=version, problem_set=problem_set, benchmark=benchmark, k=args.k,
                           sampling=sampling, thinking_budget=budget, concurrency=args.concurrency,
                           keep_outputs=args.keep_outputs) for budget in budgets]

@@ -3,14 +3,15 @@ stored samples (or per-problem counts) for `show --json`, the eval command's sum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vibedash.decisions.cost import cost_figures
+from vibedash.decisions.cost import cost_figures, frontier
 from vibedash.decisions.kcurves import KCurve, curves_for
-from vibedash.registry.models import BenchmarkResult, ProblemResult
+from vibedash.registry.models import BenchmarkResult, ProblemResult, Version
 from vibedash.registry.samples import cost_inputs, has_answers, per_problem_counts, sample_answers, sample_totals
 from vibedash.solve.answers import vote_key
 
@@ -62,3 +63,62 @@ def version_reports(session: Session, version_id: int, *, n_boot: int = 1_000) -
         if report is not None and (report["k_curves"] or report["cost"]):
             reports.append(report)
     return reports
+
+
+def _primary_results(session: Session, shas: Sequence[str]) -> list[tuple[str, BenchmarkResult]]:
+    rows = session.execute(select(Version.sha, BenchmarkResult).join(BenchmarkResult,
+                                                                     BenchmarkResult.version_id == Version.id)
+                           .where(Version.sha.in_(list(shas)), BenchmarkResult.is_primary.is_(True))).all()
+    order = {sha: i for i, sha in enumerate(shas)}
+    return sorted(((sha, result) for sha, result in rows), key=lambda item: (order[item[0]], item[1].benchmark))
+
+
+def compare_costs(session: Session, shas: Sequence[str]) -> list[dict[str, Any]]:
+    """The cost of a correct answer of each version's headline results (those with samples), with whether the
+    version is on the accuracy-vs-tokens frontier of its benchmark."""
+    pairs = _primary_results(session, shas)
+    totals = sample_totals(session, [result.id for _, result in pairs])
+    rows = []
+    for sha, result in pairs:
+        inputs = cost_inputs(result, totals.get(result.id))
+        if inputs is None:
+            continue
+        rows.append({"sha": sha, "benchmark": result.benchmark, "score": result.score,
+                     **cost_figures(inputs).as_dict()})
+    for benchmark in {row["benchmark"] for row in rows}:
+        mine = [row for row in rows if row["benchmark"] == benchmark and row["mean_output_tokens"] is not None]
+        best = set(frontier([(row["sha"], row["mean_output_tokens"], row["score"]) for row in mine]))
+        for row in rows:
+            if row["benchmark"] == benchmark:
+                row["on_frontier"] = row["sha"] in best
+    return rows
+
+
+def compare_curves(session: Session, shas: Sequence[str], benchmark: str, *, n_boot: int = 1_000
+                   ) -> list[dict[str, Any]]:
+    """Long-form k-curve points (sha, metric, k, estimate, low, high) of each version's headline result on
+    ``benchmark``: what the Compare page charts."""
+    rows = []
+    for sha, result in _primary_results(session, shas):
+        if result.benchmark != benchmark:
+            continue
+        for metric, curve in result_curves(session, result, n_boot=n_boot).items():
+            rows += [{"sha": sha, "metric": metric, "k": p.k, "estimate": p.estimate, "low": p.low, "high": p.high}
+                     for p in curve.points]
+    return rows
+
+
+def budget_sweep(session: Session, version_id: int) -> list[dict[str, Any]]:
+    """Accuracy and length against the thinking budget: one row per budgeted result (eval --thinking-budget)."""
+    results = session.scalars(select(BenchmarkResult).where(BenchmarkResult.version_id == version_id,
+                                                            BenchmarkResult.metric.like("pass@1:budget=%"))).all()
+    totals = sample_totals(session, [r.id for r in results])
+    rows = []
+    for result in results:
+        budget = int(result.metric.rsplit("=", 1)[1])
+        inputs = cost_inputs(result, totals.get(result.id))
+        figures = cost_figures(inputs).as_dict() if inputs is not None else {}
+        rows.append({"benchmark": result.benchmark, "budget": budget, "score": result.score,
+                     "mean_output_tokens": figures.get("mean_output_tokens"),
+                     "mean_thinking_tokens": figures.get("mean_thinking_tokens")})
+    return sorted(rows, key=lambda row: (row["benchmark"], row["budget"]))

@@ -110,8 +110,8 @@ def start_or_resume(engine: Engine, *, version_id: int, benchmark: str, metric: 
             session.add(run)
             session.flush()
         run.status, run.cancel_requested, run.error, run.updated_at = RUNNING, False, None, now
-        done = set(session.execute(select(SampleResult.problem_id, SampleResult.sample_index)
-                                   .where(SampleResult.run_id == run.id)).tuples())
+        done = {(problem, index) for problem, index in session.execute(
+            select(SampleResult.problem_id, SampleResult.sample_index).where(SampleResult.run_id == run.id))}
         # The counters follow the rows (a crash between a write and its counter update cannot drift them).
         run.samples_done = len(done)
         run.samples_correct = session.scalar(select(func.count()).where(SampleResult.run_id == run.id,
