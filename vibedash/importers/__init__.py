@@ -44,7 +44,7 @@ __all__ = [
 # In detection order: the most specific shapes first, the free-form plain JSON last.
 FORMATS: dict[str, ResultFormat] = {
     module.NAME: module
-    for module in (vibethinker, livecodebench, lm_eval_samples, lm_eval, lighteval, evalscope, plain_json)
+    for module in (vibethinker, livecodebench, lm_eval, lighteval, evalscope, lm_eval_samples, plain_json)
 }
 # Binary formats, recognised by their first bytes before the text formats are tried.
 BINARY_FORMATS = {inspect_eval.NAME: (ZIP_MAGIC, inspect_eval), lighteval_details.NAME: (PARQUET_MAGIC,
