@@ -33,7 +33,7 @@ from vibedash.solve.problems import (
     find_problem,
     load_problems,
 )
-from vibedash.solve.prompts import SamplingSettings
+from vibedash.solve.prompts import DEFAULT_ANSWER_MAX_TOKENS, SamplingSettings
 from vibedash.solve.runlog import SolveResult
 from vibedash.solve.versions import resolve_version
 
@@ -63,6 +63,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--temperature", type=float, default=_DEFAULTS.temperature,
                         help=f"0 for greedy (default {_DEFAULTS.temperature})")
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling seed (default 0)")
+    parser.add_argument("--thinking-budget", type=int, default=None, metavar="N",
+                        help="close the thinking after N tokens (budget forcing: </think> and a cue to answer are "
+                             "appended) and let the model answer within --answer-max-tokens (default: no budget)")
+    parser.add_argument("--answer-max-tokens", type=int, default=None, metavar="N",
+                        help=f"token cap on the answer after the thinking closed (default {DEFAULT_ANSWER_MAX_TOKENS} "
+                             "with a budget; the total --max-new-tokens cap applies either way)")
     parser.add_argument("--fresh", action="store_true", help="generate even if the log has this exact request")
     return parser
 
@@ -117,7 +123,8 @@ def run(args: argparse.Namespace, settings: Settings, engine: Engine, out: TextI
 
 def _build_requests(args: argparse.Namespace, engine: Engine) -> dict[str, SolveRequest]:
     sampling = SamplingSettings(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                                samples=args.k)
+                                samples=args.k, thinking_budget=getattr(args, "thinking_budget", None),
+                                answer_max_tokens=getattr(args, "answer_max_tokens", None))
     version = resolve_version(engine, args.commit)
     versions = {"a": version}
     if args.compare:
