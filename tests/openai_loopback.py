@@ -5,7 +5,9 @@ the request's ``n`` choices, one token per delta, as vLLM does. A token is a spa
 space included), so a test can count tokens by hand. ``max_tokens`` cuts an answer (finish_reason "length");
 the last chunk carries ``usage.completion_tokens``. With ``reasoning=True`` the text inside <think>...</think> is
 sent as ``reasoning_content`` (a server with a reasoning parser). A ``thinking_token_budget`` in the request
-(vLLM's per-request budget) ends thinking after that many tokens with a forced ``</think>``.
+(vLLM's per-request budget) ends thinking after that many tokens with a forced ``</think>``, unless
+``honour_budget=False``. POST /v1/completions (a budget continuation: thinking cut by the client, then the
+answer) streams the scripted text after its ``</think>``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def apply_budget(pieces: list[str], budget: int | None) -> list[str]:
 
 class ScriptedOpenAIServer:
     def __init__(self, script: Script, *, models: tuple[str, ...] = ("vibe",), token_delay_s: float = 0.0,
-                 reasoning: bool = False) -> None:
+                 reasoning: bool = False, honour_budget: bool = True) -> None:
         self.script, self.models, self.token_delay_s, self.reasoning = script, models, token_delay_s, reasoning
+        self.honour_budget = honour_budget
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         server = self
@@ -50,6 +53,7 @@ class ScriptedOpenAIServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body["_path"] = self.path
                 with server._lock:
                     server.requests.append(body)
                 if body.get("model") not in server.models:
@@ -65,7 +69,10 @@ class ScriptedOpenAIServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    server._stream(self, body)
+                    if self.path.endswith("/completions") and not self.path.endswith("/chat/completions"):
+                        server._stream_completion(self, body)
+                    else:
+                        server._stream(self, body)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -86,16 +93,34 @@ class ScriptedOpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    @staticmethod
+    def _event(handler: BaseHTTPRequestHandler, payload) -> None:
+        data = f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode()
+        handler.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+        handler.wfile.flush()
+
+    def _stream_completion(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        text = self.script(body, 0)
+        answer = text.split("</think>", 1)[1].lstrip(" ") if "</think>" in text else text
+        pieces = tokens_of(answer)[:int(body.get("max_tokens") or 1 << 30)]
+        for piece in pieces:
+            self._event(handler, {"id": "cmpl-2", "object": "text_completion", "model": body["model"],
+                                  "choices": [{"index": 0, "text": piece, "finish_reason": None}]})
+        self._event(handler, {"id": "cmpl-2", "object": "text_completion", "model": body["model"],
+                              "choices": [{"index": 0, "text": "", "finish_reason": "stop"}]})
+        self._event(handler, "[DONE]")
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+
     def _stream(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
         def event(payload) -> None:
-            data = f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode()
-            handler.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
-            handler.wfile.flush()
+            self._event(handler, payload)
 
         n, cap = int(body.get("n") or 1), int(body.get("max_tokens") or 1 << 30)
         total = 0
         for index in range(n):
-            pieces = apply_budget(tokens_of(self.script(body, index)), body.get("thinking_token_budget"))
+            budget = body.get("thinking_token_budget") if self.honour_budget else None
+            pieces = apply_budget(tokens_of(self.script(body, index)), budget)
             finish = "length" if len(pieces) > cap else "stop"
             pieces = pieces[:cap]
             total += len(pieces)

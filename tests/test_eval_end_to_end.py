@@ -24,12 +24,12 @@ from vibedash.solve.local import LocalBackend
 from vibedash.solve.prompts import SamplingSettings
 from vibedash.solve.versions import resolve_version
 
-# Scripted samples (a token is a space-separated word). Hand counts: tokens / thinking tokens (through </think>).
+# Scripted samples (a token is a space-separated word). Hand counts: tokens / thinking tokens (before </think>).
 SCRIPT = {
-    "p1": ["<think> a b c </think> \\boxed{4}",        # 6 / 5, correct
-           "<think> a b c </think> \\boxed{4}",        # 6 / 5, correct
-           "<think> a </think> \\boxed{5}",            # 4 / 3, wrong
-           "<think> a b c d e </think> \\boxed{4}"],   # 8 / 7, correct
+    "p1": ["<think> a b c </think> \\boxed{4}",        # 6 / 4, correct
+           "<think> a b c </think> \\boxed{4}",        # 6 / 4, correct
+           "<think> a </think> \\boxed{5}",            # 4 / 2, wrong
+           "<think> a b c d e </think> \\boxed{4}"],   # 8 / 6, correct
     "p2": ["\\boxed{7}",                               # 1 / 0, correct
            "so \\boxed{8}",                            # 2 / 0
            "so \\boxed{8}",                            # 2 / 0
@@ -104,11 +104,11 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
         for point in curves[metric]["points"]:
             assert point["low"] <= point["estimate"] <= point["high"]
 
-    # Cost: 36 tokens over 12 samples, 20 of them thinking, 4 correct answers.
+    # Cost: 36 tokens over 12 samples, 16 of them thinking, 4 correct answers.
     cost = report["cost"]
     assert (cost["samples"], cost["correct"]) == (12, 4)
     assert cost["mean_output_tokens"] == pytest.approx(3.0)
-    assert cost["mean_thinking_tokens"] == pytest.approx(20 / 12)
+    assert cost["mean_thinking_tokens"] == pytest.approx(16 / 12)
     assert cost["tokens_per_correct"] == pytest.approx(9.0)
     with unit_of_work(engine) as session:
         run = session.scalar(select(EvalRun).join(Version).where(Version.sha == SHA_A))
@@ -146,22 +146,38 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
     assert {(row["sha"], row["metric"]) for row in compared_curves} >= {(SHA_A, "pass@k"), (SHA_B, "maj@k")}
 
 
-def test_thinking_budget_without_backend_support_is_refused_or_recorded_apart(engine, registry_url,
-                                                                            problems_file, capsys) -> None:
-    from dataclasses import fields
-
-    budget_supported = "thinking_budget" in {f.name for f in fields(SamplingSettings)}
+def test_budget_sweep_records_one_result_per_budget(engine, registry_url, problems_file, capsys) -> None:
     with ScriptedOpenAIServer(scripted) as server:
         record(registry_url, capsys, SHA_A, server.ref("vibe"))
         code, out, err = run_cli(capsys, "--db", registry_url, "eval", "--commit", SHA_A, "--problems",
-                                 str(problems_file), "--k", "4", "--thinking-budget", "2,1024")
-    if not budget_supported:
-        assert code == 2 and err.startswith("error: ") and "thinking budget" in err and len(err.splitlines()) == 1
-        return
+                                 str(problems_file), "--k", "4", "--thinking-budget", "1024,3")
+        budgets = sorted({r.get("thinking_token_budget") for r in server.requests})
+        paths = {r["_path"] for r in server.requests}
     assert code == 0, err
+    assert budgets == [3, 1024]  # the budget reaches the server (vLLM's per-request field), which honours it
+    assert paths == {"/v1/chat/completions"}
+    assert "[1/2]" in err and "[2/2]" in err
+    code, out, _ = run_cli(capsys, "--db", registry_url, "show", SHA_A, "--json")
+    data = json.loads(out)
+    results = {r["metric"]: r for r in data["results"]}
+    assert set(results) == {"pass@1:budget=3", "pass@1:budget=1024"}
+    assert results["pass@1:budget=1024"]["primary"] and not results["pass@1:budget=3"]["primary"]
+    reports = {r["metric"]: r for r in data["evaluations"]}
+    # Budget 3 closes p1's thinking after three tokens: "<think> a b </think> \\boxed{4}" (5 tokens, 3 thinking)
+    # for samples 0, 1 and 3; sample 2 thought for 2 only (4 tokens). p1 19 tokens (11 thinking), p2 8, p3 4;
+    # the answers, and so the score, do not change.
+    tight, loose = reports["pass@1:budget=3"], reports["pass@1:budget=1024"]
+    assert tight["thinking_budget"] == 3 and tight["score"] == pytest.approx(100 / 3)
+    assert tight["cost"]["mean_output_tokens"] == pytest.approx(31 / 12)
+    assert tight["cost"]["mean_thinking_tokens"] == pytest.approx(11 / 12)
+    assert tight["cost"]["tokens_per_correct"] == pytest.approx(31 / 4)
+    assert loose["cost"]["mean_output_tokens"] == pytest.approx(3.0)
     with unit_of_work(engine) as session:
-        metrics = sorted(session.scalars(select(EvalRun.metric)))
-    assert metrics == ["pass@1:budget=1024", "pass@1:budget=2"]
+        from vibedash.eval.reports import budget_sweep
+
+        sweep = budget_sweep(session, session.scalar(select(Version.id).where(Version.sha == SHA_A)))
+    assert [(row["budget"], round(row["mean_output_tokens"], 4)) for row in sweep] == [(3, round(31 / 12, 4)),
+                                                                                      (1024, 3.0)]
 
 
 def test_local_model_interrupted_and_resumed(engine, registry_url, tmp_path, capsys) -> None:
@@ -200,6 +216,19 @@ def test_local_model_interrupted_and_resumed(engine, registry_url, tmp_path, cap
     report = json.loads(out)["evaluations"][0]
     assert report["cost"]["mean_output_tokens"] == pytest.approx(6.0)
     assert report["cut_by_token_cap"] == 8 and report["protocol"]["backend"] == "transformers"
+
+    # With a thinking budget of 3 the backend closes every sample's thinking after exactly 3 tokens (the tiny
+    # model never writes </think> itself); recorded as a result of its own.
+    code, out, err = run_cli(capsys, "--db", registry_url, "eval", "--commit", SHA_LOCAL, "--problems",
+                             str(problems), "--benchmark", "local", "--k", "4", "--max-new-tokens", "12",
+                             "--thinking-budget", "3")
+    assert code == 0, err
+    with unit_of_work(engine) as session:
+        budgeted = session.execute(select(SampleResult.thinking_tokens, SampleResult.output_tokens)
+                                   .join(EvalRun, EvalRun.id == SampleResult.run_id)
+                                   .where(EvalRun.metric == "pass@1:budget=3")).all()
+    assert len(budgeted) == 8 and {thinking for thinking, _ in budgeted} == {3}
+    assert all(3 < tokens <= 12 for _, tokens in budgeted)
 
 
 def test_unreadable_problem_files_are_refused_in_one_line(registry_url, tmp_path, capsys) -> None:

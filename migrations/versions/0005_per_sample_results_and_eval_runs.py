@@ -4,7 +4,7 @@ runner's resumable runs
 Existing results keep their per-problem counts; they simply have no samples.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004 (0003 on its own branch; chained after the solve branch's 0004 once merged)
 Create Date: 2026-11-30 12:45:00.000000
 """
 from typing import Sequence, Union
@@ -15,7 +15,7 @@ from alembic import op
 import vibedash.registry.models
 
 revision: str = '0005'
-down_revision: Union[str, Sequence[str], None] = '0003'
+down_revision: Union[str, Sequence[str], None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -169,7 +169,7 @@ class DeltaCounter:
         text = self._tail[index] + event.text
         if THINK_END in text:
             self._closed[index] = True
-            if event.text != THINK_END:
+            if event.text.split(THINK_END, 1)[0].strip():  # the delta also carries thought before the marker
                 self.thinking[index] += 1
             return
         self._tail[index] = text[-len(THINK_END):]
@@ -178,17 +178,17 @@ class DeltaCounter:
 
 
 def thinking_tokens(text: str, output_tokens: int, *, tokenizer: Any = None, counted: int | None = None) -> int:
-    """Tokens spent thinking: up to the last ``</think>``; all of them when thinking never closed (cut by the
-    token cap); none for an output without thinking tags."""
+    """Tokens spent thinking: those before the last ``</think>`` (the solve panel's definition, which the
+    backends count themselves as they generate: ``counted``); all of them when thinking never closed but began
+    with ``<think>`` (cut by the token cap); none for an output without thinking tags."""
     end = text.rfind(THINK_END)
     if end < 0:
         return output_tokens if THINK_START in text else 0
     if counted is not None:
         return min(counted, output_tokens)
     if tokenizer is not None:
-        prefix = text[:end + len(THINK_END)]
-        return min(len(tokenizer.encode(prefix, add_special_tokens=False)), output_tokens)
-    return min(output_tokens, round(output_tokens * (end + len(THINK_END)) / max(1, len(text))))
+        return min(len(tokenizer.encode(text[:end], add_special_tokens=False)), output_tokens)
+    return min(output_tokens, round(output_tokens * end / max(1, len(text))))
 
 
 # -- the runner --------------------------------------------------------------------------------------------
@@ -355,8 +355,12 @@ class EvalRunner:
         tokens = outcome.tokens[row] if row < len(outcome.tokens) else None
         if tokens is None and len(outcome.tokens) == 1 and len(outcome.texts) == 1:
             tokens = outcome.tokens[0]
-        cap = settings.max_new_tokens
-        if tokens is not None and tokens >= cap:
+        cap = getattr(settings, "generation_cap", settings.max_new_tokens)  # lowered by a thinking budget
+        answer_cap = getattr(settings, "answer_cap", None)
+        answered = getattr(outcome, "answer_tokens", None)
+        answer_tokens = answered[row] if isinstance(answered, list) and row < len(answered) else None
+        if tokens is not None and (tokens >= cap or (answer_cap and answer_tokens is not None
+                                                      and answer_tokens >= answer_cap)):
             finish = "length"
         elif outcome.stopped:
             finish = "cancelled"
