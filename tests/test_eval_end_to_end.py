@@ -9,16 +9,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from openai_loopback import ScriptedOpenAIServer
+from sqlalchemy import func, select
 from tiny_model import save_tiny_model
+
 from vibedash.cli.main import main
 from vibedash.eval.problem_sets import load_problem_set
 from vibedash.eval.runner import EvalRunner, EvalSpec, sample_seed
 from vibedash.registry import queries
 from vibedash.registry.db import unit_of_work
-from vibedash.registry.models import EvalRun, SampleResult, Version
+from vibedash.registry.models import BenchmarkResult, EvalRun, SampleResult, Version
 from vibedash.solve.grading import Grader
 from vibedash.solve.local import LocalBackend
 from vibedash.solve.prompts import SamplingSettings
@@ -83,6 +83,15 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
         code, _, err = run_cli(capsys, "--db", registry_url, "eval", "--commit", SHA_A, "--problems",
                                str(problems_file), "--k", "4", "--max-new-tokens", "64")
         assert code == 0 and "already evaluated" in err and len(server.requests) == 24
+        # --fresh evaluates again; the new result replaces the old, samples included.
+        code, _, err = run_cli(capsys, "--db", registry_url, "eval", "--commit", SHA_A, "--problems",
+                               str(problems_file), "--k", "4", "--max-new-tokens", "64", "--fresh", "-q")
+        assert code == 0 and len(server.requests) == 36
+        with unit_of_work(engine) as session:
+            samples_of_a = session.scalar(select(func.count()).select_from(SampleResult).join(
+                BenchmarkResult, BenchmarkResult.id == SampleResult.result_id).join(Version).where(
+                Version.sha == SHA_A))
+        assert samples_of_a == 12
 
     code, out, _ = run_cli(capsys, "--db", registry_url, "show", SHA_A, "--json")
     report = next(r for r in json.loads(out)["evaluations"] if r["benchmark"] == "toy")
@@ -111,7 +120,7 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
     assert cost["mean_thinking_tokens"] == pytest.approx(16 / 12)
     assert cost["tokens_per_correct"] == pytest.approx(9.0)
     with unit_of_work(engine) as session:
-        run = session.scalar(select(EvalRun).join(Version).where(Version.sha == SHA_A))
+        run = session.scalar(select(EvalRun).join(Version).where(Version.sha == SHA_A, EvalRun.result_id.is_not(None)))
         assert cost["seconds_per_correct"] == pytest.approx(run.elapsed_s / 4, rel=1e-3)
         finishes = set(session.scalars(select(SampleResult.finish_reason)))
     assert finishes == {"stop"}

@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 from sqlalchemy import func, select
 
-from conftest import FIXTURES
 from vibedash.cli.main import main
 from vibedash.eval.problem_sets import load_problem_set
 from vibedash.importers import ResultFileError, detect_format, load_results

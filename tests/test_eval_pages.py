@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
+from openai_loopback import ScriptedOpenAIServer
 from pagetest import page_test, texts
 from sqlalchemy import select
 
-from conftest import FIXTURES
-from openai_loopback import ScriptedOpenAIServer
 from vibedash.cli.main import main
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import EvalRun, Version, utcnow

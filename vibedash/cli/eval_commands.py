@@ -18,7 +18,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine
 
-from vibedash.cli.output import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, CliError, _dump_json
+from vibedash.cli.output import EXIT_FAILED, EXIT_OK, CliError, _dump_json
 from vibedash.config import Settings
 
 EXIT_INTERRUPTED = 130
@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, default=defaults.top_p, help=f"nucleus sampling (default {defaults.top_p})")
     p.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed (default 0)")
     p.add_argument("--keep-outputs", action="store_true", help="also store every full output (compressed)")
+    p.add_argument("--fresh", action="store_true", help="evaluate again even if this protocol was evaluated (or "
+                   "half evaluated) before; the new result replaces the old")
     p.add_argument("--json", action="store_true", help="print the recorded results as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
@@ -138,11 +140,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, engine: Engine, out: 
                       + (f" [{number}/{len(specs)}]" if len(specs) > 1 else ""), file=sys.stderr)
             try:
                 outcome = runner.run(spec, on_progress=None if args.quiet else ProgressPrinter(sys.stderr, label),
-                                     cancel=cancel, primary=number == len(specs))
+                                     cancel=cancel, primary=number == len(specs), fresh=args.fresh)
             except EvalRunBusy as exc:
                 raise CliError(str(exc)) from None
             except KeyboardInterrupt:
-                print(f"\ninterrupted: the samples recorded so far are kept; run the same command again to "
+                print("\ninterrupted: the samples recorded so far are kept; run the same command again to "
                       "continue", file=sys.stderr)
                 return EXIT_INTERRUPTED
             except EvalError as exc:

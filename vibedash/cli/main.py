@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit", required=True, metavar="SHA", help="the version the results belong to")
     p.add_argument("files", nargs="+", metavar="FILE", help="result files (format detected automatically)")
     p.add_argument("--format", help="force the format: plain, lm_eval, lighteval, evalscope, livecodebench, "
-                   "vibethinker")
+                   "vibethinker; per-sample: lm_eval_samples, lighteval_details, inspect_eval")
     p.add_argument("--benchmark", help="benchmark name for files that do not say (e.g. lcb_v6)")
     p.add_argument("--create", action="store_true", help="record the version if it is not in the registry")
 

@@ -213,7 +213,7 @@ class EvalRunner:
         self._poll_s = poll_s
 
     def run(self, spec: EvalSpec, *, on_progress: Callable[[Progress], None] | None = None,
-            cancel: threading.Event | None = None, primary: bool = True) -> EvalOutcome:
+            cancel: threading.Event | None = None, primary: bool = True, fresh: bool = False) -> EvalOutcome:
         cancel = cancel or threading.Event()
         model_ref = spec.version.model_ref
         if not model_ref:
@@ -225,7 +225,7 @@ class EvalRunner:
         run_id, done, finished = eval_runs.start_or_resume(
             self._db, version_id=spec.version.id, benchmark=spec.benchmark, metric=spec.metric,
             protocol_key=spec.protocol_key(), protocol=spec.protocol(), problems_file=spec.problem_set.source,
-            problems=len(problems), samples_total=total, actor=self._actor)
+            problems=len(problems), samples_total=total, actor=self._actor, fresh=fresh)
         if finished is not None:
             return EvalOutcome(run=finished, status="already")
         resumed = len(done)
@@ -238,7 +238,8 @@ class EvalRunner:
                     for start in range(0, len(w.indices), MAX_SAMPLES)]
         run = eval_runs.run_view(self._db, run_id)
         previous_elapsed = run.elapsed_s
-        state = _State(done=resumed, correct=run.samples_correct, total=total, resumed=resumed)
+        state = _State(done=resumed, correct=run.samples_correct, total=total, resumed=resumed,
+                       energy_before=run.energy_joules)  # a resumed run adds this session's energy
         meter = EnergyMeter.start()
         started = time.monotonic()
         watcher = threading.Thread(target=self._watch_cancel, args=(run_id, cancel, state), daemon=True)

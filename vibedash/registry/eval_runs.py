@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from vibedash.importers.base import ParsedResult, ProblemOutcome, SampleOutcome
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import EvalRun, SampleResult, Version, utcnow
-from vibedash.registry.samples import insert_samples, per_problem_counts
+from vibedash.registry.samples import insert_samples
 
 RUNNING, CANCELLED, FAILED, FINISHED = "running", "cancelled", "failed", "finished"
 # A run that has written nothing for this long is shown as stalled (its process died or was killed).
@@ -48,6 +48,7 @@ class RunView:
     error: str | None
     protocol: dict[str, Any]
     result_id: int | None
+    energy_joules: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -79,30 +80,37 @@ def _view(run: EvalRun, sha: str) -> RunView:
                    samples_done=run.samples_done, samples_total=run.samples_total,
                    samples_correct=run.samples_correct, elapsed_s=run.elapsed_s or 0.0, started_at=run.started_at,
                    updated_at=run.updated_at, finished_at=run.finished_at, cancel_requested=run.cancel_requested,
-                   error=run.error, protocol=dict(run.protocol or {}), result_id=run.result_id)
+                   error=run.error, protocol=dict(run.protocol or {}), result_id=run.result_id,
+                   energy_joules=run.energy_joules)
 
 
 def start_or_resume(engine: Engine, *, version_id: int, benchmark: str, metric: str, protocol_key: str,
                     protocol: dict[str, Any], problems_file: str | None, problems: int, samples_total: int,
-                    actor: str | None) -> tuple[int, set[tuple[str, int]], RunView | None]:
+                    actor: str | None, fresh: bool = False) -> tuple[int, set[tuple[str, int]], RunView | None]:
     """(run id, samples already recorded, the finished run when this protocol was already evaluated).
 
     Resumes the newest unfinished run with the same protocol key; refuses one that another process is
-    running right now."""
+    running right now. ``fresh`` starts a new run whatever was recorded before (the new result replaces the
+    old one when it finishes)."""
     with unit_of_work(engine) as session:
         runs = session.scalars(select(EvalRun).where(EvalRun.version_id == version_id,
                                                      EvalRun.protocol_key == protocol_key)
                                .order_by(EvalRun.started_at.desc(), EvalRun.id.desc())).all()
         sha = session.scalar(select(Version.sha).where(Version.id == version_id))
         finished = next((r for r in runs if r.status == FINISHED and r.result_id is not None), None)
-        if finished is not None:
+        if finished is not None and not fresh:
             return finished.id, set(), _view(finished, sha)
-        run = next((r for r in runs if r.status != FINISHED), None)
+        unfinished = [r for r in runs if r.status != FINISHED]
+        run = unfinished[0] if unfinished else None
         now = utcnow()
         if run is not None and run.status == RUNNING and now - (run.updated_at or run.started_at) < BUSY_WITHIN:
             raise EvalRunBusy(f"this evaluation (run {run.id}) is already running, last update "
                               f"{(now - (run.updated_at or run.started_at)).seconds} s ago: wait for it, or cancel "
                               "it from the Version page")
+        if fresh:
+            for old in unfinished:  # superseded: their samples go with them
+                session.delete(old)
+            run = None
         if run is None:
             run = EvalRun(version_id=version_id, benchmark=benchmark, metric=metric, protocol_key=protocol_key,
                           protocol=protocol, problems_file=problems_file, problems=problems,
@@ -233,7 +241,3 @@ def version_runs(session: Session, version_id: int, *, limit: int = 20) -> list[
                            .order_by(EvalRun.started_at.desc(), EvalRun.id.desc()).limit(limit))
     return [_view(run, sha) for run, sha in rows]
 
-
-__all__ = ["RUNNING", "CANCELLED", "FAILED", "FINISHED", "EvalRunBusy", "RunView", "active_runs", "cancel_requested",
-           "end_run", "finalize", "per_problem_counts", "record_samples", "request_cancel", "run_view",
-           "start_or_resume", "touch", "version_runs"]

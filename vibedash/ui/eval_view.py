@@ -192,8 +192,9 @@ def start_evaluation(sha: str, upload, path: str, k: int, budgets: str, cap: int
     except ProblemFileError as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    st.session_state[NOTICE_KEY] = ("success", f"Evaluation started in the background: "
-                                               f"{len(started.problem_set.problems)} problems × k={k}. Progress below.")
+    message = (f"Evaluation started in the background: {len(started.problem_set.problems)} problems × k={k}. "
+               "Progress below.")
+    st.session_state[NOTICE_KEY] = ("success", message)
     st.rerun()
 
 
