@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from vibedash.decisions.cost import growth_percent
 from vibedash.decisions.facts import VersionFacts
-from vibedash.decisions.gate import (
-    _BENCH,
+from vibedash.decisions.gate import _BENCH, _NUM, register_rule_form
+from vibedash.decisions.rules import (
     _EPSILON,
-    _NUM,
     NO_LIVE,
     Check,
     PolicyError,
@@ -28,7 +27,6 @@ from vibedash.decisions.gate import (
     _check_benchmark,
     _no_result,
     find_score,
-    register_rule_form,
 )
 
 # rule word -> (figure in ScoreFact.cost, how it reads)
@@ -98,4 +96,4 @@ _MEASURE = "(?P<measure>" + "|".join(sorted(MEASURES, key=len, reverse=True)) + 
 register_rule_form(
     re.compile(rf"{_BENCH}\s+{_MEASURE}\s+grows?\s*<=\s*{_NUM}\s*%"),
     lambda m: CostGrowth(m["bench"], m["measure"], float(m["num"])),
-    "aime25 tokens grow <= 10%", "aime25 cost_per_correct grows <= 15%")
+    "aime25 tokens grow <= 10% (or cost_per_correct, thinking_tokens, seconds_per_correct, joules_per_correct)")
