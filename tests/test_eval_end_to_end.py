@@ -133,7 +133,7 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
     assert code == 1 and not verdict["passed"]
     tokens_check, cost_check, regression = verdict["checks"]
     assert not tokens_check["passed"] and tokens_check["measured"] == pytest.approx(100 / 3, abs=1e-4)
-    assert "4.0 vs live 3.0 mean output tokens per sample" in tokens_check["detail"]
+    assert "4.0 vs aaaa111 3.0 mean output tokens per sample: +33.3%" in tokens_check["detail"]
     assert cost_check["passed"] and cost_check["measured"] == pytest.approx(100 / 3, abs=1e-4)
     assert regression["passed"]
     code, out, _ = run_cli(capsys, "--db", registry_url, "gate", "--commit", SHA_A, "--against", SHA_B, "--json",

@@ -21,6 +21,7 @@ from vibedash.decisions.gate import _BENCH, _NUM, register_rule_form
 from vibedash.decisions.rules import (
     _EPSILON,
     NO_LIVE,
+    _baseline,
     Check,
     PolicyError,
     Rule,
@@ -61,7 +62,7 @@ class CostGrowth(Rule):
         return f"{self.benchmark} {self.measure} {verb} <= {self.max_growth:g}%"
 
     def describe(self) -> str:
-        return f"{self.benchmark} {MEASURES[self.measure][1]} grows ≤ {self.max_growth:g}% over live"
+        return f"{self.benchmark} {MEASURES[self.measure][1]} grows ≤ {self.max_growth:g}% over {_baseline()}"
 
     def check(self, candidate: VersionFacts, live: VersionFacts | None) -> Check:
         figure, label = MEASURES[self.measure]
@@ -81,12 +82,13 @@ class CostGrowth(Rule):
         old = find_score(live, self.benchmark)
         theirs = old.cost.get(figure) if old is not None and old.cost else None
         if theirs is None:
-            return self._outcome(True, f"{mine:,.0f} {label}; live {live.sha[:7]} has no such figure to compare")
+            return self._outcome(True, f"{mine:,.0f} {label}; {_baseline()} {live.sha[:7]} has no such figure to "
+                                       "compare")
         growth = growth_percent(float(mine), float(theirs))
         if growth is None:
-            return self._outcome(mine <= 0, f"{mine:,.1f} vs live 0 {label}")
+            return self._outcome(mine <= 0, f"{mine:,.1f} vs {_baseline()} 0 {label}")
         passed = growth <= self.max_growth + _EPSILON
-        detail = f"{mine:,.1f} vs live {theirs:,.1f} {label}: {growth:+.1f}%"
+        detail = f"{mine:,.1f} vs {_baseline()} {theirs:,.1f} {label}: {growth:+.1f}%"
         if not passed:
             detail += f", more than {self.max_growth:g}%"
         return self._outcome(passed, detail, growth)
