@@ -253,13 +253,16 @@ def main() -> None:
     parser.add_argument("--registry", type=int, metavar="SAMPLES", help="also build a registry of this many samples")
     parser.add_argument("--gpu", action="store_true", help="VibeThinker-shaped model on CUDA at each --k")
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--paths", nargs="+", choices=("local", "loopback"), default=["local", "loopback"],
+                        help="which overhead measurements to run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         if args.gpu:
             gpu_figures(workdir, args)
         elif not args.skip_overhead:
-            rows = [local_overhead(workdir, args), loopback_overhead(workdir, args)]
+            rows = ([local_overhead(workdir, args)] if "local" in args.paths else []) + (
+                [loopback_overhead(workdir, args)] if "loopback" in args.paths else [])
             print_table(f"eval runner vs raw backend ({args.problems} problems x k={args.k[0]}, {args.tokens} tokens "
                         f"per sample, median of {args.reps})",
                         ["path", "samples", "tokens", "raw backend", "eval runner", "overhead"], rows)

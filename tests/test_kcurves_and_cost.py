@@ -85,6 +85,11 @@ def test_majority_curve_needs_answers_and_normalises_them() -> None:
     both = curves_for({"p": (2, 3), "q": (0, 3)}, samples)
     assert set(both) == {PASS_AT_K, PASS_HAT_K, MAJORITY_AT_K}
     assert set(curves_for({"p": (2, 3)})) == {PASS_AT_K, PASS_HAT_K}
+    # past 16 samples maj@k is drawn at powers of two and n (pass@k stays at every k)
+    wide = {"p": [("1", True)] * 40 + [("2", False)] * 24}
+    assert [p.k for p in majority_curve(wide).points] == [1, 2, 4, 8, 16, 32, 64]
+    assert majority_curve(wide).at(64).estimate == 100.0
+    assert len(count_curve({"p": (40, 64)}).points) == 64
 
 
 def test_cost_figures_by_hand() -> None:
