@@ -4,8 +4,11 @@ Two generations on two threads of one process, each with its own OpenMP team (CP
 kernels (GPU), do not share the machine evenly: in the browser one side ran at a third of the other's speed,
 whichever side it was on. With a :class:`Lockstep`, each generation holds the turn for one decode step and
 then hands it to the next one, round robin; nobody waits for a generation that has not joined yet (one still
-loading its model) or that has left (finished). Each seat counts the time it held the turn, so the tokens per
-second shown for a version are its own, not halved by the other side's steps.
+loading its model) or that has left (finished). Each seat counts its own time, so the tokens per second shown
+for a version are its own, not halved by the other side's steps: a turn costs from the end of the turn before
+it (or from when the seat asked, if nobody was running) to its own end. Handing the turn over (waking the
+other thread, which on a busy machine waits for a core) is then charged to the side that receives it, and
+the seats' times add up to the wall time of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Lockstep:
         self._seats: list[Seat] = []
         self._turn: Seat | None = None  # whose step is next; None: whoever asks first
         self._running: Seat | None = None  # who holds the turn now
+        self.last_release_at = float("-inf")  # when the last turn ended
 
     def seat(self, name: str = "") -> Seat:
         """A new participant (joins the rotation on its first :meth:`Seat.acquire`)."""
@@ -38,15 +42,18 @@ class Lockstep:
             self._running = seat
             self._turn = seat
 
-    def _release(self, seat: Seat) -> None:
+    def _release(self, seat: Seat, now: float) -> None:
         with self._condition:
+            self.last_release_at = now
             if self._running is seat:
                 self._running = None
             self._turn = self._next_after(seat)
             self._condition.notify_all()
 
-    def _leave(self, seat: Seat) -> None:
+    def _leave(self, seat: Seat, now: float | None = None) -> None:
         with self._condition:
+            if now is not None:
+                self.last_release_at = now
             following = self._next_after(seat)
             if seat in self._seats:
                 self._seats.remove(seat)
@@ -69,20 +76,22 @@ class Seat:
     def __init__(self, lockstep: Lockstep, name: str) -> None:
         self._lockstep = lockstep
         self.name = name
-        self.busy_s = 0.0  # time this seat held the turn
+        self.busy_s = 0.0  # this seat's own time: its turns, each from the end of the one before
         self.steps = 0
-        self._held_since: float | None = None
+        self._held_since: float | None = None  # when the current turn's cost started
 
     def acquire(self) -> None:
+        asked_at = time.monotonic()
         self._lockstep._acquire(self)
-        self._held_since = time.monotonic()
+        self._held_since = max(asked_at, self._lockstep.last_release_at)
 
     def release(self) -> None:
+        now = time.monotonic()
         if self._held_since is not None:
-            self.busy_s += time.monotonic() - self._held_since
+            self.busy_s += now - self._held_since
             self._held_since = None
             self.steps += 1
-        self._lockstep._release(self)
+        self._lockstep._release(self, now)
 
     def step(self) -> None:
         """End this seat's step and wait for its next turn."""
@@ -95,10 +104,12 @@ class Seat:
         return self.busy_s + held
 
     def leave(self) -> None:
-        if self._held_since is not None:
-            self.busy_s += time.monotonic() - self._held_since
+        now = time.monotonic()
+        held = self._held_since is not None
+        if held:
+            self.busy_s += now - self._held_since
             self._held_since = None
-        self._lockstep._leave(self)
+        self._lockstep._leave(self, now if held else None)
 
     def __repr__(self) -> str:
         return f"Seat({self.name!r}, busy {self.busy_s:.3f} s, {self.steps} steps)"

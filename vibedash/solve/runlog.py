@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, Select, delete, select, update
+from sqlalchemy.orm import Session
 
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import SolveRun, Version, utcnow
@@ -200,22 +201,34 @@ def recent_runs(engine: Engine, limit: int = 20, version_ids: list[int] | None =
     if version_ids:
         query = query.where(SolveRun.version_id.in_(version_ids))
     with unit_of_work(engine) as session:
-        summaries = []
-        for row, sha in session.execute(query):
-            settings = _settings_from_json(row.settings)
-            problem = row.problem_id or _first_words(row.prompt)
-            answer = row.answer if row.answer is None or "\n" not in row.answer else "(program)"
-            summaries.append(RunSummary(
-                run_id=row.id, created_at=row.created_at, version=sha[:7] if sha else "deleted", problem=problem,
-                mode=row.mode, samples=settings.samples, backend=row.backend, device=row.device, answer=answer,
-                correct=row.correct, agreement=row.agreement, tokens=row.tokens,
-                tokens_per_second=row.tokens_per_second, time_to_first_token_s=row.time_to_first_token_s,
-                stopped=row.stopped, cache_hits=row.cache_hits, last_served_at=row.last_served_at,
-                time_to_first_answer_s=row.time_to_first_answer_s, total_s=row.total_s,
-                thinking_tokens=row.thinking_tokens, answer_tokens=row.answer_tokens,
-                decode_tokens_per_second=row.decode_tokens_per_second, samples_cut=row.samples_cut,
-                thinking_budget=settings.thinking_budget, energy_j=row.energy_j))
-        return summaries
+        return _summaries(session, query)
+
+
+def runs_of_version(session: Session, version_id: int, limit: int = 50) -> list[RunSummary]:
+    """A version's runs, newest first, in an open session (the Version page's read session)."""
+    query = (select(SolveRun, Version.sha).outerjoin(Version, SolveRun.version_id == Version.id)
+             .where(SolveRun.version_id == version_id)
+             .order_by(SolveRun.created_at.desc(), SolveRun.id.desc()).limit(limit))
+    return _summaries(session, query)
+
+
+def _summaries(session: Session, query: Select) -> list[RunSummary]:
+    summaries = []
+    for row, sha in session.execute(query):
+        settings = _settings_from_json(row.settings)
+        problem = row.problem_id or _first_words(row.prompt)
+        answer = row.answer if row.answer is None or "\n" not in row.answer else "(program)"
+        summaries.append(RunSummary(
+            run_id=row.id, created_at=row.created_at, version=sha[:7] if sha else "deleted", problem=problem,
+            mode=row.mode, samples=settings.samples, backend=row.backend, device=row.device, answer=answer,
+            correct=row.correct, agreement=row.agreement, tokens=row.tokens,
+            tokens_per_second=row.tokens_per_second, time_to_first_token_s=row.time_to_first_token_s,
+            stopped=row.stopped, cache_hits=row.cache_hits, last_served_at=row.last_served_at,
+            time_to_first_answer_s=row.time_to_first_answer_s, total_s=row.total_s,
+            thinking_tokens=row.thinking_tokens, answer_tokens=row.answer_tokens,
+            decode_tokens_per_second=row.decode_tokens_per_second, samples_cut=row.samples_cut,
+            thinking_budget=settings.thinking_budget, energy_j=row.energy_j))
+    return summaries
 
 
 def _first_words(prompt: str, limit: int = 40) -> str:
