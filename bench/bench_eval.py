@@ -8,7 +8,8 @@ Overhead: the same jobs (problems x k samples, the same seeds and sampling) run 
 (``backend.generate`` per batch, nothing else) and through the eval runner (grading every sample with the solve
 panel's graders, writing samples and counters to the registry as they finish, progress, cancellation watch,
 the result at the end). Runs alternate between the two paths; the table shows the medians and the runner's
-cost relative to the raw backend (aim: at most 5%).
+cost relative to the raw backend (aim: at most 5%), in wall time and in this process's CPU time (the latter is
+what to read on a machine shared with other work, where wall time swings by tens of percent).
 
 - local: a small random Qwen2 (hidden 256, 4 layers, no end token, so every sample runs to the cap), batched
   ``generate`` of k samples per problem on CPU;
@@ -85,10 +86,13 @@ def raw_backend(backend, model_ref: str, problems: ProblemSet, k: int, sampling:
     return sum(sum(o.tokens) for o in outcomes)
 
 
-def overhead_rows(name: str, raw: list[float], runner: list[float], samples: int, tokens: int) -> list[str]:
+def overhead_rows(name: str, raw: list[float], runner: list[float], samples: int, tokens: int,
+                  raw_cpu: list[float], runner_cpu: list[float]) -> list[str]:
     raw_s, runner_s = statistics.median(raw), statistics.median(runner)
+    raw_c, runner_c = statistics.median(raw_cpu), statistics.median(runner_cpu)
     return [name, f"{samples}", f"{tokens:,}", f"{raw_s:.3f} s", f"{runner_s:.3f} s",
-            f"{100 * (runner_s / raw_s - 1):+.1f}%"]
+            f"{100 * (runner_s / raw_s - 1):+.1f}%", f"{raw_c:.2f} s", f"{runner_c:.2f} s",
+            f"{100 * (runner_c / raw_c - 1):+.1f}%"]
 
 
 def measure(name: str, backend, model_ref: str, workdir: Path, problems: ProblemSet, k: int,
@@ -100,16 +104,17 @@ def measure(name: str, backend, model_ref: str, workdir: Path, problems: Problem
     version = resolve_version(registry, "bebebebe")
     grader = Grader()
     runner = EvalRunner(registry, backend, grader, tokenizer_for=tokenizer_for)
-    raw_times, runner_times, tokens = [], [], 0
+    raw_times, runner_times, raw_cpu, runner_cpu, tokens = [], [], [], [], 0
     raw_backend(backend, model_ref, problems, k, sampling, concurrency, per_sample)  # warm-up (model load)
     try:
         for rep in range(reps):
             order = ("raw", "runner") if rep % 2 == 0 else ("runner", "raw")
             for path in order:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 if path == "raw":
                     tokens = raw_backend(backend, model_ref, problems, k, sampling, concurrency, per_sample)
                     raw_times.append(time.perf_counter() - started)
+                    raw_cpu.append(time.process_time() - cpu)
                 else:
                     # a new benchmark name each time: a fresh run, never "already evaluated"
                     spec = EvalSpec(version=version, problem_set=problems, benchmark=f"bench{rep}", k=k,
@@ -117,9 +122,10 @@ def measure(name: str, backend, model_ref: str, workdir: Path, problems: Problem
                     outcome = runner.run(spec)
                     assert outcome.status == "finished" and outcome.run.samples_done == len(problems.problems) * k
                     runner_times.append(time.perf_counter() - started)
+                    runner_cpu.append(time.process_time() - cpu)
     finally:
         grader.close()
-    return overhead_rows(name, raw_times, runner_times, len(problems.problems) * k, tokens)
+    return overhead_rows(name, raw_times, runner_times, len(problems.problems) * k, tokens, raw_cpu, runner_cpu)
 
 
 def local_overhead(workdir: Path, args) -> list[str]:
@@ -239,7 +245,8 @@ def gpu_figures(workdir: Path, args) -> None:
     finally:
         backend.close()
     print_table("GPU: VibeThinker-shaped random model (bf16)",
-                ["path", "samples", "tokens", "raw backend", "eval runner", "overhead", "runner throughput"], rows)
+                ["path", "samples", "tokens", "raw wall", "runner wall", "wall overhead", "raw cpu", "runner cpu",
+                 "cpu overhead", "runner throughput"], rows)
 
 
 def main() -> None:
@@ -265,7 +272,8 @@ def main() -> None:
                 [loopback_overhead(workdir, args)] if "loopback" in args.paths else [])
             print_table(f"eval runner vs raw backend ({args.problems} problems x k={args.k[0]}, {args.tokens} tokens "
                         f"per sample, median of {args.reps})",
-                        ["path", "samples", "tokens", "raw backend", "eval runner", "overhead"], rows)
+                        ["path", "samples", "tokens", "raw wall", "runner wall", "wall overhead", "raw cpu",
+                         "runner cpu", "cpu overhead"], rows)
         if args.registry:
             registry_scale(workdir, args.registry)
 
