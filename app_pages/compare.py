@@ -173,3 +173,6 @@ else:
         if comparison.benchmarks:
             st.altair_chart(charts.comparison_bars(comparison), width="stretch")
             flips_section(comparison, per_problem)
+        from vibedash.ui import eval_view
+
+        eval_view.compare_section(selected)

@@ -227,6 +227,9 @@ else:
         live_section(data.live)
         candidate_section(data.candidate, data.live, policy_problem)
     with right:
+        from vibedash.ui import eval_view
+
+        eval_view.running_section()
         trend_section(data.trend, data.lead_benchmark)
         activity_section(data.events)
     footer(data.counts)

@@ -147,5 +147,8 @@ else:
         summary(detail, live_sha)
         deploys_section(detail)
         results_section(detail, intervals)
+        from vibedash.ui import eval_view
+
+        eval_view.version_section(detail.sha, detail.model_ref)
         events_section(detail)
         solve_section(detail)

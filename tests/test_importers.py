@@ -131,7 +131,8 @@ def test_detect_format(relative: str, format_name: str) -> None:
 
 
 def test_format_names() -> None:
-    assert list(FORMATS) == ["vibethinker", "livecodebench", "lm_eval", "lighteval", "evalscope", "plain_json"]
+    assert list(FORMATS) == ["vibethinker", "livecodebench", "lm_eval", "lighteval", "evalscope", "lm_eval_samples",
+                             "plain_json"]
 
 
 # --- VibeThinker ------------------------------------------------------------------------------------

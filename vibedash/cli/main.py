@@ -164,6 +164,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
             "total_s": {f"p{q}": v for q, v in latency.total_s.items()},
             "mean_thinking_tokens": latency.mean_thinking_tokens, "mean_answer_tokens": latency.mean_answer_tokens,
             "mean_energy_j": latency.mean_energy_j}
+        if args.json:
+            from vibedash.eval.reports import version_reports
+
+            # k-curves (pass@k, maj@k, pass^k with bands) and the cost of a correct answer, per result
+            data["evaluations"] = version_reports(session, version.id)
     if args.json:
         _dump_json(data)
         return EXIT_OK
@@ -201,6 +206,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     from vibedash.registry import records as registry
     from vibedash.registry.db import unit_of_work
 
+    if args.format == "every-eval-ever":
+        from vibedash.cli.eval_commands import export_every_eval_ever
+
+        return export_every_eval_ever(args, settings, engine)
     with unit_of_work(engine) as session:
         data = registry.export_registry(session)
     if args.format == "json":
@@ -325,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit", required=True, metavar="SHA", help="the version the results belong to")
     p.add_argument("files", nargs="+", metavar="FILE", help="result files (format detected automatically)")
     p.add_argument("--format", help="force the format: plain, lm_eval, lighteval, evalscope, livecodebench, "
-                   "vibethinker")
+                   "vibethinker; per-sample: lm_eval_samples, lighteval_details, inspect_eval")
     p.add_argument("--benchmark", help="benchmark name for files that do not say (e.g. lcb_v6)")
     p.add_argument("--create", action="store_true", help="record the version if it is not in the registry")
 
@@ -351,9 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "VIBEDASH_BUILD_HOOK_URL (the check-and-deploy pattern, done properly)")
     p.add_argument("--branch", help="with --trigger: the branch to build")
 
-    p = add("export", cmd_export, "Export the whole registry as JSON or CSV.")
-    p.add_argument("--format", choices=("json", "csv"), default="json")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to a file instead of stdout")
+    p = add("export", cmd_export, "Export the whole registry as JSON or CSV, or a version's results in the "
+            "Every Eval Ever schema.")
+    p.add_argument("--format", choices=("json", "csv", "every-eval-ever"), default="json")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to a file instead of stdout (every-eval-ever: the "
+                   "aggregate JSON; per-sample records go to a .jsonl beside it)")
+    p.add_argument("--commit", metavar="SHA", help="every-eval-ever: the version to export (required)")
 
     add("demo-data", cmd_demo_data, "Fill an empty registry with a sample history (clearly labelled synthetic).")
 
@@ -367,10 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live in their own modules register themselves here."""
-    from vibedash.cli import commands, maintenance
+    from vibedash.cli import commands, eval_commands, maintenance
 
     commands.register(sub)
     maintenance.register(sub)
+    eval_commands.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,8 @@ class ScoreFact:
     per_problem: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     # standard error of the score in points, as the evaluation tool reported it (lm-eval, lighteval); None if not
     stderr: float | None = None
+    # the cost of a correct answer where per-sample results exist (decisions.cost.CostFigures.as_dict())
+    cost: Mapping[str, float | int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ benchmark: there is nothing to beat, and the detail says so. A candidate without
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tomllib
@@ -243,18 +244,35 @@ def register_rule_form(pattern: str | re.Pattern[str], build: Callable[[re.Match
     RULE_FORMS.insert(0, RuleForm(compiled, build, example))
 
 
+_BUILT_IN_FORMS = len(RULE_FORMS)  # registered kinds go in front of these (see register_rule_form)
+
+
 def accepted_forms() -> str:
-    return ", ".join(f"'{form.example}'" for form in RULE_FORMS)
+    """The examples of every kind, the built-in ones first."""
+    ordered = RULE_FORMS[-_BUILT_IN_FORMS:] + RULE_FORMS[:-_BUILT_IN_FORMS]
+    return ", ".join(f"'{form.example}'" for form in ordered)
 
 
 ACCEPTED_FORMS = accepted_forms()
 
 
+# Modules that add rule kinds with register_rule_form when imported (the cost rules); parse_rule imports them
+# the first time it runs, so a rule such as "aime25 tokens grow <= 10%" reads wherever rules are read.
+_EXTENSIONS = ("vibedash.decisions.cost_rules",)
+
+
+def _load_extensions() -> None:
+    for module in _EXTENSIONS:
+        importlib.import_module(module)
+
+
 def parse_rule(text: str) -> Rule:
-    """Read one rule string (case-insensitive; "≥" works for ">="). Raises PolicyError with the forms."""
+    """Read one rule string (case-insensitive; "≥" works for ">=", "≤" for "<="). Raises PolicyError with the
+    forms."""
     if not isinstance(text, str):
         raise PolicyError(f"a gate rule must be a string such as 'aime25 >= 75', got {text!r}")
-    normalised = " ".join(text.replace("≥", ">=").casefold().split())
+    normalised = " ".join(text.replace("≥", ">=").replace("≤", "<=").casefold().split())
+    _load_extensions()
     for form in RULE_FORMS:
         match = form.pattern.fullmatch(normalised)
         if match:

@@ -15,17 +15,22 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from pathlib import Path
 
 from vibedash.importers import (
     evalscope,
+    inspect_eval,
     lighteval,
+    lighteval_details,
     livecodebench,
     lm_eval,
+    lm_eval_samples,
     plain_json,
     vibethinker,
 )
 from vibedash.importers.base import ParsedResult, ProblemOutcome, ResultFileError
 from vibedash.importers.common import ResultFormat, SourceFile, read_source
+from vibedash.importers.samples_common import PARQUET_MAGIC, ZIP_MAGIC, magic
 
 __all__ = [
     "FORMATS",
@@ -39,17 +44,30 @@ __all__ = [
 # In detection order: the most specific shapes first, the free-form plain JSON last.
 FORMATS: dict[str, ResultFormat] = {
     module.NAME: module
-    for module in (vibethinker, livecodebench, lm_eval, lighteval, evalscope, plain_json)
+    for module in (vibethinker, livecodebench, lm_eval, lighteval, evalscope, lm_eval_samples, plain_json)
 }
+# Binary formats, recognised by their first bytes before the text formats are tried.
+BINARY_FORMATS = {inspect_eval.NAME: (ZIP_MAGIC, inspect_eval), lighteval_details.NAME: (PARQUET_MAGIC,
+                                                                                          lighteval_details)}
 
 
 def _supported() -> str:
-    return "; ".join(f"{name} ({module.DESCRIPTION})" for name, module in FORMATS.items())
+    binary = [(name, module) for name, (_, module) in BINARY_FORMATS.items()]
+    return "; ".join(f"{name} ({module.DESCRIPTION})" for name, module in [*FORMATS.items(), *binary])
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """The name of the format of a result file (a key of FORMATS)."""
-    return _detect(read_source(path))
+    """The name of the format of a result file (a key of FORMATS or BINARY_FORMATS)."""
+    binary = _binary_format(Path(path))
+    return binary if binary is not None else _detect(read_source(path))
+
+
+def _binary_format(path: Path) -> str | None:
+    head = magic(path) if path.is_file() else b""
+    for name, (signature, _) in BINARY_FORMATS.items():
+        if head == signature:
+            return name
+    return None
 
 
 def _detect(source: SourceFile) -> str:
@@ -73,6 +91,12 @@ def load_results(
     holds one: it is required where the file does not say (a LiveCodeBench file without its release
     in the name) and renames otherwise; a file with several benchmarks refuses it.
     """
+    wanted = format.strip().lower().replace("-", "_") if format else None
+    binary = _binary_format(Path(path))
+    if binary is not None and wanted in (None, binary):
+        results = BINARY_FORMATS[binary][1].parse_path(Path(path), benchmark)
+        _check(SourceFile(Path(path), ""), results)
+        return results
     source = read_source(path)
     if format is None:
         name = _detect(source)
@@ -110,5 +134,5 @@ def _check(source: SourceFile, results: list[ParsedResult]) -> None:
     for benchmark in dict.fromkeys(result.benchmark for result in results):
         if primaries[benchmark] != 1:
             raise AssertionError(f"{source.path}: {primaries[benchmark]} primary results for {benchmark}")
-    if not all(result.source_format in FORMATS for result in results):
+    if not all(result.source_format in FORMATS or result.source_format in BINARY_FORMATS for result in results):
         raise AssertionError(f"{source.path}: a result without its source format")

@@ -18,6 +18,21 @@ class ProblemOutcome:
 
 
 @dataclass(frozen=True)
+class SampleOutcome:
+    """One sample (generation) of a problem, where the source keeps them."""
+
+    problem_id: str
+    sample_index: int
+    correct: bool | None
+    answer: str | None = None  # the extracted answer
+    output_tokens: int | None = None
+    thinking_tokens: int | None = None
+    latency_s: float | None = None
+    finish_reason: str | None = None  # "stop", "length" (cut by the token cap), "cancelled"
+    output: str | None = None  # the full output; stored (compressed) only when asked for
+
+
+@dataclass(frozen=True)
 class ParsedResult:
     """One normalised benchmark score read from a file (score on the 0 to 100 scale)."""
 
@@ -37,3 +52,5 @@ class ParsedResult:
     # The headline metric of its benchmark in this file (pass@1 over pass@64 and cons@64, say):
     # exactly one result per benchmark is primary; it becomes BenchmarkResult.is_primary.
     is_primary: bool = True
+    # Every sample behind problem_outcomes, where the source has them (per-sample files, the eval runner).
+    samples: tuple[SampleOutcome, ...] = ()

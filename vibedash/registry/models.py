@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -266,4 +267,70 @@ class SolveRun(Base):
     __table_args__ = (
         Index("ix_solve_run_created_at", "created_at"),
         Index("ix_solve_run_version_id", "version_id"),
+    )
+
+
+class EvalRun(Base):
+    """One evaluation of a version on a problem set under one protocol, made by the eval runner.
+
+    Samples are recorded as they finish (``SampleResult.run_id``), so a run that stops (Ctrl-C, Cancel, a
+    crash) continues where it was when started again with the same protocol. When every sample is in, the
+    run becomes a benchmark result like any import (``result_id``)."""
+
+    __tablename__ = "eval_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("version.id", ondelete="CASCADE"))
+    benchmark: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(64), default="pass@1")
+    # sha256 of the protocol and the problem set: a rerun with the same key resumes this run
+    protocol_key: Mapped[str] = mapped_column(String(64))
+    protocol: Mapped[dict[str, Any] | None]
+    problems_file: Mapped[str | None] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, cancelled, failed, finished
+    problems: Mapped[int] = mapped_column(Integer, default=0)
+    samples_total: Mapped[int] = mapped_column(Integer, default=0)
+    samples_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    samples_correct: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # generation wall time over every session of the run (what seconds per correct answer is made of)
+    elapsed_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    energy_joules: Mapped[float | None] = mapped_column(Float)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(255))
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("benchmark_result.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_eval_run_version_protocol", "version_id", "protocol_key"),
+        Index("ix_eval_run_status", "status"),
+    )
+
+
+class SampleResult(Base):
+    """One sample (one generation) behind a result: its extracted answer, grade, length, time and how it ended.
+
+    Millions of rows: reads aggregate in SQL over the (result_id, problem_id, sample_index) index; the full
+    output is kept only when asked for, zlib-compressed."""
+
+    __tablename__ = "sample_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("benchmark_result.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("eval_run.id", ondelete="CASCADE"))
+    problem_id: Mapped[str] = mapped_column(String(255))
+    sample_index: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(Text)
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    thinking_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    finish_reason: Mapped[str | None] = mapped_column(String(16))  # stop, length (token cap), cancelled
+    output_z: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("result_id", "problem_id", "sample_index", name="uq_sample_result_result_problem_sample"),
+        UniqueConstraint("run_id", "problem_id", "sample_index", name="uq_sample_result_run_problem_sample"),
     )

@@ -191,10 +191,12 @@ def _metric_rank(metric: str) -> int:
 
 
 def import_results(session: Session, version: Version, results: Sequence[ParsedResult], *,
-                   source_file: str | None = None, source_sha256: str | None = None) -> list[BenchmarkResult]:
+                   source_file: str | None = None, source_sha256: str | None = None,
+                   keep_outputs: bool = False) -> list[BenchmarkResult]:
     """Store parsed results for a version, replacing earlier results of the same benchmark and metric.
 
-    The newest import becomes the headline (primary) score of each benchmark it touches.
+    The newest import becomes the headline (primary) score of each benchmark it touches. Per-sample results
+    go in through the bulk path; their full outputs only with ``keep_outputs``.
     """
     for result in results:
         if not 0.0 <= result.score <= 100.0:
@@ -224,6 +226,11 @@ def import_results(session: Session, version: Version, results: Sequence[ParsedR
                                for o in result.problem_outcomes]
         session.add(row)
         stored.append(row)
+        if result.samples:
+            from vibedash.registry.samples import insert_samples
+
+            session.flush()
+            insert_samples(session, result.samples, result_id=row.id, keep_outputs=keep_outputs)
     session.flush()
     return stored
 
@@ -243,12 +250,17 @@ def version_facts(session: Session, version: Version, *, with_problems: bool = T
                                           BenchmarkResult.is_primary.is_(True))
     if with_problems:
         query = query.options(selectinload(BenchmarkResult.problem_results))
+    from vibedash.registry.samples import result_costs
+
+    rows = list(session.scalars(query))
+    costs = result_costs(session, rows)
     scores = {}
-    for r in session.scalars(query):
+    for r in rows:
         per_problem = ({p.problem_id: (p.correct, p.samples) for p in r.problem_results} if with_problems else {})
         scores[r.benchmark] = ScoreFact(benchmark=r.benchmark, score=r.score, metric=r.metric,
                                         problems=r.problems, samples_per_problem=r.samples_per_problem,
-                                        temperature=r.temperature, per_problem=per_problem, stderr=r.stderr)
+                                        temperature=r.temperature, per_problem=per_problem, stderr=r.stderr,
+                                        cost=costs.get(r.id, {}))
     return VersionFacts(sha=version.sha, scores=scores, branch=version.branch, created_at=version.created_at)
 
 
