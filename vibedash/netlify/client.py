@@ -34,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from vibedash import __version__
+from vibedash.redact import hook_id_of, redact, register_secret, token_problem
 
 DEFAULT_API_URL = "https://api.netlify.com/api/v1"
 MAX_PER_PAGE = 100  # Netlify's documented page-size ceiling; larger values are silently cut to it.
@@ -81,6 +82,10 @@ class NetlifyUnavailable(NetlifyError):
 
 class NetlifyRequestError(NetlifyError):
     """Netlify refused the request (422 and other 4xx); the message carries Netlify's reason."""
+
+
+class InvalidToken(ValueError):
+    """The token cannot be sent as a header (whitespace or control characters inside); never quotes it."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,11 @@ class NetlifyClient:
         ``max_wait_s`` bounds the total time one call spends sleeping between retries; ``backoff_s`` is the
         first backoff step (doubled each retry, with jitter) when Netlify gives no wait time itself.
         """
+        problem = token_problem(token)
+        if problem:
+            raise InvalidToken(problem)
         self._token = (token or "").strip()
+        register_secret(self._token)
         self.site_id = (site_id or "").strip() or None
         self.api_url = _validated_base_url(api_url)
         if len(timeout) != 2 or min(timeout) <= 0:
@@ -318,9 +327,10 @@ class NetlifyClient:
         listing deploys (a unique ``title`` makes it easy to spot).
         """
         shown = _redacted_hook_url(hook_url)
+        register_secret(hook_id_of(hook_url))  # Netlify may quote the id back in an error message
         params = {key: value for key, value in (("trigger_title", title), ("trigger_branch", branch))
                   if value is not None}
-        self._send(_Call("POST", hook_url, params=params or None,
+        self._send(_Call("POST", hook_url.strip(), params=params or None,
                          data=payload.encode("utf-8") if payload is not None else b"",
                          content_type="text/plain; charset=utf-8", safety=_Safety.ONCE_ONLY,
                          authenticated=False, doing="triggering the build hook", missing=f"build hook {shown}",
@@ -486,8 +496,10 @@ class NetlifyClient:
                                    status=status, netlify_message=message)
 
     def _redact(self, text: str) -> str:
-        # Belt and braces: no message we build contains the token, but Netlify's own text is echoed verbatim.
-        return text.replace(self._token, "<token>") if len(self._token) >= 4 else text
+        # Belt and braces: no message we build contains the token, but Netlify's own text is echoed verbatim
+        # (and may quote a build hook id back).
+        text = text.replace(self._token, "<token>") if len(self._token) >= 4 else text
+        return redact(text)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -531,6 +543,9 @@ def _redacted_hook_url(hook_url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("The build hook URL must look like https://api.netlify.com/build_hooks/<id> "
                          "(Site configuration > Build & deploy > Build hooks).")
+    problem = token_problem(hook_url, "The build hook URL (VIBEDASH_BUILD_HOOK_URL)", what="URL")
+    if problem:
+        raise ValueError(problem)
     head, _, _ = parts.path.rstrip("/").rpartition("/")
     return f"{parts.scheme}://{parts.netloc}{head}/<hook id>"
 
