@@ -196,6 +196,11 @@ class NetlifyClient:
         token = "set" if self._token else "not set"
         return f"NetlifyClient(api_url={self.api_url!r}, site_id={self.site_id!r}, token={token})"
 
+    @property
+    def has_token(self) -> bool:
+        """Whether API calls can be made (a build hook alone needs no token)."""
+        return bool(self._token)
+
     def close(self) -> None:
         if self._owns_session:
             self._session.close()
