@@ -132,7 +132,10 @@ def promote(engine: Engine, client: NetlifyClient, site_id: str, target: str, *,
                              "promotion again (the gate is judged against what is live now)")
     if state.live_id == deploy_id and state.locked:
         raise ActionError(f"{deploy_id} ({registry.short(sha)}) is already live and locked: nothing to do")
-    deploy = _netlify(lambda: client.get_deploy(deploy_id), f"reading deploy {deploy_id}")
+    deploy = _netlify(lambda: existing_deploy(client, deploy_id), f"reading deploy {deploy_id}")
+    if deploy is None:
+        raise ActionError(f"Netlify no longer has deploy {deploy_id} (deleted by retention or by hand?): run "
+                          "`python -m vibedash sync` and pick another", outcome=REFUSED)
     if deploy.get("state") != "ready":
         raise ActionError(f"deploy {deploy_id} is {deploy.get('state')!r}, not ready: only a ready deploy can go "
                           "live (wait for its build, or pick another deploy)", outcome=BAD_INPUT)

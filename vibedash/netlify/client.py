@@ -108,6 +108,10 @@ class _Safety(enum.Enum):
     # Never after a read timeout, a dropped connection or a 5xx: the build may already be running, and a
     # retry would start a second one.
     ONCE_ONLY = "once-only"
+    # Like IDEMPOTENT, except after a read timeout: the first request may still be on its way and land late,
+    # after whatever the caller does next. Publishing (restore) is such a call: a late duplicate publish that
+    # lands after the lock that followed it can clear that lock. The caller reads back instead.
+    NOT_AFTER_TIMEOUT = "not-after-timeout"
 
 
 class _BearerAuth(AuthBase):
@@ -283,7 +287,7 @@ class NetlifyClient:
         """
         site, deploy = self._site(site_id), _require_id(deploy_id, "deploy id")
         return self._json_object(self._send(_Call(
-            "POST", self._api("sites", site, "deploys", deploy, "restore"),
+            "POST", self._api("sites", site, "deploys", deploy, "restore"), safety=_Safety.NOT_AFTER_TIMEOUT,
             doing=f"publishing deploy {deploy}", missing=f"deploy {deploy} of site {site}")))
 
     def lock_deploy(self, deploy_id: str) -> dict[str, Any]:
@@ -410,7 +414,9 @@ class NetlifyClient:
         # Chain the low-level error for debugging, except for build hooks: its text holds the secret hook URL.
         failure.__cause__ = None if call.display_url else exc
         failure.__suppress_context__ = True
-        retryable = ((never_sent or call.safety is _Safety.IDEMPOTENT)
+        late = call.safety is _Safety.NOT_AFTER_TIMEOUT and isinstance(exc, requests.exceptions.ReadTimeout)
+        retryable = ((never_sent or call.safety in (_Safety.IDEMPOTENT, _Safety.NOT_AFTER_TIMEOUT))
+                     and not late
                      and isinstance(exc, _TRANSIENT_FAILURES)
                      and not isinstance(exc, requests.exceptions.SSLError)   # retrying will not fix TLS
                      and tally.read_timeouts <= _MAX_READ_TIMEOUT_RETRIES)
@@ -429,7 +435,7 @@ class NetlifyClient:
             return delay, self._rate_limited(call, response, retry_at, delay)
         if status >= 500:
             tally.maybe_applied = True
-            retryable = call.safety is _Safety.IDEMPOTENT
+            retryable = call.safety in (_Safety.IDEMPOTENT, _Safety.NOT_AFTER_TIMEOUT)   # it answered: done
             delay = _retry_after_seconds(response) or self._backoff(attempt)
             return (delay if retryable else None), self._server_error(call, response)
         return None, self._client_error(call, response)
