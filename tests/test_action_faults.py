@@ -34,6 +34,8 @@ def matrix(tmp_path_factory):
 def quick_confirmations(monkeypatch):
     monkeypatch.setattr("vibedash.actions.observe.CONFIRM_PAUSE_S", 0.01)
     monkeypatch.setattr("vibedash.netlify.client._MIN_RATE_LIMIT_WAIT_S", 0.05)
+    # The CLI builds its own client with production backoff (0.5 s doubling); keep the retries, not the waits.
+    monkeypatch.setattr(NetlifyClient, "_backoff", lambda self, attempt: 0.01)
 
 
 @pytest.mark.parametrize("action", ACTIONS)

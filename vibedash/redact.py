@@ -25,7 +25,7 @@ HIDDEN = "<redacted>"
 _MIN_SECRET_LENGTH = 6
 
 _HOOK_URL = re.compile(r"(/build_hooks/)[A-Za-z0-9_-]+", re.IGNORECASE)
-_BEARER = re.compile(r"(bearer\s+)[^\s'\"<>]+", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.\-]*://[^/\s:@]*:)([^@/\s]+)(@)", re.IGNORECASE)
 
 _lock = threading.Lock()
