@@ -23,8 +23,8 @@ import itertools
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +55,8 @@ SETTLE = STALL + 0.1  # after the run: long enough for stalled requests to land 
 WORKERS = 4           # cases run side by side (each its own simulator and registry): most of a case is waiting
 
 FAILURE_POINTS = ("before-apply", "after-apply-answer-lost", "429-storm", "500-after-apply", "dropped-connection",
-                  "stall-past-read-timeout", "stall-after-apply", "lying-read-back", "another-actor",
-                  "transient-404")
+                  "stall-past-read-timeout", "stall-after-apply", "lying-read-back", "read-back-fails",
+                  "another-actor", "transient-404")
 STATUS_EXIT = {"succeeded": {0}, "refused": {1}, "failed": {1, 2, 3}, "partial": {4}, "unknown": {4}}
 
 
@@ -252,6 +252,10 @@ class Matrix:
             # The write's answer is lost and the first read after it serves the earlier (stale) state.
             sim.inject("drop", count=50, after_handling=True, **where)
             sim.inject("stale", count=1, path_contains=scenario.read_path, method="GET",
+                       after_path=scenario.write_path)
+        elif point == "read-back-fails":
+            # The change is applied and answered, then every read of the result fails (a 500 storm).
+            sim.inject("500", count=50, path_contains=scenario.read_path, method="GET",
                        after_path=scenario.write_path)
         elif point == "another-actor":
             sim.inject("interleave", count=1, action=scenario.other_actor, after_handling=scenario.other_after_write,

@@ -18,7 +18,7 @@ from vibedash.registry import audit
 from vibedash.registry import records as registry
 from vibedash.registry.db import open_registry, unit_of_work
 from vibedash.registry.demo import DEMO_SITE_ID, build_demo, seed_simulator
-from vibedash.registry.models import Deploy, Event
+from vibedash.registry.models import Event
 
 PASSING = policy_from_strings(["aime25 >= 0"])
 FAILING = policy_from_strings(["aime25 >= 99.9"])

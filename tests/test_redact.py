@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from vibedash.redact import hook_id_of, mask_url_password, redact, redact_data, register_secret, token_problem
+from vibedash.redact import (
+    hook_id_of,
+    mask_url_password,
+    redact,
+    redact_data,
+    register_secret,
+    token_problem,
+)
 
 
 def test_registered_secrets_hook_urls_bearer_tokens_and_passwords_are_removed() -> None:

@@ -115,12 +115,12 @@ class Run:
         """Someone else published another deploy: nothing this action wanted holds, and it will not fight."""
         note_live(self.engine, self.site_id, state)
         expected = " or ".join(str(e or "nothing") for e in sorted(self.expected_live, key=str))
-        what = (f"{self.target} was published, then {state.live_id or 'nothing'} replaced it"
-                if changed else "nothing was changed")
+        what = (f"This {self.kind} did publish {self.target}, then {state.live_id or 'nothing'} replaced it"
+                if changed else "Nothing was changed")
         message = (f"the live deploy changed under this {self.kind}: Netlify now shows "
-                   f"{state.live_id or 'nothing'} live ({'locked' if state.locked else 'unlocked'}), not "
-                   f"{expected}; someone else published it. {what[0].upper() + what[1:]}. Look at the site, "
-                   f"then run the {self.kind} again if it is still wanted")
+                   f"{state.live_id or 'nothing'} live ({'locked' if state.locked else 'unlocked'}), not the "
+                   f"expected {expected}; someone else published it. {what}. Look at the site, then run the "
+                   f"{self.kind} again if it is still wanted")
         steps["conflict"] = state.live_id
         return self.fail(audit.FAILED if changed else audit.REFUSED, message, REFUSED, steps, ActionConflict)
 
@@ -145,7 +145,8 @@ class Run:
                 state, changed = result.state, True
                 continue
             if result.state is not None and result.state.live_id not in self.expected_live | {self.target}:
-                raise self.conflict(result.state, changed, steps)
+                # An answered step did happen, even though someone else's change has replaced it since.
+                raise self.conflict(result.state, changed or result.error is None, steps)
             raise self.step_failed(step, result, changed, steps)
         if not goal(state):  # the steps ran out (e.g. a lock that does not stick): say what holds
             note_live(self.engine, self.site_id, state)
@@ -185,7 +186,7 @@ class Run:
         steps[step.name] = "unknown"
         answered = "Netlify accepted it, but" if error is None else f"it got no clear answer{said}, and"
         return self.fail(UNKNOWN, f"unknown whether {step.doing} took effect: {answered} {read}. Check the "
-                         f"site's Deploys page on Netlify, or: {self.retry_hint}", UNKNOWN, steps)
+                         f"site's Deploys page on Netlify. {self.retry_hint}", UNKNOWN, steps)
 
     def partial_message(self, step: Step, said: str, now: str, steps: dict[str, Any]) -> ActionError:
         message = (f"{self.target} is live but NOT locked{said}: the next git build may replace it. {now}. "

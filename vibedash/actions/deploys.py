@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from vibedash.actions.builds import build_title, find_build_hook, find_triggered_build, trigger_build
+from vibedash.actions.builds import (
+    build_title,
+    find_build_hook,
+    find_triggered_build,
+    trigger_build,
+)
 from vibedash.actions.converge import no_answer
 from vibedash.actions.locking import set_lock
 from vibedash.actions.observe import LiveState, existing_deploy, pause, read_live

@@ -12,9 +12,13 @@ from sqlalchemy import Engine
 
 from vibedash.actions import intents
 from vibedash.actions.converge import Run, Step
-from vibedash.actions.observe import read_live, resolve_deploy, sha_of
+from vibedash.actions.observe import (
+    before_any_change,
+    read_live,
+    resolve_deploy,
+    sha_of,
+)
 from vibedash.actions.outcomes import ActionConflict, ActionError, ActionResult
-from vibedash.actions.publish import _netlify
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry import audit
 
@@ -23,7 +27,7 @@ def set_lock(engine: Engine, client: NetlifyClient, site_id: str, *, locked: boo
              target: str | None = None, reason: str | None = None) -> ActionResult:
     """Lock (stop auto publishing) or unlock the given deploy, by default the live one."""
     kind = "lock" if locked else "unlock"
-    state = _netlify(lambda: read_live(client, site_id), f"reading the site before the {kind}")
+    state = before_any_change(lambda: read_live(client, site_id), f"reading the site before the {kind}")
     if target:
         deploy_id, sha = resolve_deploy(engine, client, target)
     else:

@@ -8,8 +8,9 @@ may answer). Both are confirmed by a second read a moment later before an action
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
 
@@ -18,6 +19,8 @@ from vibedash.netlify.sync import deploy_fields
 from vibedash.registry import records as registry
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Deploy, Site
+
+T = TypeVar("T")
 
 # Pause before confirming a surprising read (a 404, a change that did not seem to land). Tests shorten it.
 CONFIRM_PAUSE_S = 0.5
@@ -56,6 +59,17 @@ def existing_deploy(client: NetlifyClient, deploy_id: str) -> dict[str, Any] | N
         return client.get_deploy(deploy_id)
     except NetlifyNotFound:
         return None
+
+
+def before_any_change(call: Callable[[], T], doing: str) -> T:
+    """Run a read that comes before any change: a Netlify failure then means nothing changed."""
+    from vibedash.actions.outcomes import ActionError, outcome_of_netlify_error
+
+    try:
+        return call()
+    except NetlifyError as exc:
+        raise ActionError(f"{doing} failed ({exc}); nothing was changed", outcome=outcome_of_netlify_error(exc)) \
+            from None
 
 
 def sha_of(engine: Engine, deploy_id: str | None) -> str | None:

@@ -16,7 +16,14 @@ from sqlalchemy import Engine, select
 
 from vibedash.actions import intents
 from vibedash.actions.converge import Run, Step
-from vibedash.actions.observe import LiveState, existing_deploy, read_live, resolve_deploy, sha_of
+from vibedash.actions.observe import (
+    LiveState,
+    before_any_change,
+    existing_deploy,
+    read_live,
+    resolve_deploy,
+    sha_of,
+)
 from vibedash.actions.outcomes import (
     BAD_INPUT,
     REFUSED,
@@ -25,10 +32,9 @@ from vibedash.actions.outcomes import (
     ActionResult,
     GateRefused,
     PromotePreview,
-    outcome_of_netlify_error,
 )
 from vibedash.decisions.gate import Policy, Verdict, evaluate
-from vibedash.netlify.client import NetlifyClient, NetlifyError
+from vibedash.netlify.client import NetlifyClient
 from vibedash.registry import audit
 from vibedash.registry import records as registry
 from vibedash.registry.db import unit_of_work
@@ -53,15 +59,6 @@ def gate_verdict(engine: Engine, policy: Policy, candidate_sha: str | None,
             if live_row is not None and live_row.version is not None:
                 live = registry.version_facts(session, live_row.version)
         return evaluate(policy, candidate, live)
-
-
-def _netlify(call, doing: str):
-    """Run a read that comes before any change; a Netlify failure then means nothing changed."""
-    try:
-        return call()
-    except NetlifyError as exc:
-        raise ActionError(f"{doing} failed ({exc}); nothing was changed", outcome=outcome_of_netlify_error(exc)) \
-            from None
 
 
 def preview_promote(engine: Engine, client: NetlifyClient, site_id: str, target: str,
@@ -121,7 +118,7 @@ def promote(engine: Engine, client: NetlifyClient, site_id: str, target: str, *,
     """
     reason = _require_reason(reason)
     deploy_id, sha = resolve_deploy(engine, client, target)
-    state = _netlify(lambda: read_live(client, site_id), "reading the site before promoting")
+    state = before_any_change(lambda: read_live(client, site_id), "reading the site before promoting")
     pending = intents.unfinished_live_change(engine, site_id, "promote")
     if pending and pending.target == deploy_id and state.live_id in (pending.previous_live, deploy_id) \
             and (expected_live is UNCHECKED or expected_live in (pending.previous_live, deploy_id)):
@@ -132,7 +129,7 @@ def promote(engine: Engine, client: NetlifyClient, site_id: str, target: str, *,
                              "promotion again (the gate is judged against what is live now)")
     if state.live_id == deploy_id and state.locked:
         raise ActionError(f"{deploy_id} ({registry.short(sha)}) is already live and locked: nothing to do")
-    deploy = _netlify(lambda: existing_deploy(client, deploy_id), f"reading deploy {deploy_id}")
+    deploy = before_any_change(lambda: existing_deploy(client, deploy_id), f"reading deploy {deploy_id}")
     if deploy is None:
         raise ActionError(f"Netlify no longer has deploy {deploy_id} (deleted by retention or by hand?): run "
                           "`python -m vibedash sync` and pick another", outcome=REFUSED)
@@ -218,7 +215,7 @@ def rollback(engine: Engine, client: NetlifyClient, site_id: str, *, actor: str,
     that did not finish goes to that same target (never onward to the deploy being rolled away from).
     """
     reason = _require_reason(reason)
-    state = _netlify(lambda: read_live(client, site_id), "reading the site before rolling back")
+    state = before_any_change(lambda: read_live(client, site_id), "reading the site before rolling back")
     named = resolve_deploy(engine, client, to) if to else None
     pending = intents.unfinished_live_change(engine, site_id, "rollback")
     if pending and (named is None or named[0] == pending.target) \
@@ -247,7 +244,7 @@ def rollback(engine: Engine, client: NetlifyClient, site_id: str, *, actor: str,
 
 def _check_rollback_target(engine: Engine, client: NetlifyClient, target: str) -> None:
     """Refuse a target Netlify no longer has (confirmed by a second read) or that is not ready."""
-    deploy = _netlify(lambda: existing_deploy(client, target), f"reading deploy {target}")
+    deploy = before_any_change(lambda: existing_deploy(client, target), f"reading deploy {target}")
     if deploy is None:
         with unit_of_work(engine) as session:
             row = session.scalar(select(Deploy).where(Deploy.netlify_id == target))

@@ -13,7 +13,13 @@ from sqlalchemy import Engine, select
 
 from vibedash.actions.deploys import ActionError, delete_deploy
 from vibedash.actions.observe import read_live
-from vibedash.actions.outcomes import EXIT_CODES, PARTIAL, REFUSED, UNAVAILABLE, outcome_of_netlify_error
+from vibedash.actions.outcomes import (
+    EXIT_CODES,
+    PARTIAL,
+    REFUSED,
+    UNAVAILABLE,
+    outcome_of_netlify_error,
+)
 from vibedash.config import Settings
 from vibedash.decisions.policies import retention_policy
 from vibedash.decisions.retention import RetentionPlan, RetentionPolicy, plan_retention
