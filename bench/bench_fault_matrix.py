@@ -27,9 +27,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--action", action="append", choices=ACTIONS, help="only these actions (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="one line per case")
+    parser.add_argument("--postgres-server", metavar="URL", help="run on PostgreSQL: a server URL such as "
+                        "postgresql+psycopg://user@127.0.0.1:5432 (one database is created per case)")
     args = parser.parse_args()
     started = time.perf_counter()
-    cases = run_matrix(tuple(args.action or ACTIONS), FAILURE_POINTS)
+    cases = run_matrix(tuple(args.action or ACTIONS), FAILURE_POINTS, postgres_server=args.postgres_server)
     elapsed = time.perf_counter() - started
     if args.verbose:
         for case in cases:
@@ -38,7 +40,8 @@ def main() -> None:
                   + "; ".join(case.problems))
     outcomes = collections.Counter(case.first_status or "no event" for case in cases)
     retried = [case for case in cases if case.retry_exit is not None]
-    print(f"actions: {len(set(c.action for c in cases))}, failure points: {len(FAILURE_POINTS)}")
+    print(f"registry: {'PostgreSQL' if args.postgres_server else 'SQLite'}; actions: "
+          f"{len({c.action for c in cases})}, failure points: {len(FAILURE_POINTS)}")
     print(f"fault cases tried: {len(cases)}")
     print("first-run outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(f"retries needed: {len(retried)}, retries that finished (or refused cleanly): "

@@ -22,7 +22,9 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 import vibedash.actions.observe as observe
 import vibedash.netlify.client as client_module
@@ -133,22 +135,60 @@ def _exit_of(call: Callable[[], Any]) -> int:
 
 
 class Matrix:
-    """Builds the sample registry once; each case copies it."""
+    """Builds the sample registry once; each case copies it (a SQLite file, or a PostgreSQL database made from
+    a template database when ``postgres_server`` is a server URL)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, postgres_server: str | None = None) -> None:
         self.folder = folder
-        self.template = folder / "template.db"
-        engine = open_registry(f"sqlite:///{self.template}")
+        self.postgres_server = postgres_server
+        self.counter = itertools.count(1)
+        self._create_lock = threading.Lock()   # PostgreSQL copies a template for one CREATE DATABASE at a time
+        if postgres_server:
+            self.template_name = f"matrix_template_{uuid.uuid4().hex[:8]}"
+            self._admin(f"CREATE DATABASE {self.template_name}")
+            url = f"{postgres_server}/{self.template_name}"
+        else:
+            self.template = folder / "template.db"
+            url = f"sqlite:///{self.template}"
+        engine = open_registry(url)
         with unit_of_work(engine) as session:
             build_demo(session)
         engine.dispose()
-        self.counter = itertools.count(1)
+
+    def _admin(self, statement: str) -> None:
+        admin = create_engine(f"{self.postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+    @contextmanager
+    def registry_copy(self):
+        number = next(self.counter)
+        if self.postgres_server:
+            name = f"matrix_case_{uuid.uuid4().hex[:8]}_{number}"
+            with self._create_lock:
+                self._admin(f"CREATE DATABASE {name} TEMPLATE {self.template_name}")
+            try:
+                yield f"{self.postgres_server}/{name}"
+            finally:
+                self._admin(f"DROP DATABASE IF EXISTS {name}")
+            return
+        path = self.folder / f"case{number}.db"
+        shutil.copy(self.template, path)
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            path.unlink(missing_ok=True)
 
     @contextmanager
     def world(self):
-        path = self.folder / f"case{next(self.counter)}.db"
-        shutil.copy(self.template, path)
-        engine = open_registry(f"sqlite:///{path}")
+        with self.registry_copy() as url:
+            yield from self._world(url)
+
+    def _world(self, url: str):
+        engine = open_registry(url)
         with NetlifySimulator(token=TOKEN) as sim:
             seed_simulator(sim, engine)
             client = NetlifyClient(TOKEN, site_id=DEMO_SITE_ID, api_url=sim.api_url, timeout=(0.5, READ_TIMEOUT),
@@ -158,7 +198,6 @@ class Matrix:
             finally:
                 client.close()
                 engine.dispose()
-                path.unlink(missing_ok=True)
 
     # --- scenarios ----------------------------------------------------------------------------------------
 
@@ -397,10 +436,10 @@ def fast_timings():
         observe.CONFIRM_PAUSE_S, client_module._MIN_RATE_LIMIT_WAIT_S = saved
 
 
-def run_matrix(actions_to_run: tuple[str, ...] = ACTIONS,
-               points: tuple[str, ...] = FAILURE_POINTS) -> list[Case]:
+def run_matrix(actions_to_run: tuple[str, ...] = ACTIONS, points: tuple[str, ...] = FAILURE_POINTS,
+               postgres_server: str | None = None) -> list[Case]:
     with tempfile.TemporaryDirectory(prefix="vibedash-faults-") as folder, fast_timings():
-        matrix = Matrix(Path(folder))
+        matrix = Matrix(Path(folder), postgres_server)
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             futures = [pool.submit(matrix.run_case, action, point) for action in actions_to_run for point in points]
             return [future.result() for future in futures]

@@ -285,3 +285,15 @@ def test_two_promotes_at_once_on_postgres_only_one_succeeds(pg_url, sim) -> None
     finally:
         engine.dispose()
 
+
+
+def test_the_fault_matrix_holds_on_postgres_too(postgres_server) -> None:  # noqa: F811
+    """Every action on PostgreSQL, at the failure points whose handling leans on the database most: a retry
+    that resumes its intent, an answer lost after the change, another actor. (Each case needs its own
+    database, about a second to create, so the full matrix runs on SQLite above.)"""
+    from fault_matrix import run_matrix
+
+    points = ("before-apply", "after-apply-answer-lost", "another-actor")
+    cases = run_matrix(points=points, postgres_server=postgres_server)
+    assert len(cases) == len(ACTIONS) * len(points)
+    assert [f"{c.action} {c.point}: {'; '.join(c.problems)}" for c in cases if c.problems] == []
