@@ -22,12 +22,17 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE, EXIT_PARTIAL = 0, 1, 2, 
 def client_from_settings(settings: Settings):
     token = settings.require("netlify_auth_token", "talk to Netlify")
     site_id = settings.require("netlify_site_id", "know which Netlify site to manage")
-    return _client(token, site_id, settings.netlify_api_url)
+    return _client(token, site_id, settings.netlify_api_url, settings)
 
 
-def _client(token: str | None, site_id: str | None, api_url: str):
+def _client(token: str | None, site_id: str | None, api_url: str, settings: Settings | None = None):
     from vibedash.cli.output import CliError
+    from vibedash.config import secret_values
     from vibedash.netlify.client import InvalidToken, NetlifyClient
+    from vibedash.redact import register_secret
+
+    for value in secret_values(settings):  # so no audit row or message can carry one (hook URL, API keys...)
+        register_secret(value)
 
     try:
         return NetlifyClient(token, site_id=site_id, api_url=api_url)
@@ -110,7 +115,8 @@ def run_trigger(args: argparse.Namespace, settings: Settings, engine: Engine, *,
     branch = getattr(args, "branch", None)
     if settings.build_hook_url:
         # A build hook needs no token: the hook URL is the credential.
-        client = _client(settings.netlify_auth_token or "", settings.netlify_site_id, settings.netlify_api_url)
+        client = _client(settings.netlify_auth_token or "", settings.netlify_site_id, settings.netlify_api_url,
+                         settings)
         hook = settings.build_hook_url
     elif settings.netlify_auth_token and settings.netlify_site_id:
         client = client_from_settings(settings)
