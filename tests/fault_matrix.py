@@ -243,7 +243,8 @@ class Matrix:
             return Scenario(
                 run=lambda: _exit_of(lambda: actions.set_lock(engine, client, site, locked=locked, actor="matrix")),
                 write_path=f"/{action}", write_method="POST", read_path=site_path, other_actor=publish_other,
-                other_after_write=False, goal=lambda t, target: t.live == target and t.locked == locked, kinds=(action,),
+                other_after_write=False, goal=lambda t, target: t.live == target and t.locked == locked,
+                kinds=(action,),
                 missing_writes=lambda t: {action: int(t.locked != locked)})
         if action == "trigger":
             hook = sim.add_build_hook(site, "matrix")

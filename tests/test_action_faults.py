@@ -97,6 +97,22 @@ def test_a_rollback_retry_goes_to_the_same_target_never_onward(demo, sim, client
     assert [e.target for e in _events(demo, "rollback")[-2:]] == [original, original]
 
 
+def test_after_an_unfinished_rollback_the_offered_target_is_the_same_one(demo, sim, client) -> None:
+    original = sim.published_deploy_id(DEMO_SITE_ID)
+    target = _candidate(demo)
+    actions.promote(demo, client, DEMO_SITE_ID, target, actor="t", reason="r", policy=PASSING)
+    sim.restore_keeps_lock = False
+    sim.inject("500", count=20, path_contains="/lock")
+    with pytest.raises(actions.ActionError):
+        actions.rollback(demo, client, DEMO_SITE_ID, actor="t", reason="bad")
+    # The page offers "Roll back to …" from this: finishing the rollback, not rolling back the rollback.
+    assert actions.rollback_target(demo, sim.published_deploy_id(DEMO_SITE_ID)) == original
+    sim.clear_faults()
+    actions.rollback(demo, client, DEMO_SITE_ID, actor="t", reason="finish", to=original)
+    assert sim.deploy(original)["locked"] and _events(demo, "rollback")[-1].status == "succeeded"
+    assert actions.rollback_target(demo, original) == target   # done: the usual "previous live" again
+
+
 def test_one_404_never_marks_a_rollback_target_expired(demo, sim, client) -> None:
     original = sim.published_deploy_id(DEMO_SITE_ID)
     actions.promote(demo, client, DEMO_SITE_ID, _candidate(demo), actor="t", reason="r", policy=PASSING)

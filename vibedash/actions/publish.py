@@ -183,8 +183,18 @@ def _how(steps: dict[str, Any]) -> str:
 
 
 def rollback_target(engine: Engine, current_live: str | None) -> str | None:
-    """The deploy that was live before the current one: from the audit log, else Netlify's publish times."""
+    """The deploy that was live before the current one: from the audit log, else Netlify's publish times.
+
+    While a rollback is unfinished (and nothing else has happened since), its own target: finishing it is the
+    rollback to do, never a step onward to the deploy it was rolling away from.
+    """
     with unit_of_work(engine) as session:
+        latest = session.scalar(select(Event).where(Event.kind.in_(intents.LIVE_CHANGING),
+                                                    Event.status != audit.REFUSED, Event.intent.is_not(None))
+                                .order_by(Event.id.desc()).limit(1))
+        if latest is not None and latest.kind == "rollback" and latest.status in audit.UNFINISHED \
+                and current_live in (latest.previous_live, latest.target):
+            return latest.target
         if current_live:
             # partial and unknown count too: their target did go live (the lock is what may be missing).
             previous = session.scalar(
