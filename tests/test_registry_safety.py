@@ -44,12 +44,12 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-def at_previous_revision(url: str) -> tuple[str, str]:
-    """A registry with data, one revision behind the code: (its revision, the head)."""
+def at_previous_revision(url: str, revision: str = "-1") -> tuple[str, str]:
+    """A registry with data, one revision (or back at ``revision``) behind the code: (its revision, the head)."""
     engine = open_registry(url)
     with unit_of_work(engine) as session:
         build_demo(session)
-    command.downgrade(alembic_config(engine), "-1")
+    command.downgrade(alembic_config(engine), revision)
     revisions = schema_revisions(engine)
     engine.dispose()
     return revisions
@@ -100,7 +100,8 @@ def test_a_failed_post_check_leaves_the_database_as_it_was_and_the_next_open_fai
 
 
 def test_a_migration_failing_halfway_is_undone(any_url: str, capsys) -> None:
-    previous, head = at_previous_revision(any_url)
+    # Before 0003, the revision that adds solve_run.cache_hits (later revisions may follow it).
+    previous, head = at_previous_revision(any_url, "0002")
     engine = create_engine(any_url)
     with engine.begin() as conn:  # what the next migration adds is already there: it fails halfway
         conn.execute(text("ALTER TABLE solve_run ADD COLUMN cache_hits INTEGER"))
