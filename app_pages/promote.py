@@ -200,8 +200,10 @@ def promote_dialog(ctx: Context, deploy_id: str) -> None:
     if problem:
         st.error(f"Not promoted. {problem}")
         return
+    # expected_live: refused if Netlify's live deploy is no longer the one this dialog showed and judged against.
     dialogs.perform(lambda: actions.promote(ctx.engine, ctx.client, ctx.site_id, preview.deploy_id, actor=ctx.actor,
-                                            reason=reason, policy=ctx.policy, override=override),
+                                            reason=reason, policy=ctx.policy, override=override,
+                                            expected_live=preview.live_deploy_id),
                     close=PENDING_PROMOTE)
 
 

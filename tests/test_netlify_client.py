@@ -515,3 +515,30 @@ def test_a_403_is_an_auth_error() -> None:
     with NetlifyClient(TOKEN, "site-1", api_url=API) as netlify:
         with pytest.raises(NetlifyAuthError, match="not your site"):
             netlify.get_site()
+
+
+def test_a_publish_is_not_sent_again_after_a_read_timeout(sim: NetlifySimulator, site: dict[str, Any]) -> None:
+    # The first request may still land late; a second one landing after a later lock could clear that lock.
+    old = sim.add_deploy(site["id"], commit_ref="a" * 40)
+    sim.add_deploy(site["id"], commit_ref="b" * 40)
+    sim.inject("slow", count=5, seconds=0.5, path_contains="/restore")
+    with NetlifyClient(TOKEN, site["id"], api_url=sim.api_url, timeout=(1.0, 0.2), backoff_s=0.01) as hasty:
+        with pytest.raises(NetlifyUnavailable, match="no answer"):
+            hasty.restore_deploy(old["id"])
+        assert hasty.request_count == 1
+    sim.inject("500", count=1, path_contains="/restore")   # an answered 5xx is still retried
+    assert client_for(sim, site).restore_deploy(old["id"])["id"] == old["id"]
+
+
+def client_for(sim: NetlifySimulator, site: dict[str, Any]) -> NetlifyClient:
+    return NetlifyClient(TOKEN, site["id"], api_url=sim.api_url, timeout=(1.0, 2.0), backoff_s=0.01)
+
+
+def test_a_token_with_whitespace_inside_is_refused_without_quoting_it() -> None:
+    from vibedash.netlify.client import InvalidToken
+
+    for bad in ("nfp_abc\ndef", "nfp_abc def", "nfp_abc\x00def", "nfp_abcé"):
+        with pytest.raises(InvalidToken) as caught:
+            NetlifyClient(bad, "site")
+        assert "abc" not in str(caught.value) and "def" not in str(caught.value)
+    assert NetlifyClient("  nfp_pasted_with_newline\n", "site").has_token   # surrounding whitespace is forgiven

@@ -589,3 +589,51 @@ def test_the_demo_site_keeps_its_ids_across_restarts() -> None:
 def test_only_loopback_counts_as_loopback() -> None:
     assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
     assert not _is_loopback("0.0.0.0") and not _is_loopback("192.168.1.5")
+
+
+def test_faults_after_handling_act_first_then_fail(sim: NetlifySimulator, site: dict[str, Any]) -> None:
+    old = sim.add_deploy(site["id"], commit_ref="a" * 40)
+    sim.add_deploy(site["id"], commit_ref="b" * 40)
+    sim.inject("500", path_contains="/restore", after_handling=True)
+    assert call(sim, "POST", f"/sites/{site['id']}/deploys/{old['id']}/restore").status_code == 500
+    assert sim.published_deploy_id(site["id"]) == old["id"]   # it happened, though the answer says otherwise
+    with pytest.raises(ValueError, match="after_handling"):
+        sim.inject("429", after_handling=True)   # a 429 means nothing was done
+
+
+def test_a_stale_fault_serves_the_previous_answer_once_armed(sim: NetlifySimulator, site: dict[str, Any]) -> None:
+    old = sim.add_deploy(site["id"], commit_ref="a" * 40)
+    new = sim.add_deploy(site["id"], commit_ref="b" * 40)
+    assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == new["id"]
+    sim.inject("stale", path_contains=f"/sites/{site['id']}", method="GET", after_path="/restore")
+    # Not armed yet: answered truly (and this answer becomes the one a stale read repeats).
+    assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == new["id"]
+    call(sim, "POST", f"/sites/{site['id']}/deploys/{old['id']}/restore")
+    stale = call(sim, "GET", f"/sites/{site['id']}")
+    assert stale.status_code == 200 and stale.json()["published_deploy"]["id"] == new["id"]   # the lie
+    assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == old["id"]
+
+
+def test_a_transient_404_answers_once_for_something_that_exists(sim: NetlifySimulator,
+                                                                site: dict[str, Any]) -> None:
+    deploy = sim.add_deploy(site["id"], commit_ref="a" * 40)
+    sim.inject("transient-404", path_contains=deploy["id"], method="GET")
+    assert call(sim, "GET", f"/deploys/{deploy['id']}").status_code == 404
+    assert call(sim, "GET", f"/deploys/{deploy['id']}").status_code == 200
+
+
+def test_another_actor_can_act_just_before_or_after_a_request(sim: NetlifySimulator, site: dict[str, Any]) -> None:
+    first = sim.add_deploy(site["id"], commit_ref="a" * 40)
+    second = sim.add_deploy(site["id"], commit_ref="b" * 40)
+    sim.set_locked(site["id"])
+    sim.inject("interleave", path_contains="/lock", action=lambda s: s.publish(site["id"], first["id"]))
+    refused = call(sim, "POST", f"/deploys/{second['id']}/lock")
+    assert refused.status_code == 422 and sim.published_deploy_id(site["id"]) == first["id"]
+    sim.inject("interleave", path_contains="/unlock", after_handling=True,
+               action=lambda s: s.publish(site["id"], second["id"]))
+    assert call(sim, "POST", f"/deploys/{first['id']}/unlock").status_code == 200
+    assert sim.published_deploy_id(site["id"]) == second["id"]
+    with pytest.raises(ValueError, match="action"):
+        sim.inject("interleave")
+    with pytest.raises(ValueError, match="not a ready deploy"):
+        sim.publish(site["id"], "no-such-deploy")

@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 
 from vibedash.actions.deploys import ActionError, delete_deploy
+from vibedash.actions.observe import read_live
+from vibedash.actions.outcomes import (
+    EXIT_CODES,
+    PARTIAL,
+    REFUSED,
+    UNAVAILABLE,
+    outcome_of_netlify_error,
+)
 from vibedash.config import Settings
 from vibedash.decisions.policies import retention_policy
 from vibedash.decisions.retention import RetentionPlan, RetentionPolicy, plan_retention
-from vibedash.netlify.client import NetlifyClient
+from vibedash.netlify.client import NetlifyClient, NetlifyError
 from vibedash.registry import records as registry
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Event, utcnow
@@ -46,10 +54,21 @@ class ApplyReport:
     deleted: list[str] = field(default_factory=list)
     not_done: list[str] = field(default_factory=list)
     error: str | None = None
+    # How the stop ended (an ActionError outcome: refused, unavailable, unknown...); None when complete.
+    outcome: str | None = None
 
     @property
     def complete(self) -> bool:
         return self.error is None and not self.not_done
+
+    @property
+    def exit_code(self) -> int:
+        """The README's exit code: 0 done, 4 partly done, else what stopped the first delete."""
+        if self.complete:
+            return 0
+        if self.deleted:
+            return EXIT_CODES[PARTIAL]
+        return EXIT_CODES.get(self.outcome or UNAVAILABLE, EXIT_CODES[UNAVAILABLE])
 
     def summary(self) -> str:
         text = f"deleted {len(self.deleted)} deploys"
@@ -60,22 +79,34 @@ class ApplyReport:
 
 def apply_plan(engine: Engine, client: NetlifyClient, site_id: str, plan: RetentionPlan, *, actor: str,
                progress: Callable[[int, int, str], None] | None = None) -> ApplyReport:
-    """Delete the plan's pruned deploys, each an audited action; stop at the first error."""
+    """Delete the plan's pruned deploys, each an audited action; stop at the first error.
+
+    Each delete reads Netlify first, so running apply again after a stop (or a lost answer) only deletes
+    what is still there.
+    """
     report = ApplyReport()
-    live_now = (client.get_site(site_id).get("published_deploy") or {}).get("id")
     targets = [d for d in plan.prune]
+    try:
+        live_now = read_live(client, site_id).live_id
+    except NetlifyError as exc:
+        report.error = f"reading the site failed ({exc}); nothing was deleted"
+        report.not_done = [d.netlify_id for d in targets]
+        report.outcome = outcome_of_netlify_error(exc)
+        return report
     for index, decision in enumerate(targets, 1):
         if decision.netlify_id == live_now:
             report.error = (f"{decision.netlify_id} is live on Netlify now but the plan prunes it: the registry "
                             "is behind, run `python -m vibedash sync` and plan again")
             report.not_done = [d.netlify_id for d in targets[index - 1:]]
+            report.outcome = REFUSED
             break
         try:
             delete_deploy(engine, client, site_id, decision.netlify_id, actor=actor,
-                          reason="retention: " + "; ".join(decision.reasons))
+                          reason="retention: " + "; ".join(decision.reasons), live_deploy_id=live_now)
         except ActionError as exc:
             report.error = str(exc)
             report.not_done = [d.netlify_id for d in targets[index - 1:]]
+            report.outcome = exc.outcome
             break
         report.deleted.append(decision.netlify_id)
         if progress:

@@ -1,7 +1,10 @@
 """CLI verbs that talk to Netlify (sync, promote, rollback, lock, unlock, trigger), retention, pins,
 the solve panel and the Netlify simulator. Each handler takes (args, settings, engine) and returns an exit code.
 
-Exit codes beyond cli.py's: 4 when an action was only partly done (retry the same command).
+Exit codes (README): 0 done; 1 refused (gate failed, not found, the site changed under the action, another
+action running); 2 bad input or a missing setting; 3 Netlify (or the database) unavailable and nothing
+changed; 4 partly done or unknown (run the same command again: it reads Netlify first and finishes the job).
+Errors go to stderr, one line each.
 """
 
 from __future__ import annotations
@@ -17,11 +20,24 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNAVAILABLE, EXIT_PARTIAL = 0, 1, 2, 
 
 
 def client_from_settings(settings: Settings):
-    from vibedash.netlify.client import NetlifyClient
-
     token = settings.require("netlify_auth_token", "talk to Netlify")
     site_id = settings.require("netlify_site_id", "know which Netlify site to manage")
-    return NetlifyClient(token, site_id=site_id, api_url=settings.netlify_api_url)
+    return _client(token, site_id, settings.netlify_api_url, settings)
+
+
+def _client(token: str | None, site_id: str | None, api_url: str, settings: Settings | None = None):
+    from vibedash.cli.output import CliError
+    from vibedash.config import secret_values
+    from vibedash.netlify.client import InvalidToken, NetlifyClient
+    from vibedash.redact import register_secret
+
+    for value in secret_values(settings):  # so no audit row or message can carry one (hook URL, API keys...)
+        register_secret(value)
+
+    try:
+        return NetlifyClient(token, site_id=site_id, api_url=api_url)
+    except InvalidToken as exc:  # its message never quotes the token
+        raise CliError(str(exc), EXIT_BAD_INPUT) from None
 
 
 def _progress(page: int, seen: int) -> None:
@@ -39,8 +55,9 @@ def _report_action(run) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ActionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_PARTIAL if exc.partial else EXIT_FAILED
+        label = {"refused": "refused", "partial": "partly done", "unknown": "unknown"}.get(exc.outcome, "error")
+        print(f"{label}: {exc}", file=sys.stderr)
+        return exc.exit_code
     if result.verdict is not None:
         print(result.verdict.format_text())
     print(result.message)
@@ -94,13 +111,12 @@ def cmd_trigger(args: argparse.Namespace, settings: Settings, engine: Engine) ->
 def run_trigger(args: argparse.Namespace, settings: Settings, engine: Engine, *, sha: str | None,
                 verdict=None) -> int:
     from vibedash.actions import deploys as actions
-    from vibedash.netlify.client import NetlifyClient
 
     branch = getattr(args, "branch", None)
     if settings.build_hook_url:
         # A build hook needs no token: the hook URL is the credential.
-        client = NetlifyClient(settings.netlify_auth_token or "", site_id=settings.netlify_site_id,
-                               api_url=settings.netlify_api_url)
+        client = _client(settings.netlify_auth_token or "", settings.netlify_site_id, settings.netlify_api_url,
+                         settings)
         hook = settings.build_hook_url
     elif settings.netlify_auth_token and settings.netlify_site_id:
         client = client_from_settings(settings)
@@ -108,13 +124,14 @@ def run_trigger(args: argparse.Namespace, settings: Settings, engine: Engine, *,
             hook = actions.find_build_hook(client, settings.netlify_site_id, branch)
         except actions.ActionError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return exc.exit_code
     else:
         settings.require("build_hook_url", "trigger a build (Netlify: Site configuration > Build hooks), or set "
                          "NETLIFY_AUTH_TOKEN and NETLIFY_SITE_ID to use the site's own hook")
     return _report_action(lambda: actions.trigger_build(engine, client, hook, actor=settings.actor, sha=sha,
                                                         branch=branch, reason=getattr(args, "reason", None),
-                                                        verdict=verdict))
+                                                        verdict=verdict, site_id=settings.netlify_site_id,
+                                                        again=bool(getattr(args, "again", False))))
 
 
 def cmd_pin(pinned: bool):
@@ -157,8 +174,13 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
     client = client_from_settings(settings)
     report = retention_apply.apply_plan(engine, client, settings.netlify_site_id, plan, actor=settings.actor,
                                         progress=lambda i, n, d: print(f"  [{i}/{n}] deleted {d}", file=sys.stderr))
-    print(report.summary())
-    return EXIT_OK if report.complete else EXIT_PARTIAL
+    if report.complete:
+        print(report.summary())
+        return EXIT_OK
+    print(f"deleted {len(report.deleted)} deploys", file=sys.stdout)
+    print(f"{'partly done' if report.deleted else 'error'}: {report.error}; not done: {len(report.not_done)} "
+          "deploys (run apply again: it checks Netlify first)", file=sys.stderr)
+    return report.exit_code
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -193,6 +215,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--commit", metavar="SHA", help="the version the build is for (names it in the deploy title)")
     p.add_argument("--branch", help="branch to build (default: the hook's)")
     p.add_argument("--reason", help="why (kept in the audit log)")
+    p.add_argument("--again", action="store_true", help="trigger even though an earlier trigger's outcome is "
+                   "unknown and cannot be checked (no token): only after finding no such build on Netlify")
 
     for name, pinned, text in (("pin", True, "Pin a deploy so retention always keeps it."),
                                ("unpin", False, "Remove a pin.")):

@@ -34,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from vibedash import __version__
+from vibedash.redact import hook_id_of, redact, register_secret, token_problem
 
 DEFAULT_API_URL = "https://api.netlify.com/api/v1"
 MAX_PER_PAGE = 100  # Netlify's documented page-size ceiling; larger values are silently cut to it.
@@ -83,6 +84,10 @@ class NetlifyRequestError(NetlifyError):
     """Netlify refused the request (422 and other 4xx); the message carries Netlify's reason."""
 
 
+class InvalidToken(ValueError):
+    """The token cannot be sent as a header (whitespace or control characters inside); never quotes it."""
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """Netlify's ``X-RateLimit-*`` headers from the latest API response."""
@@ -103,6 +108,10 @@ class _Safety(enum.Enum):
     # Never after a read timeout, a dropped connection or a 5xx: the build may already be running, and a
     # retry would start a second one.
     ONCE_ONLY = "once-only"
+    # Like IDEMPOTENT, except after a read timeout: the first request may still be on its way and land late,
+    # after whatever the caller does next. Publishing (restore) is such a call: a late duplicate publish that
+    # lands after the lock that followed it can clear that lock. The caller reads back instead.
+    NOT_AFTER_TIMEOUT = "not-after-timeout"
 
 
 class _BearerAuth(AuthBase):
@@ -167,7 +176,11 @@ class NetlifyClient:
         ``max_wait_s`` bounds the total time one call spends sleeping between retries; ``backoff_s`` is the
         first backoff step (doubled each retry, with jitter) when Netlify gives no wait time itself.
         """
+        problem = token_problem(token)
+        if problem:
+            raise InvalidToken(problem)
         self._token = (token or "").strip()
+        register_secret(self._token)
         self.site_id = (site_id or "").strip() or None
         self.api_url = _validated_base_url(api_url)
         if len(timeout) != 2 or min(timeout) <= 0:
@@ -186,6 +199,11 @@ class NetlifyClient:
     def __repr__(self) -> str:
         token = "set" if self._token else "not set"
         return f"NetlifyClient(api_url={self.api_url!r}, site_id={self.site_id!r}, token={token})"
+
+    @property
+    def has_token(self) -> bool:
+        """Whether API calls can be made (a build hook alone needs no token)."""
+        return bool(self._token)
 
     def close(self) -> None:
         if self._owns_session:
@@ -269,7 +287,7 @@ class NetlifyClient:
         """
         site, deploy = self._site(site_id), _require_id(deploy_id, "deploy id")
         return self._json_object(self._send(_Call(
-            "POST", self._api("sites", site, "deploys", deploy, "restore"),
+            "POST", self._api("sites", site, "deploys", deploy, "restore"), safety=_Safety.NOT_AFTER_TIMEOUT,
             doing=f"publishing deploy {deploy}", missing=f"deploy {deploy} of site {site}")))
 
     def lock_deploy(self, deploy_id: str) -> dict[str, Any]:
@@ -318,9 +336,10 @@ class NetlifyClient:
         listing deploys (a unique ``title`` makes it easy to spot).
         """
         shown = _redacted_hook_url(hook_url)
+        register_secret(hook_id_of(hook_url))  # Netlify may quote the id back in an error message
         params = {key: value for key, value in (("trigger_title", title), ("trigger_branch", branch))
                   if value is not None}
-        self._send(_Call("POST", hook_url, params=params or None,
+        self._send(_Call("POST", hook_url.strip(), params=params or None,
                          data=payload.encode("utf-8") if payload is not None else b"",
                          content_type="text/plain; charset=utf-8", safety=_Safety.ONCE_ONLY,
                          authenticated=False, doing="triggering the build hook", missing=f"build hook {shown}",
@@ -395,7 +414,9 @@ class NetlifyClient:
         # Chain the low-level error for debugging, except for build hooks: its text holds the secret hook URL.
         failure.__cause__ = None if call.display_url else exc
         failure.__suppress_context__ = True
-        retryable = ((never_sent or call.safety is _Safety.IDEMPOTENT)
+        late = call.safety is _Safety.NOT_AFTER_TIMEOUT and isinstance(exc, requests.exceptions.ReadTimeout)
+        retryable = ((never_sent or call.safety in (_Safety.IDEMPOTENT, _Safety.NOT_AFTER_TIMEOUT))
+                     and not late
                      and isinstance(exc, _TRANSIENT_FAILURES)
                      and not isinstance(exc, requests.exceptions.SSLError)   # retrying will not fix TLS
                      and tally.read_timeouts <= _MAX_READ_TIMEOUT_RETRIES)
@@ -414,7 +435,7 @@ class NetlifyClient:
             return delay, self._rate_limited(call, response, retry_at, delay)
         if status >= 500:
             tally.maybe_applied = True
-            retryable = call.safety is _Safety.IDEMPOTENT
+            retryable = call.safety in (_Safety.IDEMPOTENT, _Safety.NOT_AFTER_TIMEOUT)   # it answered: done
             delay = _retry_after_seconds(response) or self._backoff(attempt)
             return (delay if retryable else None), self._server_error(call, response)
         return None, self._client_error(call, response)
@@ -486,8 +507,10 @@ class NetlifyClient:
                                    status=status, netlify_message=message)
 
     def _redact(self, text: str) -> str:
-        # Belt and braces: no message we build contains the token, but Netlify's own text is echoed verbatim.
-        return text.replace(self._token, "<token>") if len(self._token) >= 4 else text
+        # Belt and braces: no message we build contains the token, but Netlify's own text is echoed verbatim
+        # (and may quote a build hook id back).
+        text = text.replace(self._token, "<token>") if len(self._token) >= 4 else text
+        return redact(text)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -531,6 +554,9 @@ def _redacted_hook_url(hook_url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("The build hook URL must look like https://api.netlify.com/build_hooks/<id> "
                          "(Site configuration > Build & deploy > Build hooks).")
+    problem = token_problem(hook_url, "The build hook URL (VIBEDASH_BUILD_HOOK_URL)", what="URL")
+    if problem:
+        raise ValueError(problem)
     head, _, _ = parts.path.rstrip("/").rpartition("/")
     return f"{parts.scheme}://{parts.netloc}{head}/<hook id>"
 

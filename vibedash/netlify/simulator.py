@@ -3,8 +3,10 @@
 It serves the operations the dashboard uses, with the spec's paths, status codes and object shapes
 (tests/fixtures/netlify-openapi.yml), plus what the spec leaves out but Netlify does: bearer auth, paging with
 ``Link`` headers, ``X-RateLimit-*`` headers and a 500-requests-a-minute limit, token-less build hooks, auto
-publishing of new production deploys unless the live deploy is locked. Faults (429, 500, 503, slow answers,
-dropped connections) can be injected for the next matching requests.
+publishing of new production deploys unless the live deploy is locked. Faults can be injected for the next
+matching requests: 429, 500, 503, slow answers and dropped connections, before or after the request is acted
+on (an answer lost on the way back), a transient 404, a stale read-back (a cached earlier answer, as a lagging
+replica or cache would give), and another actor changing the site just before or after a request.
 
 Use it in tests and demos::
 
@@ -51,7 +53,9 @@ DEFAULT_RATE_LIMIT_PER_MINUTE = 500  # Netlify's documented general API limit (t
 DEPLOY_STATES = ("new", "pending_review", "accepted", "rejected", "enqueued", "building", "uploading", "uploaded",
                  "preparing", "prepared", "processing", "processed", "ready", "error", "retrying")
 CONTEXTS = ("production", "deploy-preview", "branch-deploy")
-FAULT_KINDS = ("429", "500", "503", "slow", "drop")
+FAULT_KINDS = ("429", "500", "503", "slow", "drop", "transient-404", "stale", "interleave")
+# Kinds that may act on the request before failing it (the change happens, the answer says otherwise).
+_AFTER_HANDLING_KINDS = ("500", "503", "slow", "drop")
 
 
 class LoggedRequest(NamedTuple):
@@ -77,11 +81,14 @@ class _Fault:
     reset_in: float = 1.0                 # 429: X-RateLimit-Reset this many seconds ahead
     retry_after: float | None = None      # Retry-After seconds (None: header left out)
     seconds: float = 1.0                  # slow: delay before answering
-    after_handling: bool = False          # drop: act on the request first, then drop (answer lost)
+    after_handling: bool = False          # act on the request first, then fail (answer lost or misleading)
     message: str | None = None
+    after_path: str | None = None         # armed only once a request whose path contains this was handled
+    armed: bool = True
+    action: Callable[[NetlifySimulator], None] | None = None   # interleave: what the other actor does
 
     def matches(self, method: str, target: str) -> bool:
-        return (self.remaining > 0 and (self.method is None or self.method == method)
+        return (self.remaining > 0 and self.armed and (self.method is None or self.method == method)
                 and (self.path_contains is None or self.path_contains in target))
 
 
@@ -243,6 +250,8 @@ class NetlifySimulator:
         self._log: list[LoggedRequest] = []
         self._hook_calls: list[HookCall] = []
         self._faults: list[_Fault] = []
+        self._last_answers: dict[str, _Reply] = {}   # latest 200 answer per GET path
+        self._stale_answers: dict[str, _Reply] = {}  # the answer before it: what a "stale" fault serves
         self._failing_builds: list[str] = []
         self._building: set[str] = set()   # ids of deploys whose build finishes at their ready_at
         self._seq = itertools.count(1)
@@ -392,17 +401,32 @@ class NetlifySimulator:
         Kinds: "429" (opts ``reset_in`` seconds for X-RateLimit-Reset, default 1; ``retry_after`` seconds,
         default ``reset_in``, None leaves the header out), "500", "503" (opts ``message``, ``retry_after``),
         "slow" (opt ``seconds``, then answered normally),
-        "drop" (close the connection with no answer; opt ``after_handling=True`` acts on the request first,
-        like an answer lost on the way back). Opt ``method`` limits the fault to one HTTP method.
+        "drop" (close the connection with no answer),
+        "transient-404" (a 404 for something that exists, as a lagging replica may answer),
+        "stale" (a GET answered with the previous answer this path got, as a stale cache would: a read-back
+        that lies; answered normally when the path has no earlier answer),
+        "interleave" (opt ``action``, a callable taking the simulator: another actor acts just before the
+        request is handled, or just after it with ``after_handling=True``; the request is then served).
+        ``after_handling=True`` on "500", "503", "slow" and "drop" acts on the request first: the change
+        happens, but the answer is an error, comes too late, or never comes. Opt ``method`` limits the fault to
+        one HTTP method; opt ``after_path`` arms it only once a request whose path contains that text has been
+        handled (e.g. a stale read-back of the site only after the restore).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
         if count < 1:
             raise ValueError("count must be at least 1")
-        allowed = {"reset_in", "retry_after", "seconds", "after_handling", "message", "method"}
+        allowed = {"reset_in", "retry_after", "seconds", "after_handling", "message", "method", "after_path",
+                   "action"}
         unknown = set(opts) - allowed
         if unknown:
             raise ValueError(f"unknown fault options {sorted(unknown)}; use {sorted(allowed)}")
+        if opts.get("after_handling") and kind not in _AFTER_HANDLING_KINDS + ("interleave",):
+            raise ValueError(f"after_handling applies to {', '.join(_AFTER_HANDLING_KINDS)} and interleave, "
+                             f"not {kind!r} (a 429 means nothing was done)")
+        if (kind == "interleave") != callable(opts.get("action")):
+            raise ValueError("an interleave fault needs action=callable(simulator), and only it takes one")
+        opts["armed"] = opts.get("after_path") is None
         method = opts.pop("method", None)
         if kind == "429":
             opts.setdefault("reset_in", 1.0)
@@ -414,6 +438,18 @@ class NetlifySimulator:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def publish(self, site_id: str, deploy_id: str) -> None:
+        """Another actor publishes a ready deploy (a person clicking "Publish deploy" in Netlify's UI): the
+        site goes to it whatever the lock, and stays locked if it was (as restore does here)."""
+        with self._lock:
+            site = self._site_or_value_error(site_id)
+            deploy = self._deploys.get(deploy_id)
+            if deploy is None or deploy.site_id != site.id or deploy.state != "ready":
+                raise ValueError(f"deploy {deploy_id} is not a ready deploy of site {site_id}")
+            if not self.restore_keeps_lock:
+                site.locked = False
+            self._publish(site, deploy)
 
     # ---------------------------------------------------------------------------------------- inspection
 
@@ -765,6 +801,26 @@ class NetlifySimulator:
 
     # --------------------------------------------------------------------------------- HTTP plumbing
 
+    def _arm_faults(self, target: str) -> None:
+        """A request was handled: arm the faults waiting for it (``after_path``)."""
+        with self._lock:
+            for fault in self._faults:
+                if not fault.armed and fault.after_path is not None and fault.after_path in target:
+                    fault.armed = True
+
+    def _remember_answer(self, method: str, target: str, reply: _Reply) -> _Reply:
+        if method == "GET" and reply.status == 200:
+            with self._lock:
+                previous = self._last_answers.get(target)
+                self._last_answers[target] = reply
+                # "stale" serves the answer before the latest: keep it one step behind.
+                self._stale_answers[target] = previous or reply
+        return reply
+
+    def _stale_answer(self, target: str) -> _Reply | None:
+        with self._lock:
+            return self._stale_answers.get(target)
+
     def _take_fault(self, method: str, target: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
@@ -903,6 +959,9 @@ def _make_server(host: str, port: int, sim: NetlifySimulator) -> _Server:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"   # keep-alive, like Netlify, so client connection pooling is exercised
+    # Headers and body go out in separate writes; with Nagle on, the body then waits for the client's delayed
+    # ACK (about 40 ms a request on Linux loopback).
+    disable_nagle_algorithm = True
     server: _Server
     server_version = "vibedash-netlify-sim"
 
@@ -930,13 +989,30 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         target = self.path
         fault = sim._take_fault(method, target)
+        if fault is not None and fault.kind == "interleave":
+            # Another actor acts around this request, which is then served normally.
+            if not fault.after_handling:
+                with sim._lock:
+                    fault.action(sim)
+            reply = self._answer_safely(sim, method, target, body)
+            if fault.after_handling:
+                with sim._lock:
+                    fault.action(sim)
+            self._send(method, target, reply)
+            return
+        if fault is not None and fault.kind == "stale" and method == "GET":
+            stale = sim._stale_answer(target)
+            self._send(method, target, stale if stale is not None else self._answer_safely(sim, method, target,
+                                                                                           body))
+            return
+        handled = None
+        if fault is not None and fault.after_handling:
+            handled = self._answer_safely(sim, method, target, body)   # the change happens...
         if fault is not None and fault.kind == "slow":
             sim._stopping.wait(fault.seconds)
             fault = None
         if fault is not None and fault.kind == "drop":
-            if fault.after_handling:
-                self._answer_safely(sim, method, target, body)
-            sim._record(method, target, 0)
+            sim._record(method, target, 0)                             # ...but its answer is lost
             self.close_connection = True
             return
         if fault is not None:
@@ -945,11 +1021,13 @@ class _Handler(BaseHTTPRequestHandler):
                 reply.headers = {**sim._rate_headers(), **reply.headers}
             self._send(method, target, reply)
             return
-        self._send(method, target, self._answer_safely(sim, method, target, body))
+        self._send(method, target, handled or self._answer_safely(sim, method, target, body))
 
     def _answer_safely(self, sim: NetlifySimulator, method: str, target: str, body: bytes) -> _Reply:
         try:
-            return sim._handle(method, target, self.headers, body)
+            reply = sim._remember_answer(method, target, sim._handle(method, target, self.headers, body))
+            sim._arm_faults(target)
+            return reply
         except Exception:  # a simulator bug: answer 500 and keep it visible to tests
             details = traceback.format_exc()
             with sim._lock:
@@ -958,8 +1036,9 @@ class _Handler(BaseHTTPRequestHandler):
             return _error_reply(500, "simulator bug; see its standard error")
 
     def _fault_reply(self, fault: _Fault) -> _Reply:
-        status = int(fault.kind)
-        messages = {429: "API rate limit exceeded", 500: "Internal Server Error", 503: "Service Unavailable"}
+        status = 404 if fault.kind == "transient-404" else int(fault.kind)
+        messages = {429: "API rate limit exceeded", 500: "Internal Server Error", 503: "Service Unavailable",
+                    404: "Not Found"}
         reply = _error_reply(status, fault.message or messages[status])
         if status == 429:
             reply.headers.update({"X-RateLimit-Limit": str(DEFAULT_RATE_LIMIT_PER_MINUTE),

@@ -2,50 +2,149 @@
 
 A crash between the two leaves a visible ``started`` event; a retry is safe because actions re-read
 the world (Netlify, the registry) before acting.
+
+Two more things live here because they must be decided in the database, not in one process:
+
+- the *claim*: an action that changes what is live on a site holds ``event.claim = "site:<id>"`` while it
+  runs. The column is unique, so a second such action on the same site cannot start until the first one
+  finishes (two promotes launched together: one runs, the other is refused), on SQLite and PostgreSQL alike;
+- redaction: every text written to the log goes through :func:`vibedash.redact.redact` first, so no token,
+  hook id or password reaches the database whatever an error message quoted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
+from vibedash.redact import redact, redact_data
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Event, utcnow
 
 STARTED, SUCCEEDED, FAILED, PARTIAL = "started", "succeeded", "failed", "partial"
+# refused: nothing was attempted (gate failed, site changed, another action running).
+# unknown: a change may or may not have happened (every answer lost and nothing could be read back).
+REFUSED, UNKNOWN = "refused", "unknown"
+UNFINISHED = (STARTED, FAILED, PARTIAL, UNKNOWN)
+
+# A claim older than this is taken to belong to a process that died (kill -9, power loss) and is taken
+# over. It is longer than any action can run: a handful of Netlify calls, each bounded by the client's
+# timeouts and retry budget.
+CLAIM_STALE_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class ClaimHolder:
+    """The action that holds a site's claim (for the refusal message)."""
+
+    event_id: int
+    kind: str
+    target: str | None
+    actor: str
+    started_at: datetime
+
+    def describe(self) -> str:
+        return (f"{self.kind} of {self.target or 'the site'} by {self.actor}, event #{self.event_id}, started "
+                f"{self.started_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+class ClaimHeld(RuntimeError):
+    """Another live-changing action on the same site is running (its event holds the claim)."""
+
+    def __init__(self, holder: ClaimHolder) -> None:
+        released = holder.started_at + CLAIM_STALE_AFTER
+        super().__init__(f"another action is changing this site right now ({holder.describe()}): wait for it "
+                         f"to finish and run this again (if that process died, its claim lapses at "
+                         f"{released:%H:%M:%S} UTC)")
+        self.holder = holder
+
+
+def site_claim(site_id: str) -> str:
+    return f"site:{site_id}"
 
 
 def start_event(engine: Engine, *, kind: str, actor: str, target: str | None = None,
                 version_sha: str | None = None, previous_live: str | None = None, reason: str | None = None,
                 verdict: dict[str, Any] | None = None, override: bool = False,
-                detail: dict[str, Any] | None = None) -> int:
-    """Write and commit a ``started`` event; returns its id."""
+                detail: dict[str, Any] | None = None, intent: str | None = None, claim: str | None = None) -> int:
+    """Write and commit a ``started`` event; returns its id.
+
+    With ``claim``, the event holds it until :func:`finish_event`; raises :class:`ClaimHeld` when a running
+    action holds it already (a stale claim is taken over, its event marked ``unknown``).
+    """
+    fields = dict(kind=kind, actor=actor, target=target, version_sha=version_sha, previous_live=previous_live,
+                  reason=redact(reason), verdict=verdict, override=override, detail=redact_data(detail),
+                  status=STARTED, intent=intent)
+    if claim is None:
+        return _insert(engine, fields)
+    for _attempt in range(2):
+        try:
+            return _insert(engine, {**fields, "claim": claim})
+        except IntegrityError:
+            holder = claim_holder(engine, claim)
+            if holder is None:
+                continue  # released between our insert and our look: try once more
+            if utcnow() - holder.started_at < CLAIM_STALE_AFTER:
+                raise ClaimHeld(holder) from None
+            _release_stale(engine, holder)
+    holder = claim_holder(engine, claim)
+    if holder is not None:
+        raise ClaimHeld(holder)
+    return _insert(engine, {**fields, "claim": claim})
+
+
+def _insert(engine: Engine, fields: dict[str, Any]) -> int:
     with unit_of_work(engine) as session:
-        event = Event(kind=kind, actor=actor, target=target, version_sha=version_sha,
-                      previous_live=previous_live, reason=reason, verdict=verdict, override=override,
-                      detail=detail, status=STARTED)
+        event = Event(**fields)
         session.add(event)
         session.flush()
         return event.id
 
 
+def claim_holder(engine: Engine, claim: str) -> ClaimHolder | None:
+    with unit_of_work(engine) as session:
+        event = session.scalar(select(Event).where(Event.claim == claim))
+        if event is None:
+            return None
+        return ClaimHolder(event.id, event.kind, event.target, event.actor, event.started_at)
+
+
+def _release_stale(engine: Engine, holder: ClaimHolder) -> None:
+    with unit_of_work(engine) as session:
+        session.execute(update(Event).where(Event.id == holder.event_id, Event.status == STARTED).values(
+            status=UNKNOWN, finished_at=utcnow(),
+            error="interrupted: the process running it ended before it finished; its claim on the site was "
+                  "released after it went stale. Check Netlify's real state (the next action reads it first)."))
+        session.execute(update(Event).where(Event.id == holder.event_id).values(claim=None))
+
+
 def finish_event(engine: Engine, event_id: int, status: str, *, error: str | None = None,
                  detail: dict[str, Any] | None = None) -> None:
-    """Mark the event succeeded, failed or partial (with the error a person can act on)."""
+    """Mark the event succeeded, failed, partial or unknown (with the error a person can act on); release its
+    claim."""
     with unit_of_work(engine) as session:
         event = session.get(Event, event_id)
         if event is None:
             raise LookupError(f"no audit event {event_id}")
         event.status = status
-        event.error = error
+        event.error = redact(error)
         event.finished_at = utcnow()
+        event.claim = None
         if detail:
-            event.detail = {**(event.detail or {}), **detail}
+            event.detail = redact_data({**(event.detail or {}), **detail})
 
 
 def record_event(engine: Engine, *, kind: str, actor: str, status: str = SUCCEEDED, **fields: Any) -> int:
-    """A local action with nothing to call out to (pin, import): one finished event."""
+    """A local action with nothing to call out to (pin, import), or a refusal: one finished event."""
+    for name in ("reason", "error"):
+        if name in fields:
+            fields[name] = redact(fields[name])
+    if "detail" in fields:
+        fields["detail"] = redact_data(fields["detail"])
     with unit_of_work(engine) as session:
         event = Event(kind=kind, actor=actor, status=status, finished_at=utcnow(), **fields)
         session.add(event)

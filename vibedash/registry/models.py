@@ -214,10 +214,17 @@ class Event(Base):
     detail: Mapped[dict[str, Any] | None]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # What the action set out to reach, e.g. "promote <site> <deploy> from <live>": a retry of the same intent
+    # resumes it (same target, same expected live, the gate's verdict kept) instead of starting over.
+    intent: Mapped[str | None] = mapped_column(String(255))
+    # Held ("site:<id>") only while an action that changes what is live runs; unique, so two such actions on
+    # one site cannot run at once (NULLs never collide, in SQLite and PostgreSQL alike).
+    claim: Mapped[str | None] = mapped_column(String(128), unique=True)
 
     __table_args__ = (
         Index("ix_event_started_at", "started_at"),
         Index("ix_event_kind_started_at", "kind", "started_at"),
+        Index("ix_event_intent", "intent"),
     )
 
 

@@ -94,7 +94,8 @@ def describe_failure(exc: Exception) -> str:
     """One sentence about an expected failure (one of EXPECTED_FAILURES) that says what to do next."""
     if isinstance(exc, ActionError):
         # ActionError messages already say what state things are in and what to do next.
-        return f"Only partly done: {exc}" if exc.partial else str(exc)
+        prefix = {"partial": "Only partly done: ", "unknown": "Outcome unknown: "}.get(getattr(exc, "outcome", ""), "")
+        return f"{prefix}{exc}"
     if isinstance(exc, NetlifyError):
         return f"Netlify refused or could not be reached, so nothing changed: {exc}"
     return str(exc)

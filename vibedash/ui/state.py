@@ -32,7 +32,9 @@ def netlify_status(current: Settings | None = None) -> str | None:
         return (f"Netlify is not connected: set {' and '.join(missing)} in the environment or in "
                 ".streamlit/secrets.toml, then reload. To try things without an account, run "
                 "`python -m vibedash netlify-sim --seed-demo` and use the values it prints.")
-    return None
+    from vibedash.redact import token_problem
+
+    return token_problem(current.netlify_auth_token)  # never quotes the token
 
 
 @st.cache_resource(scope="session", show_spinner=False)
