@@ -36,6 +36,8 @@ PENDING_APPLY = "pending_apply"
 SHOW_CHOICES = ("all", "keep", "prune", "expired")
 KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # kept in the theme's primary colour
 LEAD_BENCHMARK = "aime25"
+TABLE_ROWS = 500  # deploys per page of the plan's table
+PIN_CHOICES = 500  # deploys offered to pin (pruned first); the CLI's `pin` takes any
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,11 @@ class Context:
 
 # --- cached reads (state.refresh() after an action drops them) --------------------------------------------
 
-@st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Planning retention…")
 def load_plan(db_url: str, policy_key: str, _policy: RetentionPolicy) -> RetentionPlan:
-    # The policy is passed unhashed; its repr (every field) keys the cache instead.
-    return current_plan(state.engine(), state.settings(), policy=_policy)
+    # Not st.cache_data: current_plan already keeps the plan per registry generation and policy, exact after
+    # any change, and st.cache_data would pickle a plan of a million decisions on every rerun.
+    with st.spinner("Planning retention…", show_time=True):
+        return current_plan(state.engine(), state.settings(), policy=_policy)
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
@@ -232,7 +235,13 @@ def decisions_section(plan: RetentionPlan, benchmarks: list[str]) -> None:
     if not shown:
         frame.empty_state(f"No deploy is marked {show}.")
         return
-    tables.show(decisions_table(shown, benchmarks), key="retention_plan")
+    # A page of rows at a time: a table of a million deploys is neither readable nor quick to draw.
+    pages = max(1, -(-len(shown) // TABLE_ROWS))
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages:,}, {TABLE_ROWS} deploys each)", min_value=1, max_value=pages,
+                                   value=1, step=1, key="retention_page"))
+    tables.show(decisions_table(shown[(page - 1) * TABLE_ROWS: page * TABLE_ROWS], benchmarks), key="retention_plan")
 
 
 def pins_section(ctx: Context, plan: RetentionPlan) -> None:
@@ -245,7 +254,7 @@ def pins_section(ctx: Context, plan: RetentionPlan) -> None:
     with pin_col:
         # Pruned deploys first: those are the ones a pin saves.
         pinnable = sorted((d for d in plan.decisions if d.action != "expired" and d.netlify_id not in pinned_ids),
-                          key=lambda d: d.action != "prune")
+                          key=lambda d: d.action != "prune")[:PIN_CHOICES]
         if not pinnable:
             st.caption("Every deploy still on Netlify is pinned.")
         else:

@@ -14,9 +14,10 @@ from sqlalchemy import Engine, select
 from vibedash.actions.deploys import ActionError, delete_deploy
 from vibedash.config import Settings
 from vibedash.decisions.policies import retention_policy
-from vibedash.decisions.retention import RetentionPlan, RetentionPolicy, plan_retention
+from vibedash.decisions.retention import RetentionPlan, RetentionPolicy
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry import records as registry
+from vibedash.registry.action_queries import cached_plan
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Event, utcnow
 
@@ -37,8 +38,9 @@ def current_plan(engine: Engine, settings: Settings, *, policy_path: str | None 
                  policy: RetentionPolicy | None = None) -> RetentionPlan:
     policy = policy or retention_policy(settings, policy_path)
     with unit_of_work(engine) as session:
-        facts = registry.deploy_facts(session, gate_passed=gate_results(engine))
-    return plan_retention(facts, policy, utcnow())
+        # once per registry generation and policy (and grace period), however often a page asks
+        return cached_plan(session, policy, utcnow(),
+                           lambda: registry.deploy_facts(session, gate_passed=gate_results(engine)))
 
 
 @dataclass

@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select, text, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from vibedash.decisions.facts import DeployFacts, ScoreFact, VersionFacts
 from vibedash.importers.base import ParsedResult
+from vibedash.registry.generation import cached
 from vibedash.registry.models import (
     BenchmarkResult,
     Deploy,
@@ -142,14 +143,18 @@ def find_deploy(session: Session, deploy_id_or_sha: str) -> Deploy:
                    "(run `python -m vibedash sync` to fetch deploys)")
 
 
+# "is_live = 1", the very condition of the partial index ix_deploy_live (SQLite matches a partial index only
+# by the same term; "is_live IS 1" would scan every deploy).
+IS_LIVE = Deploy.is_live == true()
+
+
 def live_deploy(session: Session) -> Deploy | None:
-    return session.scalar(select(Deploy).where(Deploy.is_live.is_(True)).order_by(Deploy.published_at.desc())
-                          .limit(1))
+    return session.scalar(select(Deploy).where(IS_LIVE).order_by(Deploy.published_at.desc()).limit(1))
 
 
 def set_live(session: Session, netlify_id: str | None, *, locked: bool | None = None) -> None:
     """Mark exactly one deploy (or none) as live."""
-    for deploy in session.scalars(select(Deploy).where(Deploy.is_live.is_(True))):
+    for deploy in session.scalars(select(Deploy).where(IS_LIVE)):
         if deploy.netlify_id != netlify_id:
             deploy.is_live = False
     if netlify_id:
@@ -228,12 +233,30 @@ def import_results(session: Session, version: Version, results: Sequence[ParsedR
     return stored
 
 
+def distinct_values(session: Session, table: str, column: str, *, headline_only: bool = False) -> list[Any]:
+    """The distinct non-null values of an indexed column, in order, by a skip scan.
+
+    One index seek per distinct value (a recursive query asking for the next value after the last one), so
+    reading the ten kinds of a million audit events costs ten seeks, not a scan. ``headline_only`` keeps
+    benchmark results that are headline scores. ``table`` and ``column`` are names from this module, never
+    user input.
+    """
+    extra = " AND is_primary = :yes" if headline_only else ""
+    next_value = f"SELECT {column} FROM {table} WHERE {column} > seen.v{extra} ORDER BY {column} LIMIT 1"
+    first_value = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL{extra} ORDER BY {column} LIMIT 1"
+    query = text(f"WITH RECURSIVE seen(v) AS (SELECT ({first_value}) UNION ALL SELECT ({next_value}) FROM seen "
+                 f"WHERE seen.v IS NOT NULL) SELECT v FROM seen WHERE v IS NOT NULL")
+    if headline_only:
+        query = query.bindparams(bindparam("yes", True))
+    return list(session.scalars(query))
+
+
 def benchmarks_in_registry(session: Session) -> list[str]:
     """Benchmarks with at least one headline score, headline benchmarks first."""
     from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
 
-    present = set(session.scalars(select(BenchmarkResult.benchmark).where(BenchmarkResult.is_primary.is_(True))
-                                  .distinct()))
+    present = set(cached(session, "benchmarks_in_registry", None, lambda: distinct_values(
+        session, "benchmark_result", "benchmark", headline_only=True)))
     ordered = [b for b in HEADLINE_BENCHMARKS if b in present]
     return ordered + sorted(present - set(ordered))
 
@@ -255,6 +278,14 @@ def version_facts(session: Session, version: Version, *, with_problems: bool = T
 def primary_scores(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, float]]:
     ids = list(version_ids)
     out: dict[int, dict[str, float]] = {i: {} for i in ids}
+    if len(ids) > 5000:
+        # Most of the registry: one pass over the headline scores beats thousands of IN lists.
+        rows = session.execute(select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
+                               .where(BenchmarkResult.is_primary.is_(True)))
+        for version_id, benchmark, score in rows:
+            if version_id in out:
+                out[version_id][benchmark] = score
+        return out
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start:chunk_start + 500]
         rows = session.execute(select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
@@ -323,9 +354,14 @@ def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
 
 def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter = HistoryFilter(), *,
                  page: int = 1, page_size: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """One page of versions (newest first) with headline scores and their latest deploy; plus the total."""
+    """One page of versions (newest first) with headline scores and their latest deploy; plus the total.
+
+    The page is a LIMIT/OFFSET read; the total (a count over every matching version) is computed once per
+    registry generation and filter.
+    """
     counted, _ = _history_select(benchmarks, flt, for_count=True)
-    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    total = cached(session, "history_total", (tuple(benchmarks), repr(flt)), lambda: session.scalar(
+        select(func.count()).select_from(counted.subquery())) or 0)
     query, _ = _history_select(benchmarks, flt)
     page = max(1, page)
     rows = session.execute(query.order_by(Version.created_at.desc(), Version.id.desc())
@@ -345,8 +381,7 @@ def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter
 
 
 def branches(session: Session) -> list[str]:
-    return [b for b in session.scalars(select(Version.branch).where(Version.branch.is_not(None)).distinct()
-                                       .order_by(Version.branch))]
+    return list(cached(session, "branches", None, lambda: distinct_values(session, "version", "branch")))
 
 
 def score_timeline(session: Session, benchmarks: Sequence[str], *, limit: int = 200,
@@ -390,12 +425,13 @@ class RegistryCounts:
 
 
 def counts(session: Session) -> RegistryCounts:
+    """How many of everything: counted once per registry generation (a count reads a whole index)."""
     def n(model: type) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
-    return RegistryCounts(versions=n(Version), deploys=n(Deploy), results=n(BenchmarkResult), events=n(Event),
-                          solve_runs=n(SolveRun),
-                          last_synced_at=session.scalar(select(func.max(Site.last_synced_at))))
+    return cached(session, "counts", None, lambda: RegistryCounts(
+        versions=n(Version), deploys=n(Deploy), results=n(BenchmarkResult), events=n(Event),
+        solve_runs=n(SolveRun), last_synced_at=session.scalar(select(func.max(Site.last_synced_at)))))
 
 
 def candidates(session: Session, *, limit: int = 20) -> list[tuple[Version, Deploy]]:
@@ -442,27 +478,31 @@ def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Vers
 
 
 def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -> list[DeployFacts]:
-    """Facts about every deploy for the retention planner."""
-    deploys = session.execute(select(Deploy, Version.sha, Version.branch).outerjoin(
-        Version, Version.id == Deploy.version_id)).all()
-    scores = primary_scores(session, {d.version_id for d, _, _ in deploys if d.version_id is not None})
+    """Facts about every deploy for the retention planner (plain columns, no ORM objects: a million deploys
+    are read as tuples; a version's scores are one shared mapping, not a copy per deploy)."""
+    rows = session.execute(select(
+        Deploy.netlify_id, Deploy.created_at, Deploy.version_id, Deploy.branch, Deploy.context, Deploy.state,
+        Deploy.is_live, Deploy.locked, Deploy.pinned, Deploy.expired_at.is_not(None), Deploy.published_at,
+        Version.sha, Version.branch).outerjoin(Version, Version.id == Deploy.version_id)).all()
+    scores = primary_scores(session, {row[2] for row in rows if row[2] is not None})
     last_live: dict[str, datetime] = {}
-    for target, previous, finished in session.execute(
-            select(Event.target, Event.previous_live, Event.finished_at)
-            .where(Event.kind.in_(("promote", "rollback")), Event.status == "succeeded")):
-        if previous and finished:
-            last_live[previous] = max(finished, last_live.get(previous, finished))
+    for kind in ("promote", "rollback"):  # one seek each on (kind, status, started_at)
+        for previous, finished in session.execute(
+                select(Event.previous_live, Event.finished_at).where(Event.kind == kind, Event.status == "succeeded")):
+            if previous and finished:
+                last_live[previous] = max(finished, last_live.get(previous, finished))
+    verdicts = gate_passed or {}
     facts = []
-    for deploy, sha, branch in deploys:
-        seen_live = deploy.published_at
-        if deploy.netlify_id in last_live:
-            seen_live = max(filter(None, (seen_live, last_live[deploy.netlify_id])))
+    for (netlify_id, created_at, version_id, deploy_branch, context, state, is_live, locked, pinned, expired,
+         published_at, sha, version_branch) in rows:
+        seen_live = published_at
+        if netlify_id in last_live:
+            seen_live = max(filter(None, (seen_live, last_live[netlify_id])))
         facts.append(DeployFacts(
-            netlify_id=deploy.netlify_id, created_at=deploy.created_at, sha=sha, branch=deploy.branch or branch,
-            context=deploy.context, state=deploy.state, is_live=deploy.is_live, locked=deploy.locked,
-            pinned=deploy.pinned, expired=deploy.expired_at is not None, last_live_at=seen_live,
-            gate_passed=(gate_passed or {}).get(sha) if sha else None,
-            scores=scores.get(deploy.version_id, {}) if deploy.version_id else {}))
+            netlify_id=netlify_id, created_at=created_at, sha=sha, branch=deploy_branch or version_branch,
+            context=context, state=state, is_live=bool(is_live), locked=bool(locked), pinned=bool(pinned),
+            expired=bool(expired), last_live_at=seen_live, gate_passed=verdicts.get(sha) if sha else None,
+            scores=scores.get(version_id, {}) if version_id else {}))
     return facts
 
 
