@@ -353,7 +353,7 @@ def test_skyline_handles_a_large_registry_in_a_blink() -> None:
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------
 
-def test_caches_agree_on_postgres(pg_url: str) -> None:
+def test_caches_agree_on_postgres(pg_url: str) -> None:  # noqa: F811  (the fixture imported above)
     engine = open_registry(pg_url)
     try:
         with unit_of_work(engine) as session:
