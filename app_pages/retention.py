@@ -7,6 +7,7 @@ expired, with their versions, scores and history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -25,8 +26,11 @@ from vibedash.decisions.retention import Decision, RetentionPlan, RetentionPolic
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry.action_queries import (
     PinnedDeploy,
+    decisions_shown,
+    pin_choices,
     pinned_deploys,
     plan_benchmarks,
+    prune_ids,
     version_points,
 )
 from vibedash.ui import dialogs, frame, state, tables
@@ -71,7 +75,7 @@ def load_pins(db_url: str) -> list[PinnedDeploy]:
 
 # --- words, tables, the chart ---------------------------------------------------------------------------------
 
-def decisions_table(decisions: list[Decision], benchmarks: list[str]) -> tables.Table:
+def decisions_table(decisions: Sequence[Decision], benchmarks: list[str]) -> tables.Table:
     """One row per deploy: the decision, its reasons, the version's scores on ``benchmarks``."""
     rows = []
     for d in decisions:
@@ -190,11 +194,11 @@ def plan_section(ctx: Context, plan: RetentionPlan) -> None:
     keep_col.metric("Keep", summary["keep"])
     prune_col.metric("Prune", summary["prune"])
     expired_col.metric("Already expired", summary["expired"])
-    apply_problem = ctx.netlify_problem or (None if plan.prune else "The plan prunes nothing.")
+    apply_problem = ctx.netlify_problem or (None if summary["prune"] else "The plan prunes nothing.")
     with apply_col:
-        st.button(f"Apply… (delete {len(plan.prune)} deploys)", type="primary", key="apply_open",
+        st.button(f"Apply… (delete {summary['prune']} deploys)", type="primary", key="apply_open",
                   disabled=bool(apply_problem), help=apply_problem or "Review the deploys to delete, then confirm.",
-                  on_click=dialogs.request, args=(PENDING_APPLY, [d.netlify_id for d in plan.prune]))
+                  on_click=dialogs.request, args=(PENDING_APPLY, prune_ids(plan)))
     st.markdown(summary["text"][0].upper() + summary["text"][1:] + ".")
     if ctx.netlify_problem:
         st.info(f"Applying the plan is disabled. {ctx.netlify_problem}", icon=":material/link_off:")
@@ -231,7 +235,7 @@ def chart_section(ctx: Context, plan: RetentionPlan, benchmarks: list[str]) -> N
 def decisions_section(plan: RetentionPlan, benchmarks: list[str]) -> None:
     st.subheader("Every deploy")
     show = st.segmented_control("Show", SHOW_CHOICES, default="all", key="retention_show") or "all"
-    shown = [d for d in plan.decisions if show == "all" or d.action == show]
+    shown = decisions_shown(plan, show)
     if not shown:
         frame.empty_state(f"No deploy is marked {show}.")
         return
@@ -253,8 +257,7 @@ def pins_section(ctx: Context, plan: RetentionPlan) -> None:
     pin_col, unpin_col = st.columns(2)
     with pin_col:
         # Pruned deploys first: those are the ones a pin saves.
-        pinnable = sorted((d for d in plan.decisions if d.action != "expired" and d.netlify_id not in pinned_ids),
-                          key=lambda d: d.action != "prune")[:PIN_CHOICES]
+        pinnable = pin_choices(plan, frozenset(pinned_ids), PIN_CHOICES)
         if not pinnable:
             st.caption("Every deploy still on Netlify is pinned.")
         else:

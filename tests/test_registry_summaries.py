@@ -376,3 +376,23 @@ def test_caches_agree_on_postgres(pg_url: str) -> None:  # noqa: F811  (the fixt
         assert_caches_agree(engine)
     finally:
         engine.dispose()
+
+
+def test_the_best_candidate_walk_picks_what_one_sorted_query_picks(demo_engine) -> None:
+    from sqlalchemy import and_, select
+
+    from vibedash.registry.models import BenchmarkResult, Deploy, Version
+
+    with unit_of_work(demo_engine) as session:
+        live = registry.live_deploy(session)
+        for benchmark in registry.benchmarks_in_registry(session):
+            expected = session.execute(
+                select(Version.sha, Deploy.netlify_id).join(Deploy, Deploy.version_id == Version.id)
+                .join(BenchmarkResult, and_(BenchmarkResult.version_id == Version.id,
+                                            BenchmarkResult.benchmark == benchmark,
+                                            BenchmarkResult.is_primary.is_(True)))
+                .where(Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False),
+                       Version.id != live.version_id)
+                .order_by(BenchmarkResult.score.desc(), Deploy.created_at.desc()).limit(1)).first()
+            version, deploy = registry.best_candidate(session, benchmark)
+            assert (version.sha, deploy.netlify_id) == tuple(expected)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.gate import Policy, Verdict, evaluate
 from vibedash.decisions.retention import (
+    Decision,
     RetentionPlan,
     RetentionPolicy,
     grace_ends,
@@ -205,6 +206,28 @@ def _per_plan(plan: RetentionPlan, key: tuple, compute: Callable[[], Any]) -> An
     while len(_VIEWS) > _VIEWS_SIZE:
         _VIEWS.popitem(last=False)
     return value
+
+
+def decisions_shown(plan: RetentionPlan, action: str) -> tuple[Decision, ...]:
+    """The plan's decisions with ``action`` ("all" for every one), in the plan's order; derived once per plan."""
+    if action == "all":
+        return plan.decisions
+    return _per_plan(plan, ("action", action), lambda: tuple(d for d in plan.decisions if d.action == action))
+
+
+def prune_ids(plan: RetentionPlan) -> list[str]:
+    """The Netlify ids the plan would delete, in the plan's order."""
+    return list(_per_plan(plan, ("prune ids",), lambda: tuple(d.netlify_id for d in plan.decisions
+                                                               if d.action == "prune")))
+
+
+def pin_choices(plan: RetentionPlan, pinned: frozenset[str], limit: int) -> list[Decision]:
+    """Deploys still on Netlify and not pinned, pruned ones first (a pin saves those), at most ``limit``."""
+    def choose() -> tuple[Decision, ...]:
+        open_ = (d for d in plan.decisions if d.action != "expired" and d.netlify_id not in pinned)
+        return tuple(sorted(open_, key=lambda d: d.action != "prune")[:limit])
+
+    return list(_per_plan(plan, ("pin choices", pinned, limit), choose))
 
 
 def plan_benchmarks(plan: RetentionPlan) -> list[str]:

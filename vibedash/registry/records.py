@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, text, true
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from vibedash.decisions.facts import DeployFacts, ScoreFact, VersionFacts
@@ -321,7 +321,14 @@ def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
              select(Version.id, Version.sha, Version.branch, Version.message, Version.created_at, Version.synthetic))
     score_cols = {}
     for bench in benchmarks:
-        if for_count and bench not in flt.minimums:
+        if for_count:
+            minimum = flt.minimums.get(bench)
+            if minimum is not None:
+                # A correlated EXISTS, not a join: the planner then walks versions newest first and probes
+                # each one's score, stopping at the page's LIMIT, instead of sorting every version that passes.
+                query = query.where(exists().where(
+                    BenchmarkResult.version_id == Version.id, BenchmarkResult.benchmark == bench,
+                    BenchmarkResult.is_primary.is_(True), BenchmarkResult.score >= minimum))
             continue
         r = aliased(BenchmarkResult, name=f"r_{re.sub(r'[^a-z0-9_]', '_', bench)}")
         query = query.outerjoin(r, and_(r.version_id == Version.id, r.benchmark == bench, r.is_primary.is_(True)))
@@ -362,10 +369,16 @@ def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter
     counted, _ = _history_select(benchmarks, flt, for_count=True)
     total = cached(session, "history_total", (tuple(benchmarks), repr(flt)), lambda: session.scalar(
         select(func.count()).select_from(counted.subquery())) or 0)
-    query, _ = _history_select(benchmarks, flt)
     page = max(1, page)
-    rows = session.execute(query.order_by(Version.created_at.desc(), Version.id.desc())
-                           .limit(page_size).offset((page - 1) * page_size)).mappings().all()
+    # Two steps: the page's version ids through the filters' joins only, then the full rows of just those
+    # ids (scores, latest deploy). Joining everything before the LIMIT would do it for every match first.
+    page_ids = list(session.scalars(counted.order_by(Version.created_at.desc(), Version.id.desc())
+                                    .limit(page_size).offset((page - 1) * page_size)))
+    if not page_ids:
+        return [], total
+    query, _ = _history_select(benchmarks, HistoryFilter())
+    rows = session.execute(query.where(Version.id.in_(page_ids))
+                           .order_by(Version.created_at.desc(), Version.id.desc())).mappings().all()
     out = []
     for row in rows:
         item = {
@@ -456,25 +469,57 @@ def candidates(session: Session, *, limit: int = 20) -> list[tuple[Version, Depl
 def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Version, Deploy] | None:
     """The candidate (ready, not expired, not live) with the highest headline score on ``benchmark``
     (default: the first headline benchmark the registry has); the newest candidate when none has that score.
+    Among versions tied on the top score, the one with the newest candidate deploy.
 
-    One SQL query with a LIMIT, whatever the size of the registry.
+    Output-sensitive: the benchmark's headline scores are walked from the top in batches
+    (ix_benchmark_result_ranking) and the walk stops at the first score that has a candidate deploy, so the
+    work does not grow with the registry (normally one batch), whatever plan the statistics would suggest.
     """
     benchmark = benchmark or next(iter(benchmarks_in_registry(session)), None)
     live = live_deploy(session)
     conditions = [Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False)]
     if live is not None and live.version_id is not None:
-        conditions.append(Version.id != live.version_id)
+        conditions.append(Deploy.version_id != live.version_id)
     if benchmark is not None:
-        row = session.execute(
-            select(Version, Deploy).join(Deploy, Deploy.version_id == Version.id)
-            .join(BenchmarkResult, and_(BenchmarkResult.version_id == Version.id,
-                                        BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True)))
-            .where(*conditions)
-            .order_by(BenchmarkResult.score.desc(), Deploy.created_at.desc()).limit(1)).first()
-        if row is not None:
-            return row[0], row[1]
+        found = _best_scored_candidate(session, benchmark, conditions)
+        if found is not None:
+            return found
     newest = candidates(session, limit=1)
     return newest[0] if newest else None
+
+
+BEST_CANDIDATE_FIRST_BATCH = 16
+
+
+def _best_scored_candidate(session: Session, benchmark: str, conditions: list) -> tuple[Version, Deploy] | None:
+    ranked = (select(BenchmarkResult.id, BenchmarkResult.version_id, BenchmarkResult.score)
+              .where(BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True))
+              .order_by(BenchmarkResult.score.desc(), BenchmarkResult.id.desc()))
+    best: tuple[float, datetime, int] | None = None  # (score, deploy created_at, deploy id)
+    after: tuple[float, int] | None = None
+    size = BEST_CANDIDATE_FIRST_BATCH
+    while True:
+        query = ranked if after is None else ranked.where(
+            or_(BenchmarkResult.score < after[0], and_(BenchmarkResult.score == after[0],
+                                                       BenchmarkResult.id < after[1])))
+        batch = session.execute(query.limit(size)).all()
+        if not batch or (best is not None and batch[0][2] < best[0]):
+            break  # every version with the winning score has been seen
+        score_of = {version_id: score for _, version_id, score in batch}
+        for deploy_id, version_id, created_at in session.execute(
+                select(Deploy.id, Deploy.version_id, Deploy.created_at)
+                .where(Deploy.version_id.in_(list(score_of)), *conditions)):
+            key = (score_of[version_id], created_at, deploy_id)
+            if best is None or key[:2] > best[:2]:
+                best = key
+        if (best is not None and batch[-1][2] < best[0]) or len(batch) < size:
+            break
+        after = (batch[-1][2], batch[-1][0])
+        size = min(size * 4, 1024)  # few candidates near the top: look further, faster
+    if best is None:
+        return None
+    deploy = session.get(Deploy, best[2])
+    return session.get(Version, deploy.version_id), deploy
 
 
 def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -> list[DeployFacts]:
