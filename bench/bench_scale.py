@@ -286,8 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     dbs = {size: registry_for(args.workdir, size, shapes[size], args.rebuild) for size in sizes}
 
     results: dict[str, dict[str, dict]] = {page: {} for page in pages}
-    for size in sizes:
-        for page in pages:
+    # Each page on every size in turn: on a shared machine the load drifts, and a page's ratios compare runs
+    # made minutes apart rather than half an hour apart.
+    for page in pages:
+        for size in sizes:
             began = time.perf_counter()
             results[page][size] = measure_page(dbs[size], shapes[size], page, args.runs, args.page_timeout)
             outcome = results[page][size]
