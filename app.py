@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from vibedash.ui import frame
+from vibedash.ui import auth, frame
 
 st.set_page_config(page_title="vibedash", page_icon=":material/monitoring:", layout="wide")
 
@@ -30,7 +30,9 @@ navigation = st.navigation({
     "Setup": [settings_page],
 })
 
+auth.require_sign_in()  # with login configured ([auth] in secrets.toml), nothing shows before signing in
 frame.sidebar_status()
+auth.sidebar()
 # Settings still opens when the registry cannot: it shows the database URL in use, usually what needs fixing.
 if navigation.url_path != settings_page.url_path:
     frame.require_registry()

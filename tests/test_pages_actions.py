@@ -134,7 +134,7 @@ def test_promote_page_shows_every_candidate_with_its_verdict(open_page: OpenPage
     assert at.subheader[0].value == f"candidate {preferred.sha[:7]} → replaces live {live_sha[:7]}"
     verdict_text = "\n".join(texts(at.markdown))
     for check in preferred.verdict.checks:
-        assert f"{'✓' if check.passed else '✗'} **{check.rule}**: {check.detail}" in verdict_text
+        assert f"{check.mark} **{check.rule}**: {check.detail}" in verdict_text
     table = at.dataframe[0].value
     assert list(table["version"]) == [frame.version_url(c.sha) for c in expected]
     assert [g.startswith("✓") for g in table["gate"]] == [c.verdict.passed for c in expected]

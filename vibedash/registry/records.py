@@ -271,7 +271,7 @@ def version_facts(session: Session, version: Version, *, with_problems: bool = T
         per_problem = ({p.problem_id: (p.correct, p.samples) for p in r.problem_results} if with_problems else {})
         scores[r.benchmark] = ScoreFact(benchmark=r.benchmark, score=r.score, metric=r.metric,
                                         problems=r.problems, samples_per_problem=r.samples_per_problem,
-                                        temperature=r.temperature, per_problem=per_problem)
+                                        temperature=r.temperature, per_problem=per_problem, stderr=r.stderr)
     return VersionFacts(sha=version.sha, scores=scores, branch=version.branch, created_at=version.created_at)
 
 
@@ -471,17 +471,15 @@ def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Vers
     (default: the first headline benchmark the registry has); the newest candidate when none has that score.
     Among versions tied on the top score, the one with the newest candidate deploy.
 
-    Output-sensitive: the benchmark's headline scores are walked from the top in batches
-    (ix_benchmark_result_ranking) and the walk stops at the first score that has a candidate deploy, so the
-    work does not grow with the registry (normally one batch), whatever plan the statistics would suggest.
+    A raw query (a deploy to act on in scripts and tests). The product's *best candidate*, the one Overview,
+    Promote and ``gate --commit best`` show, also asks the gate: :func:`vibedash.registry.queries.best_candidate`.
+
+    Output-sensitive: the top of :func:`ranked_candidates` (headline scores walked from the top), so the work
+    does not grow with the registry, whatever plan the statistics would suggest.
     """
     benchmark = benchmark or next(iter(benchmarks_in_registry(session)), None)
-    live = live_deploy(session)
-    conditions = [Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False)]
-    if live is not None and live.version_id is not None:
-        conditions.append(Deploy.version_id != live.version_id)
     if benchmark is not None:
-        found = _best_scored_candidate(session, benchmark, conditions)
+        found = _best_scored_candidate(session, benchmark, _candidate_conditions(session))
         if found is not None:
             return found
     newest = candidates(session, limit=1)
@@ -491,35 +489,84 @@ def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Vers
 BEST_CANDIDATE_FIRST_BATCH = 16
 
 
-def _best_scored_candidate(session: Session, benchmark: str, conditions: list) -> tuple[Version, Deploy] | None:
+def _candidate_conditions(session: Session) -> list:
+    live = live_deploy(session)
+    conditions = [Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False)]
+    if live is not None and live.version_id is not None:
+        conditions.append(Deploy.version_id != live.version_id)
+    return conditions
+
+
+def _walk_ranked(session: Session, benchmark: str, conditions: list, limit: int) -> list[tuple[int, int]]:
+    """(version id, deploy id) of the ``limit`` best candidates on ``benchmark``: highest headline score
+    first, newest candidate deploy first on a tie; each version once, with its newest candidate deploy.
+
+    Walks the benchmark's headline scores from the top (ix_benchmark_result_ranking) in growing batches and
+    stops once ``limit`` versions are found and nothing further down can tie with the last of them: the work
+    follows the number of scores above the answer, not the size of the registry.
+    """
     ranked = (select(BenchmarkResult.id, BenchmarkResult.version_id, BenchmarkResult.score)
               .where(BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True))
               .order_by(BenchmarkResult.score.desc(), BenchmarkResult.id.desc()))
-    best: tuple[float, datetime, int] | None = None  # (score, deploy created_at, deploy id)
+    found: dict[int, tuple[float, datetime, int]] = {}  # version id -> (score, newest deploy time, deploy id)
     after: tuple[float, int] | None = None
-    size = BEST_CANDIDATE_FIRST_BATCH
+    size = max(BEST_CANDIDATE_FIRST_BATCH, limit)
     while True:
         query = ranked if after is None else ranked.where(
             or_(BenchmarkResult.score < after[0], and_(BenchmarkResult.score == after[0],
                                                        BenchmarkResult.id < after[1])))
         batch = session.execute(query.limit(size)).all()
-        if not batch or (best is not None and batch[0][2] < best[0]):
-            break  # every version with the winning score has been seen
+        if not batch:
+            break
+        if len(found) >= limit:
+            cut = sorted(found.values(), key=lambda f: (f[0], f[1]), reverse=True)[limit - 1][0]
+            if batch[0][2] < cut:
+                break  # every version that could rank among the first ``limit`` has been seen
         score_of = {version_id: score for _, version_id, score in batch}
         for deploy_id, version_id, created_at in session.execute(
                 select(Deploy.id, Deploy.version_id, Deploy.created_at)
                 .where(Deploy.version_id.in_(list(score_of)), *conditions)):
-            key = (score_of[version_id], created_at, deploy_id)
-            if best is None or key[:2] > best[:2]:
-                best = key
-        if (best is not None and batch[-1][2] < best[0]) or len(batch) < size:
+            entry = (score_of[version_id], created_at, deploy_id)
+            if version_id not in found or entry[1] > found[version_id][1]:
+                found[version_id] = entry
+        if len(batch) < size:
             break
         after = (batch[-1][2], batch[-1][0])
         size = min(size * 4, 1024)  # few candidates near the top: look further, faster
-    if best is None:
+    best = sorted(found.items(), key=lambda item: (item[1][0], item[1][1]), reverse=True)[:limit]
+    return [(version_id, deploy_id) for version_id, (_, _, deploy_id) in best]
+
+
+def _best_scored_candidate(session: Session, benchmark: str, conditions: list) -> tuple[Version, Deploy] | None:
+    top = _walk_ranked(session, benchmark, conditions, 1)
+    if not top:
         return None
-    deploy = session.get(Deploy, best[2])
-    return session.get(Version, deploy.version_id), deploy
+    version_id, deploy_id = top[0]
+    return session.get(Version, version_id), session.get(Deploy, deploy_id)
+
+
+def ranked_candidates(session: Session, benchmark: str | None, *, limit: int = 20) -> list[tuple[Version, Deploy]]:
+    """Candidates (ready, not expired, not live; one deploy each) with a headline result on ``benchmark``,
+    highest score first (newest first on a tie); then, when fewer than ``limit``, candidates with results on
+    other benchmarks, newest first. Never a version without results. Index walks with a LIMIT (see
+    :func:`_walk_ranked`), whatever the size of the registry."""
+    conditions = _candidate_conditions(session)
+    out: list[tuple[Version, Deploy]] = []
+    seen: set[int] = set()
+    if benchmark is not None:
+        for version_id, deploy_id in _walk_ranked(session, benchmark, conditions, limit):
+            seen.add(version_id)
+            out.append((session.get(Version, version_id), session.get(Deploy, deploy_id)))
+    if len(out) < limit:
+        has_results = exists().where(BenchmarkResult.version_id == Version.id, BenchmarkResult.is_primary.is_(True))
+        rows = session.execute(
+            select(Version, Deploy).join(Deploy, Deploy.version_id == Version.id).where(*conditions, has_results)
+            .order_by(Deploy.created_at.desc()).limit(limit * 4)).all()
+        for version, deploy in rows:
+            if version.id not in seen and len(out) < limit:
+                seen.add(version.id)
+                out.append((version, deploy))
+    return out[:limit]
 
 
 def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -> list[DeployFacts]:

@@ -142,7 +142,7 @@ def show_outcome() -> None:
 
 def verdict_lines(verdict: Verdict) -> str:
     """Markdown: every rule of the verdict with ✓ or ✗ and the numbers behind it."""
-    return "\n".join(f"- {'✓' if check.passed else '✗'} **{check.rule}**: {check.detail}"
+    return "\n".join(f"- {check.mark} **{check.rule}**: {check.detail}"
                      for check in verdict.checks)
 
 
