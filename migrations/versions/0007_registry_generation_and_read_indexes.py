@@ -33,6 +33,7 @@ INDEXES = (
 PARTIAL_INDEXES = (
     ("ix_deploy_live", "deploy", ["published_at"], "is_live = 1", "is_live"),
     ("ix_deploy_published_at", "deploy", ["published_at"], "published_at IS NOT NULL", "published_at IS NOT NULL"),
+    ("ix_deploy_pinned", "deploy", ["pinned_at"], "pinned = 1", "pinned"),
 )
 
 

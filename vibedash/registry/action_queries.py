@@ -14,7 +14,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, true
 from sqlalchemy.orm import Session
 
 from vibedash.decisions.facts import DeployFacts
@@ -143,7 +143,8 @@ def pinned_deploys(engine: Engine) -> list[PinnedDeploy]:
     with unit_of_work(engine) as session:
         rows = session.execute(
             select(Deploy, Version.sha).outerjoin(Version, Version.id == Deploy.version_id)
-            .where(Deploy.pinned.is_(True)).order_by(Deploy.pinned_at.desc(), Deploy.netlify_id)).all()
+            # "pinned = 1": the condition of the partial index ix_deploy_pinned (a few pins among many deploys)
+            .where(Deploy.pinned == true()).order_by(Deploy.pinned_at.desc(), Deploy.netlify_id)).all()
         return [PinnedDeploy(deploy_id=d.netlify_id, sha=sha, branch=d.branch, reason=d.pin_reason,
                              pinned_by=d.pinned_by, pinned_at=d.pinned_at, expired=d.expired_at is not None)
                 for d, sha in rows]

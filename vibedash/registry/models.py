@@ -148,6 +148,7 @@ class Deploy(Base):
               postgresql_where=text("is_live")),
         Index("ix_deploy_published_at", "published_at", sqlite_where=text("published_at IS NOT NULL"),
               postgresql_where=text("published_at IS NOT NULL")),
+        Index("ix_deploy_pinned", "pinned_at", sqlite_where=text("pinned = 1"), postgresql_where=text("pinned")),
         # candidates: the newest ready deploys, in order, without sorting every deploy
         Index("ix_deploy_state_created_at", "state", "created_at"),
         # the History filter's choices, read as a skip scan of distinct values
