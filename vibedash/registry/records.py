@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -308,9 +309,29 @@ class HistoryFilter:
     text: str | None = None  # sha prefix or words of the message
 
 
+_HISTORY_SELECTS: dict[tuple, tuple[Select, dict[str, Any]]] = {}
+_HISTORY_SELECTS_LOCK = threading.Lock()
+
+
 def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
                     for_count: bool = False) -> tuple[Select, dict[str, Any]]:
-    """The history query; ``for_count`` joins only what the filters need (the joins never add rows)."""
+    """The history query; ``for_count`` joins only what the filters need (the joins never add rows).
+
+    Statements are immutable and building one (an alias per benchmark) costs more than running it, so the
+    last few are kept by their benchmarks and filter.
+    """
+    key = (tuple(benchmarks), repr(flt), for_count)
+    with _HISTORY_SELECTS_LOCK:  # pages run in several threads
+        built = _HISTORY_SELECTS.get(key)
+        if built is None:
+            if len(_HISTORY_SELECTS) >= 64:
+                _HISTORY_SELECTS.pop(next(iter(_HISTORY_SELECTS)))
+            built = _HISTORY_SELECTS[key] = _build_history_select(benchmarks, flt, for_count=for_count)
+    return built
+
+
+def _build_history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
+                          for_count: bool = False) -> tuple[Select, dict[str, Any]]:
     deploy = aliased(Deploy, name="d")
     # The latest deploy of each version, looked up per row through ix_deploy_version_id: a page reads 50 of
     # them instead of grouping the whole deploy table (100,000 versions: 5 ms instead of 350 ms a page).
