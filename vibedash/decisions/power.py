@@ -35,7 +35,7 @@ def detectable_with(diff: DiffInterval, *, samples: float | None = None, problem
     df = max(n_new - 1, 1)
     k_new = samples or k_now or 1.0
     # plus half a step of the exact test's lattice, as in DiffInterval.mde
-    return detectable_effect(math.sqrt(per_problem / n_new), df, diff.confidence) + 100.0 / (n_new * k_new)
+    return detectable_effect(math.sqrt(per_problem / n_new), df, diff.confidence) + 50.0 / (n_new * k_new)
 
 
 def samples_to_detect(diff: DiffInterval, bar: float) -> int | None:

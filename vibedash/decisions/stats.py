@@ -201,10 +201,10 @@ def paired_diff_ci(a: PerProblem, b: PerProblem, *, confidence: float = 0.95, n_
 
 
 def _lattice_correction(n: int, samples_a: np.ndarray, samples_b: np.ndarray) -> float:
-    """Half a step of the exact test's lattice, in accuracy units: the sum of per-problem differences moves in
-    steps of 2 / k under a sign flip, so the exact test needs about 1 / (n k) more than a continuous one (the
-    continuity correction); it matters at one sample per problem (3.3 points at n = 30) and fades with k."""
-    return 1.0 / (n * float(np.mean(np.concatenate([samples_a, samples_b]))))
+    """Half a step of the lattice the mean difference lives on (one sample more or less moves it by 1 / (n k)):
+    the continuity correction that makes the exact test's power match a continuous one. 1.7 points at n = 30
+    and one sample per problem; it fades with k."""
+    return 0.5 / (n * float(np.mean(np.concatenate([samples_a, samples_b]))))
 
 
 def detectable_effect(se: float, df: float, confidence: float = 0.95, power: float = POWER) -> float:
