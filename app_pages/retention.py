@@ -7,6 +7,7 @@ expired, with their versions, scores and history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -25,8 +26,11 @@ from vibedash.decisions.retention import Decision, RetentionPlan, RetentionPolic
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry.action_queries import (
     PinnedDeploy,
+    decisions_shown,
+    pin_choices,
     pinned_deploys,
     plan_benchmarks,
+    prune_ids,
     version_points,
 )
 from vibedash.ui import auth, dialogs, frame, state, tables
@@ -36,6 +40,8 @@ PENDING_APPLY = "pending_apply"
 SHOW_CHOICES = ("all", "keep", "prune", "expired")
 KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # kept in the theme's primary colour
 LEAD_BENCHMARK = "aime25"
+TABLE_ROWS = 500  # deploys per page of the plan's table
+PIN_CHOICES = 500  # deploys offered to pin (pruned first); the CLI's `pin` takes any
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,11 @@ class Context:
 
 # --- cached reads (state.refresh() after an action drops them) --------------------------------------------
 
-@st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Planning retention…")
 def load_plan(db_url: str, policy_key: str, _policy: RetentionPolicy) -> RetentionPlan:
-    # The policy is passed unhashed; its repr (every field) keys the cache instead.
-    return current_plan(state.engine(), state.settings(), policy=_policy)
+    # Not st.cache_data: current_plan already keeps the plan per registry generation and policy, exact after
+    # any change, and st.cache_data would pickle a plan of a million decisions on every rerun.
+    with st.spinner("Planning retention…", show_time=True):
+        return current_plan(state.engine(), state.settings(), policy=_policy)
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
@@ -68,7 +75,7 @@ def load_pins(db_url: str) -> list[PinnedDeploy]:
 
 # --- words, tables, the chart ---------------------------------------------------------------------------------
 
-def decisions_table(decisions: list[Decision], benchmarks: list[str]) -> tables.Table:
+def decisions_table(decisions: Sequence[Decision], benchmarks: list[str]) -> tables.Table:
     """One row per deploy: the decision, its reasons, the version's scores on ``benchmarks``."""
     rows = []
     for d in decisions:
@@ -187,11 +194,11 @@ def plan_section(ctx: Context, plan: RetentionPlan) -> None:
     keep_col.metric("Keep", summary["keep"])
     prune_col.metric("Prune", summary["prune"])
     expired_col.metric("Already expired", summary["expired"])
-    apply_problem = ctx.netlify_problem or (None if plan.prune else "The plan prunes nothing.")
+    apply_problem = ctx.netlify_problem or (None if summary["prune"] else "The plan prunes nothing.")
     if auth.may(auth.Action.RETENTION):
-        apply_col.button(f"Apply… (delete {len(plan.prune)} deploys)", type="primary", key="apply_open",
+        apply_col.button(f"Apply… (delete {summary['prune']} deploys)", type="primary", key="apply_open",
                          disabled=bool(apply_problem), help=apply_problem or "Review the deploys to delete, then "
-                         "confirm.", on_click=dialogs.request, args=(PENDING_APPLY, [d.netlify_id for d in plan.prune]))
+                         "confirm.", on_click=dialogs.request, args=(PENDING_APPLY, prune_ids(plan)))
     st.markdown(summary["text"][0].upper() + summary["text"][1:] + ".")
     if ctx.netlify_problem:
         st.info(f"Applying the plan is disabled. {ctx.netlify_problem}", icon=":material/link_off:")
@@ -228,11 +235,17 @@ def chart_section(ctx: Context, plan: RetentionPlan, benchmarks: list[str]) -> N
 def decisions_section(plan: RetentionPlan, benchmarks: list[str]) -> None:
     st.subheader("Every deploy")
     show = st.segmented_control("Show", SHOW_CHOICES, default="all", key="retention_show") or "all"
-    shown = [d for d in plan.decisions if show == "all" or d.action == show]
+    shown = decisions_shown(plan, show)
     if not shown:
         frame.empty_state(f"No deploy is marked {show}.")
         return
-    tables.show(decisions_table(shown, benchmarks), key="retention_plan")
+    # A page of rows at a time: a table of a million deploys is neither readable nor quick to draw.
+    pages = max(1, -(-len(shown) // TABLE_ROWS))
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages:,}, {TABLE_ROWS} deploys each)", min_value=1, max_value=pages,
+                                   value=1, step=1, key="retention_page"))
+    tables.show(decisions_table(shown[(page - 1) * TABLE_ROWS: page * TABLE_ROWS], benchmarks), key="retention_plan")
 
 
 def pins_section(ctx: Context, plan: RetentionPlan) -> None:
@@ -244,8 +257,7 @@ def pins_section(ctx: Context, plan: RetentionPlan) -> None:
     pin_col, unpin_col = st.columns(2)
     with pin_col:
         # Pruned deploys first: those are the ones a pin saves.
-        pinnable = sorted((d for d in plan.decisions if d.action != "expired" and d.netlify_id not in pinned_ids),
-                          key=lambda d: d.action != "prune")
+        pinnable = pin_choices(plan, frozenset(pinned_ids), PIN_CHOICES)
         if not pinnable:
             st.caption("Every deploy still on Netlify is pinned.")
         else:

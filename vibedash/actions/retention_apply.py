@@ -22,9 +22,10 @@ from vibedash.actions.outcomes import (
 )
 from vibedash.config import Settings
 from vibedash.decisions.policies import retention_policy
-from vibedash.decisions.retention import RetentionPlan, RetentionPolicy, plan_retention
+from vibedash.decisions.retention import RetentionPlan, RetentionPolicy
 from vibedash.netlify.client import NetlifyClient, NetlifyError
 from vibedash.registry import records as registry
+from vibedash.registry.action_queries import cached_plan
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Event, utcnow
 
@@ -45,8 +46,9 @@ def current_plan(engine: Engine, settings: Settings, *, policy_path: str | None 
                  policy: RetentionPolicy | None = None) -> RetentionPlan:
     policy = policy or retention_policy(settings, policy_path)
     with unit_of_work(engine) as session:
-        facts = registry.deploy_facts(session, gate_passed=gate_results(engine))
-    return plan_retention(facts, policy, utcnow())
+        # once per registry generation and policy (and grace period), however often a page asks
+        return cached_plan(session, policy, utcnow(),
+                           lambda: registry.deploy_facts(session, gate_passed=gate_results(engine)))
 
 
 @dataclass

@@ -51,9 +51,12 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from vibedash.decisions.facts import DeployFacts
 
@@ -241,17 +244,26 @@ class RetentionPlan:
     # things a person should check before applying the plan (a typo in a benchmark name, no live deploy)
     warnings: tuple[str, ...] = ()
 
+    # The lists by action and the summary are computed once per plan (a plan is immutable): a page asks for
+    # them on every rerun, and a plan may hold a million decisions.
+    @cached_property
+    def _by_action(self) -> dict[str, list[Decision]]:
+        groups: dict[str, list[Decision]] = {"keep": [], "prune": [], "expired": []}
+        for d in self.decisions:
+            groups[d.action].append(d)
+        return groups
+
     @property
     def keep(self) -> list[Decision]:
-        return [d for d in self.decisions if d.action == "keep"]
+        return list(self._by_action["keep"])
 
     @property
     def prune(self) -> list[Decision]:
-        return [d for d in self.decisions if d.action == "prune"]
+        return list(self._by_action["prune"])
 
     @property
     def expired(self) -> list[Decision]:
-        return [d for d in self.decisions if d.action == "expired"]
+        return list(self._by_action["expired"])
 
     def decision(self, netlify_id: str) -> Decision:
         for d in self.decisions:
@@ -261,7 +273,12 @@ class RetentionPlan:
 
     def summary(self) -> dict[str, Any]:
         """Counts and one line of text. A deploy kept for several reasons counts under each of them."""
-        keep, prune, expired = self.keep, self.prune, self.expired
+        summary = self._summary
+        return {**summary, "kept_for": dict(summary["kept_for"]), "pruned_as": dict(summary["pruned_as"])}
+
+    @cached_property
+    def _summary(self) -> dict[str, Any]:
+        keep, prune, expired = self._by_action["keep"], self._by_action["prune"], self._by_action["expired"]
         kept_for = _count_tags(keep, _KEEP_TAG_ORDER)
         pruned_as = _count_tags(prune, _PRUNE_TAG_ORDER)
         text = f"keep {len(keep)} of {len(self.decisions)} deploys, prune {len(prune)}"
@@ -353,8 +370,18 @@ def plan_retention(deploys: Sequence[DeployFacts], policy: RetentionPolicy, now:
         _judge_gate(contenders)
 
     decisions = [_decide(d, v, policy, deploy_keeps) for v in versions for d in v.deploys]
-    decisions.sort(key=lambda d: (-_timestamp(d.created_at), d.netlify_id))
+    _sort_newest_first(decisions)
     return RetentionPlan(decisions=tuple(decisions), policy=policy, now=now, warnings=tuple(warnings))
+
+
+def grace_ends(deploys: Iterable[DeployFacts], policy: RetentionPolicy, now: datetime) -> datetime | None:
+    """The next moment after ``now`` when a deploy leaves its grace period: until then, a plan made at ``now``
+    is the plan of any later moment (time enters the plan only through the grace period). None: never."""
+    if policy.grace_days == 0:
+        return None
+    grace = timedelta(days=policy.grace_days)
+    ends = [d.created_at + grace for d in deploys if not d.expired and d.created_at + grace > now]
+    return min(ends) if ends else None
 
 
 def _check_inputs(deploys: Sequence[DeployFacts], now: datetime) -> None:
@@ -380,7 +407,7 @@ def _group_by_version(deploys: Sequence[DeployFacts]) -> list[_Version]:
         groups[f"sha:{d.sha.lower()}" if d.sha else f"deploy:{d.netlify_id}"].append(d)
     versions = []
     for key, members in sorted(groups.items()):
-        members.sort(key=lambda d: (-_timestamp(d.created_at), d.netlify_id))  # newest first
+        _sort_newest_first(members)
         scores: dict[str, float] = {}
         for d in reversed(members):  # the newest deploy's facts win (they are the version's, so agree)
             scores.update(d.scores)
@@ -466,7 +493,7 @@ def _keep_newest_per_branch(versions: Sequence[_Version], policy: RetentionPolic
             if d.branch and _restorable(d) and v.key not in heads[d.branch]:
                 heads[d.branch][v.key] = d
     for branch, by_version in heads.items():
-        newest = sorted(by_version.values(), key=lambda d: (-_timestamp(d.created_at), d.netlify_id))[:n]
+        newest = _sort_newest_first(list(by_version.values()))[:n]
         for rank, d in enumerate(newest, start=1):
             where = f"newest on branch {branch}" if rank == 1 else f"{_ordinal(rank)} newest on branch {branch}"
             keeps[d.netlify_id].append((BRANCH, where))
@@ -528,25 +555,85 @@ def _dominates(a: _Version, b: _Version, chosen: Sequence[str]) -> bool:
     return better
 
 
+# Points compared at once in the skyline: a block's comparisons are one vectorised step (block x skyline x k).
+_SKYLINE_BLOCK = 256
+
+
+def _score_matrix(versions: Sequence[_Version], chosen: Sequence[str]) -> np.ndarray:
+    """Scores as a matrix, one row per version; a missing score becomes a value below every real one, which
+    turns "a missing score is worse than any" into plain Pareto dominance."""
+    matrix = np.array([[v.scores.get(b, np.nan) for b in chosen] for v in versions], dtype=float)
+    present = matrix[~np.isnan(matrix)]
+    floor = (present.min() if present.size else 0.0) - 1.0
+    matrix[np.isnan(matrix)] = floor
+    return matrix.reshape(len(versions), len(chosen))
+
+
+def _dominance(by: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """[i, j]: row j of ``by`` dominates row i of ``of`` (at least as good everywhere, better somewhere)."""
+    at_least = (by[None, :, :] >= of[:, None, :]).all(axis=2)
+    better = (by[None, :, :] > of[:, None, :]).any(axis=2)
+    return at_least & better
+
+
+def skyline(matrix: np.ndarray) -> np.ndarray:
+    """Indexes of the rows no other row dominates (maximising every column), in ascending order.
+
+    Sort-filter-skyline: rows sorted by their sum (then by their values, so that rounding never puts a
+    dominated row first) can only be dominated by rows before them, and by then those rows' own dominators
+    have been kept instead; so each block of rows is checked against the skyline found so far and against
+    itself. Work grows with rows x skyline size, not rows squared: output-sensitive.
+    """
+    n = matrix.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    keys = [matrix[:, c] for c in range(matrix.shape[1] - 1, -1, -1)] + [matrix.sum(axis=1)]
+    order = np.lexsort([-k for k in keys])
+    kept: list[int] = []
+    kept_rows = np.zeros((0, matrix.shape[1]))
+    for start in range(0, n, _SKYLINE_BLOCK):
+        block = order[start:start + _SKYLINE_BLOCK]
+        rows = matrix[block]
+        dominated = _dominance(kept_rows, rows).any(axis=1) if len(kept) else np.zeros(len(block), dtype=bool)
+        dominated |= _dominance(rows, rows).any(axis=1)
+        survivors = block[~dominated]
+        kept.extend(survivors.tolist())
+        kept_rows = np.vstack([kept_rows, matrix[survivors]])
+    return np.sort(np.array(kept, dtype=int))
+
+
 def _judge_frontier(contenders: Sequence[_Version], chosen: Sequence[str]) -> None:
     scored = [v for v in contenders if v.sha is not None and any(b in v.scores for b in chosen)]
-    frontier = [v for v in scored if not any(_dominates(o, v, chosen) for o in scored if o is not v)]
+    if not scored:
+        return
+    matrix = _score_matrix(scored, chosen)
+    on_frontier_index = skyline(matrix)
+    frontier = [scored[i] for i in on_frontier_index]
     on_frontier = {v.key for v in frontier}
+    tied: dict[tuple, list[_Version]] = defaultdict(list)
     for v in frontier:
-        vector = tuple(v.scores.get(b) for b in chosen)
-        ties = [o for o in frontier if o is not v and tuple(o.scores.get(b) for b in chosen) == vector]
+        tied[tuple(v.scores.get(b) for b in chosen)].append(v)
+    for v in frontier:
+        ties = [o for o in tied[tuple(v.scores.get(b) for b in chosen)] if o is not v]
         reason = f"on the frontier of {', '.join(chosen)}"
         if ties:
             reason += f" (tied with {', '.join(_short(o) for o in ties)})"
         v.merit.append((FRONTIER, reason))
-    for v in scored:
-        if v.key in on_frontier:
-            continue
-        # name the most recent frontier version that dominates it (a dominated version always has one)
-        by = max((o for o in frontier if _dominates(o, v, chosen)), key=lambda o: (o.appeared_at, o.key))
-        wins = [b for b in chosen if b in by.scores and (b not in v.scores or by.scores[b] > v.scores[b])]
-        v.faults.append(f"dominated by {_short(by)} on {', '.join(wins)}")
-        v.fault_tag = DOMINATED
+    # Name the most recent frontier version that dominates each dominated one (it always has one): the
+    # frontier sorted most recent first, the first dominator in that order, a block of versions at a time.
+    recent_first = sorted(range(len(frontier)), key=lambda i: (frontier[i].appeared_at, frontier[i].key),
+                          reverse=True)
+    frontier_rows = matrix[on_frontier_index][recent_first]
+    dominated = [i for i, v in enumerate(scored) if v.key not in on_frontier]
+    block = max(1, 2_000_000 // max(1, len(frontier) * len(chosen)))
+    for start in range(0, len(dominated), block):
+        chunk = dominated[start:start + block]
+        first = _dominance(frontier_rows, matrix[chunk]).argmax(axis=1)
+        for i, j in zip(chunk, first.tolist()):
+            v, by = scored[i], frontier[recent_first[j]]
+            wins = [b for b in chosen if b in by.scores and (b not in v.scores or by.scores[b] > v.scores[b])]
+            v.faults.append(f"dominated by {_short(by)} on {', '.join(wins)}")
+            v.fault_tag = DOMINATED
 
 
 def _judge_new_bests(versions: Sequence[_Version], chosen: Sequence[str]) -> None:
@@ -589,7 +676,7 @@ def _decide(d: DeployFacts, v: _Version, policy: RetentionPolicy,
             deploy_keeps: Mapping[str, list[tuple[str, str]]]) -> Decision:
     def decision(action: Action, reasons: Sequence[str], tags: Sequence[str]) -> Decision:
         return Decision(netlify_id=d.netlify_id, sha=d.sha, action=action, reasons=tuple(reasons),
-                        scores=dict(v.scores), branch=d.branch, created_at=d.created_at, state=d.state,
+                        scores=v.scores, branch=d.branch, created_at=d.created_at, state=d.state,
                         tags=tuple(dict.fromkeys(tags)))
 
     keeps = list(deploy_keeps.get(d.netlify_id, ()))
@@ -668,6 +755,20 @@ def _score(x: float) -> str:
 
 def _short(v: _Version) -> str:
     return v.sha[:7] if v.sha else v.key
+
+
+_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _sort_newest_first(items: list) -> list:
+    """Sort deploys or decisions in place, newest ``created_at`` first, then by Netlify id; returns them.
+
+    Two stable sorts on plain attributes (ids ascending, then times descending) order exactly as the key
+    (-timestamp, id) would, without a float conversion per item: a million deploys sort in a second.
+    """
+    items.sort(key=lambda d: d.netlify_id)
+    items.sort(key=lambda d: d.created_at or _OLDEST, reverse=True)
+    return items
 
 
 def _timestamp(moment: datetime | None) -> float:

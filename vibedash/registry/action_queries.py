@@ -7,19 +7,30 @@ audit log's filter choices, the pinned deploys, and the retention plan reshaped 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, true
+from sqlalchemy.orm import Session
 
+from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.gate import Policy, Verdict, evaluate
-from vibedash.decisions.retention import RetentionPlan
+from vibedash.decisions.retention import (
+    Decision,
+    RetentionPlan,
+    RetentionPolicy,
+    grace_ends,
+    plan_retention,
+)
 from vibedash.registry import records as registry
 from vibedash.registry.db import unit_of_work
-from vibedash.registry.models import Deploy, Event, Version
+from vibedash.registry.generation import GenerationCache, cached
+from vibedash.registry.models import Deploy, Version
+from vibedash.registry.queries import policy_fingerprint
 
 
 @dataclass(frozen=True)
@@ -43,19 +54,25 @@ def candidate_verdicts(engine: Engine, policy: Policy, *, limit: int = 20) -> li
     Reads the registry's idea of live: the confirmation dialog re-checks against Netlify before acting.
     """
     with unit_of_work(engine) as session:
-        live = registry.live_deploy(session)
-        live_facts = (registry.version_facts(session, live.version)
-                      if live is not None and live.version is not None else None)
-        pairs = registry.candidates(session, limit=limit)
-        scores = registry.primary_scores(session, [version.id for version, _ in pairs])
-        out = []
-        for version, deploy in pairs:
-            verdict = evaluate(policy, registry.version_facts(session, version), live_facts)
-            out.append(CandidateVerdict(
-                deploy_id=deploy.netlify_id, sha=version.sha, branch=deploy.branch or version.branch,
-                context=deploy.context, message=version.message, created_at=deploy.created_at,
-                permalink=deploy.permalink, scores=scores.get(version.id, {}), verdict=verdict))
-        return out
+        # once per registry generation and policy: every write bumps the generation
+        return cached(session, "candidate_verdicts", (policy_fingerprint(policy), limit),
+                      lambda: _candidate_verdicts(session, policy, limit))
+
+
+def _candidate_verdicts(session: Session, policy: Policy, limit: int) -> list[CandidateVerdict]:
+    live = registry.live_deploy(session)
+    live_facts = (registry.version_facts(session, live.version)
+                  if live is not None and live.version is not None else None)
+    pairs = registry.candidates(session, limit=limit)
+    scores = registry.primary_scores(session, [version.id for version, _ in pairs])
+    out = []
+    for version, deploy in pairs:
+        verdict = evaluate(policy, registry.version_facts(session, version), live_facts)
+        out.append(CandidateVerdict(
+            deploy_id=deploy.netlify_id, sha=version.sha, branch=deploy.branch or version.branch,
+            context=deploy.context, message=version.message, created_at=deploy.created_at,
+            permalink=deploy.permalink, scores=scores.get(version.id, {}), verdict=verdict))
+    return out
 
 
 def preferred_candidate(candidates: Sequence[CandidateVerdict]) -> CandidateVerdict | None:
@@ -102,11 +119,12 @@ class EventFilterChoices:
 def event_filter_choices(engine: Engine) -> EventFilterChoices:
     """The values the audit log's filters can take: those present in the log."""
     with unit_of_work(engine) as session:
-        def distinct(column: Any) -> list[str]:
-            return [value for value in session.scalars(select(column).distinct().order_by(column)) if value]
+        def distinct(column: str) -> list[str]:
+            # a skip scan over the column's index: one seek per distinct value, not a scan of the log
+            return [value for value in registry.distinct_values(session, "event", column) if value]
 
-        return EventFilterChoices(kinds=distinct(Event.kind), actors=distinct(Event.actor),
-                                  statuses=distinct(Event.status))
+        return cached(session, "event_filter_choices", None, lambda: EventFilterChoices(
+            kinds=distinct("kind"), actors=distinct("actor"), statuses=distinct("status")))
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,8 @@ def pinned_deploys(engine: Engine) -> list[PinnedDeploy]:
     with unit_of_work(engine) as session:
         rows = session.execute(
             select(Deploy, Version.sha).outerjoin(Version, Version.id == Deploy.version_id)
-            .where(Deploy.pinned.is_(True)).order_by(Deploy.pinned_at.desc(), Deploy.netlify_id)).all()
+            # "pinned = 1": the condition of the partial index ix_deploy_pinned (a few pins among many deploys)
+            .where(Deploy.pinned == true()).order_by(Deploy.pinned_at.desc(), Deploy.netlify_id)).all()
         return [PinnedDeploy(deploy_id=d.netlify_id, sha=sha, branch=d.branch, reason=d.pin_reason,
                              pinned_by=d.pinned_by, pinned_at=d.pinned_at, expired=d.expired_at is not None)
                 for d, sha in rows]
@@ -148,21 +167,115 @@ class VersionPoint:
     reasons: tuple[str, ...] = ()
 
 
+# Retention plans are big (one decision per deploy): at most two stay cached, for the policies in use.
+PLANS = GenerationCache(size=2)
+
+
+def cached_plan(session: Session, policy: RetentionPolicy, now: datetime,
+                facts: Callable[[], Sequence[DeployFacts]]) -> RetentionPlan:
+    """The retention plan at ``now``, computed from ``facts()`` once per registry generation and policy.
+
+    A plan changes only when the registry does (a new generation) or when a deploy leaves its grace period
+    (:func:`grace_ends`), so it is reused until either happens.
+    """
+    def compute() -> tuple[RetentionPlan, datetime | None]:
+        deploys = facts()
+        return plan_retention(deploys, policy, now), grace_ends(deploys, policy, now)
+
+    def still_valid(entry: tuple[RetentionPlan, datetime | None]) -> bool:
+        plan, until = entry
+        return plan.now <= now and (until is None or now < until)
+
+    # The same plan object while it holds (its ``now`` says when it was made), so what pages derive from it
+    # (the chart's points, the summary) is derived once.
+    plan, _ = cached(session, "retention_plan", repr(policy), compute, still_valid=still_valid, cache=PLANS)
+    return plan
+
+
+_VIEWS: OrderedDict[tuple, tuple[RetentionPlan, Any]] = OrderedDict()
+_VIEWS_SIZE = 16
+
+
+def _per_plan(plan: RetentionPlan, key: tuple, compute: Callable[[], Any]) -> Any:
+    """What a page derives from one plan, derived once per plan object (the plan is immutable and cached)."""
+    full_key = (id(plan), *key)
+    hit = _VIEWS.get(full_key)
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    value = compute()
+    _VIEWS[full_key] = (plan, value)  # holding the plan keeps its id from being reused while cached
+    while len(_VIEWS) > _VIEWS_SIZE:
+        _VIEWS.popitem(last=False)
+    return value
+
+
+def decisions_shown(plan: RetentionPlan, action: str) -> tuple[Decision, ...]:
+    """The plan's decisions with ``action`` ("all" for every one), in the plan's order; derived once per plan."""
+    if action == "all":
+        return plan.decisions
+    return _per_plan(plan, ("action", action), lambda: tuple(d for d in plan.decisions if d.action == action))
+
+
+def prune_ids(plan: RetentionPlan) -> list[str]:
+    """The Netlify ids the plan would delete, in the plan's order."""
+    return list(_per_plan(plan, ("prune ids",), lambda: tuple(d.netlify_id for d in plan.decisions
+                                                               if d.action == "prune")))
+
+
+def pin_choices(plan: RetentionPlan, pinned: frozenset[str], limit: int) -> list[Decision]:
+    """Deploys still on Netlify and not pinned, pruned ones first (a pin saves those), at most ``limit``."""
+    def choose() -> tuple[Decision, ...]:
+        open_ = (d for d in plan.decisions if d.action != "expired" and d.netlify_id not in pinned)
+        return tuple(sorted(open_, key=lambda d: d.action != "prune")[:limit])
+
+    return list(_per_plan(plan, ("pin choices", pinned, limit), choose))
+
+
 def plan_benchmarks(plan: RetentionPlan) -> list[str]:
     """Benchmarks with a score on any deploy the plan judges, in the order the dashboard shows them."""
+    return list(_per_plan(plan, ("benchmarks",), lambda: _plan_benchmarks(plan)))
+
+
+def _plan_benchmarks(plan: RetentionPlan) -> list[str]:
     from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
 
-    present = {b for d in plan.decisions for b in d.scores}
+    present = {b for scores in {id(d.scores): d.scores for d in plan.decisions}.values() for b in scores}
     order = {b: i for i, b in enumerate(HEADLINE_BENCHMARKS)}
     return sorted(present, key=lambda b: (order.get(b, len(order)), b))
 
 
-def version_points(plan: RetentionPlan, x: str, y: str) -> list[VersionPoint]:
+CHART_POINTS = 2000
+
+
+def version_points(plan: RetentionPlan, x: str, y: str, *, limit: int | None = CHART_POINTS) -> list[VersionPoint]:
     """Versions still on Netlify with scores on both benchmarks; the 2-D Pareto frontier of ``x``, ``y`` marked.
 
     The plan's own frontier spans the policy's benchmarks (often more than two), so the frontier drawn here
     is computed over the two chosen benchmarks only, among the versions that still have a deploy.
+
+    A chart of a hundred thousand dots draws nothing a person can read and costs seconds: past ``limit``
+    points, every frontier and kept version stays and the pruned ones are thinned to the most recent
+    (None: no limit).
     """
+    return list(_per_plan(plan, ("points", x, y, limit), lambda: _version_points(plan, x, y, limit)))
+
+
+def _version_points(plan: RetentionPlan, x: str, y: str, limit: int | None) -> list[VersionPoint]:
+    points = _all_version_points(plan, x, y)
+    if limit is None or len(points) <= limit:
+        return points
+    must = [p for p in points if p.on_frontier or p.status == "kept"]
+    recency: dict[str, int] = {}
+    for rank, decision in enumerate(plan.decisions):  # newest deploy first
+        if decision.sha is not None:
+            recency.setdefault(decision.sha, rank)
+    pruned = sorted((p for p in points if not (p.on_frontier or p.status == "kept")), key=lambda p: recency[p.sha])
+    shown = must + pruned[: max(0, limit - len(must))]
+    shown.sort(key=lambda p: (p.x, p.y, p.sha))
+    return shown
+
+
+def _all_version_points(plan: RetentionPlan, x: str, y: str) -> list[VersionPoint]:
     by_version: dict[str, list] = {}
     for decision in plan.decisions:
         if decision.sha is None or decision.action == "expired":

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -140,6 +142,18 @@ class Deploy(Base):
         Index("ix_deploy_created_at", "created_at"),
         Index("ix_deploy_site_live", "site_id", "is_live"),
         Index("ix_deploy_state_context_branch", "state", "context", "branch"),
+        # Partial indexes: a handful of live or published deploys among a million. Whole-column indexes would
+        # tell the planner "half the rows" for is_live (it keeps no skew statistics) and lure every
+        # "not live" query onto them.
+        Index("ix_deploy_live", "published_at", sqlite_where=text("is_live = 1"),
+              postgresql_where=text("is_live")),
+        Index("ix_deploy_published_at", "published_at", sqlite_where=text("published_at IS NOT NULL"),
+              postgresql_where=text("published_at IS NOT NULL")),
+        Index("ix_deploy_pinned", "pinned_at", sqlite_where=text("pinned = 1"), postgresql_where=text("pinned")),
+        # candidates: the newest ready deploys, in order, without sorting every deploy
+        Index("ix_deploy_state_created_at", "state", "created_at"),
+        # the History filter's choices, read as a skip scan of distinct values
+        Index("ix_deploy_context", "context"),
     )
 
 
@@ -176,6 +190,9 @@ class BenchmarkResult(Base):
     __table_args__ = (
         UniqueConstraint("version_id", "benchmark", "metric", name="uq_benchmark_result_version_benchmark_metric"),
         Index("ix_benchmark_result_primary", "benchmark", "is_primary", "version_id", "score"),
+        # the best candidate: headline scores of one benchmark walked from the top, stopping at the first
+        # version with a candidate deploy
+        Index("ix_benchmark_result_ranking", "benchmark", "is_primary", "score"),
     )
 
 
@@ -225,6 +242,14 @@ class Event(Base):
         Index("ix_event_started_at", "started_at"),
         Index("ix_event_kind_started_at", "kind", "started_at"),
         Index("ix_event_intent", "intent"),
+        # one version's or one deploy's audit trail, newest first, without scanning the log
+        Index("ix_event_target_started_at", "target", "started_at"),
+        Index("ix_event_version_sha_started_at", "version_sha", "started_at"),
+        # the audit log's filters (and their choices, read as skip scans)
+        Index("ix_event_actor_started_at", "actor", "started_at"),
+        Index("ix_event_status_started_at", "status", "started_at"),
+        # succeeded promotions and rollbacks, newest first (what was live when)
+        Index("ix_event_kind_status_started_at", "kind", "status", "started_at"),
     )
 
 
@@ -341,3 +366,17 @@ class SampleResult(Base):
         UniqueConstraint("result_id", "problem_id", "sample_index", name="uq_sample_result_result_problem_sample"),
         UniqueConstraint("run_id", "problem_id", "sample_index", name="uq_sample_result_run_problem_sample"),
     )
+class RegistryState(Base):
+    """One row: the registry's change counter.
+
+    ``generation`` goes up in the same transaction as every write to the registry (the engine does it; see
+    vibedash.registry.generation), so a derived value computed at generation G (the best candidate, the
+    counts, the retention plan) is right for exactly as long as the generation reads G. ``instance`` names
+    this database, so two registries at the same URL over time never share a cached value.
+    """
+
+    __tablename__ = "registry_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    instance: Mapped[str] = mapped_column(String(32))

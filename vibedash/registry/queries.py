@@ -13,16 +13,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
 from vibedash.decisions.candidates import MAX_JUDGED, choose_best_candidate
 from vibedash.decisions.facts import ScoreFact, VersionFacts
 from vibedash.decisions.gate import Policy, Verdict
-from vibedash.decisions.noise import NOISE_UNKNOWN, BenchmarkComparison, NoiseSettings, compare_facts
+from vibedash.decisions.noise import (
+    NOISE_UNKNOWN,
+    BenchmarkComparison,
+    NoiseSettings,
+    compare_facts,
+)
 from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems, holm
 from vibedash.registry import records as registry
+from vibedash.registry.generation import cached
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 
 LIVE_CHANGE_KINDS = ("promote", "rollback")
@@ -94,10 +100,24 @@ def lead_benchmark(session: Session) -> str | None:
     return present[0] if present else None
 
 
+def policy_fingerprint(policy: Policy) -> tuple:
+    """What identifies a gate policy's judgement: everything that changes its verdicts."""
+    return policy.settings_key()
+
+
 def best_candidate(session: Session, policy: Policy, lead: str | None) -> CandidateSummary | None:
     """The best candidate by the one shared rule (:func:`vibedash.decisions.candidates.choose_best_candidate`):
     candidates best-first on the policy's primary benchmark (else ``lead``), the first the gate passes against
-    live; else the highest-scoring candidate with results. None when no candidate has results."""
+    live; else the highest-scoring candidate with results. None when no candidate has results.
+
+    Computed once per registry generation, policy and lead benchmark: every write bumps the generation, so
+    the cached summary is always the one a recomputation would give.
+    """
+    return cached(session, "best_candidate", (policy_fingerprint(policy), lead),
+                  lambda: _best_candidate(session, policy, lead))
+
+
+def _best_candidate(session: Session, policy: Policy, lead: str | None) -> CandidateSummary | None:
     primary = policy.primary_benchmark or lead
     live = registry.live_deploy(session)
     live_facts = (registry.version_facts(session, live.version)
@@ -143,45 +163,59 @@ def overview(session: Session, policy: Policy, *, trend_versions: int = 30, rece
 def trend(session: Session, benchmark: str, *, limit: int = 30) -> list[dict[str, Any]]:
     """Headline scores on ``benchmark`` of the newest ``limit`` versions that have one, oldest first.
 
-    ``went_live`` marks versions with a deploy that was ever published (the site served it).
+    ``went_live`` marks versions with a deploy that was ever published (the site served it). Two steps, so
+    the newest versions are walked by time (ix_version_created_at) and each probed for a score, instead of
+    sorting every score of the benchmark by its version's time.
     """
-    was_published = exists().where(Deploy.version_id == Version.id, Deploy.published_at.is_not(None))
-    rows = session.execute(
-        select(Version.sha, Version.branch, Version.created_at, BenchmarkResult.score, was_published.label("live"))
-        .join(BenchmarkResult, and_(BenchmarkResult.version_id == Version.id, BenchmarkResult.benchmark == benchmark,
-                                    BenchmarkResult.is_primary.is_(True)))
-        .order_by(Version.created_at.desc(), Version.id.desc()).limit(limit)).all()
-    return [{"sha": sha, "short": registry.short(sha), "branch": branch, "created_at": created, "score": score,
-             "went_live": bool(live)} for sha, branch, created, score, live in reversed(rows)]
+    scored = exists().where(BenchmarkResult.version_id == Version.id, BenchmarkResult.benchmark == benchmark,
+                            BenchmarkResult.is_primary.is_(True))
+    newest = session.execute(select(Version.id, Version.sha, Version.branch, Version.created_at).where(scored)
+                             .order_by(Version.created_at.desc(), Version.id.desc()).limit(limit)).all()
+    ids = [row[0] for row in newest]
+    scores = dict(session.execute(select(BenchmarkResult.version_id, BenchmarkResult.score).where(
+        BenchmarkResult.version_id.in_(ids), BenchmarkResult.benchmark == benchmark,
+        BenchmarkResult.is_primary.is_(True))).all()) if ids else {}
+    went_live = set(session.scalars(select(Deploy.version_id).where(
+        Deploy.version_id.in_(ids), Deploy.published_at.is_not(None)))) if ids else set()
+    return [{"sha": sha, "short": registry.short(sha), "branch": branch, "created_at": created,
+             "score": scores[vid], "went_live": vid in went_live}
+            for vid, sha, branch, created in reversed(newest)]
 
 
 # --- history ----------------------------------------------------------------------------------------------
 
 def deploy_contexts(session: Session) -> list[str]:
-    return list(session.scalars(select(Deploy.context).where(Deploy.context.is_not(None)).distinct()
-                                .order_by(Deploy.context)))
+    return list(cached(session, "deploy_contexts", None,
+                       lambda: registry.distinct_values(session, "deploy", "context")))
 
 
 def deploy_states(session: Session) -> list[str]:
-    return list(session.scalars(select(Deploy.state).distinct().order_by(Deploy.state)))
+    return list(cached(session, "deploy_states", None, lambda: registry.distinct_values(session, "deploy", "state")))
 
 
 def headline_result_counts(session: Session) -> dict[str, int]:
-    """How many versions have a headline score on each benchmark (one pass over the covering index)."""
-    rows = session.execute(select(BenchmarkResult.benchmark, func.count())
-                           .where(BenchmarkResult.is_primary.is_(True)).group_by(BenchmarkResult.benchmark))
-    return {benchmark: n for benchmark, n in rows}
+    """How many versions have a headline score on each benchmark (one pass over the covering index, once per
+    registry generation)."""
+    def count() -> dict[str, int]:
+        rows = session.execute(select(BenchmarkResult.benchmark, func.count())
+                               .where(BenchmarkResult.is_primary.is_(True)).group_by(BenchmarkResult.benchmark))
+        return {benchmark: n for benchmark, n in rows}
+
+    return dict(cached(session, "headline_result_counts", None, count))
 
 
 def live_changes(session: Session, *, since: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
     """Succeeded promotions and rollbacks (newest ``limit``), oldest first: when, what, who, override."""
-    query = (select(Event.kind, Event.target, Event.version_sha, Event.actor, Event.override, Event.reason,
-                    Event.started_at, Event.finished_at)
-             .where(Event.kind.in_(LIVE_CHANGE_KINDS), Event.status == "succeeded")
-             .order_by(Event.started_at.desc()).limit(limit))
-    if since is not None:
-        query = query.where(Event.started_at >= since)
-    rows = session.execute(query).all()
+    rows = []
+    for kind in LIVE_CHANGE_KINDS:  # one ordered seek each on (kind, status, started_at), merged below
+        query = (select(Event.kind, Event.target, Event.version_sha, Event.actor, Event.override, Event.reason,
+                        Event.started_at, Event.finished_at)
+                 .where(Event.kind == kind, Event.status == "succeeded")
+                 .order_by(Event.started_at.desc()).limit(limit))
+        if since is not None:
+            query = query.where(Event.started_at >= since)
+        rows += session.execute(query).all()
+    rows = sorted(rows, key=lambda row: row[6], reverse=True)[:limit]
     return [{"kind": kind, "deploy_id": target, "sha": sha, "short": registry.short(sha), "actor": actor,
              "override": bool(override), "reason": reason, "at": finished or started}
             for kind, target, sha, actor, override, reason, started, finished in reversed(rows)]
@@ -238,10 +272,7 @@ def version_detail(session: Session, sha_or_prefix: str, *, event_limit: int = 1
     results = sorted(results, key=lambda r: (order.get(r.benchmark, len(order)), r.benchmark, not r.is_primary,
                                              r.metric))
     deploy_ids = [d.netlify_id for d in deploys]
-    event_rows = session.scalars(
-        select(Event).where(or_(Event.version_sha == version.sha, Event.target == version.sha,
-                                Event.target.in_(deploy_ids) if deploy_ids else false()))
-        .order_by(Event.started_at.desc(), Event.id.desc()).limit(event_limit)).all()
+    event_rows = audit_trail(session, version.sha, deploy_ids, limit=event_limit)
     return VersionDetail(
         sha=version.sha, branch=version.branch, message=version.message, model_ref=version.model_ref,
         synthetic=version.synthetic, created_at=version.created_at,
@@ -258,6 +289,28 @@ def version_detail(session: Session, sha_or_prefix: str, *, event_limit: int = 1
             for r in results],
         events=[registry.event_dict(e) for e in event_rows],
         solve_runs=solve_runs_for_version(session, version.id, limit=solve_limit))
+
+
+def audit_trail(session: Session, sha: str, deploy_ids: Sequence[str], *, limit: int = 100) -> list[Event]:
+    """The newest ``limit`` events about a version or any of its deploys, newest first.
+
+    One indexed read per way an event can name the version (by sha, as target, or a deploy as target), each
+    already newest first and cut at ``limit``; the union is cut again. Never a scan of the log, however long.
+    """
+    def newest(condition: Any) -> Select:
+        return (select(Event.id).where(condition).order_by(Event.started_at.desc(), Event.id.desc())
+                .limit(limit))
+
+    parts = [newest(Event.version_sha == sha), newest(Event.target == sha)]
+    for start in range(0, len(deploy_ids), 500):
+        parts.append(newest(Event.target.in_(list(deploy_ids[start:start + 500]))))
+    ids = set()
+    for part in parts:
+        ids.update(session.scalars(part))
+    if not ids:
+        return []
+    return list(session.scalars(select(Event).where(Event.id.in_(sorted(ids)))
+                                .order_by(Event.started_at.desc(), Event.id.desc()).limit(limit)))
 
 
 def solve_runs_for_version(session: Session, version_id: int, *, limit: int = 50) -> list[dict[str, Any]]:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, text, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from vibedash.decisions.facts import DeployFacts, ScoreFact, VersionFacts
 from vibedash.importers.base import ParsedResult
+from vibedash.registry.generation import cached
 from vibedash.registry.models import (
     BenchmarkResult,
     Deploy,
@@ -142,14 +144,18 @@ def find_deploy(session: Session, deploy_id_or_sha: str) -> Deploy:
                    "(run `python -m vibedash sync` to fetch deploys)")
 
 
+# "is_live = 1", the very condition of the partial index ix_deploy_live (SQLite matches a partial index only
+# by the same term; "is_live IS 1" would scan every deploy).
+IS_LIVE = Deploy.is_live == true()
+
+
 def live_deploy(session: Session) -> Deploy | None:
-    return session.scalar(select(Deploy).where(Deploy.is_live.is_(True)).order_by(Deploy.published_at.desc())
-                          .limit(1))
+    return session.scalar(select(Deploy).where(IS_LIVE).order_by(Deploy.published_at.desc()).limit(1))
 
 
 def set_live(session: Session, netlify_id: str | None, *, locked: bool | None = None) -> None:
     """Mark exactly one deploy (or none) as live."""
-    for deploy in session.scalars(select(Deploy).where(Deploy.is_live.is_(True))):
+    for deploy in session.scalars(select(Deploy).where(IS_LIVE)):
         if deploy.netlify_id != netlify_id:
             deploy.is_live = False
     if netlify_id:
@@ -235,12 +241,30 @@ def import_results(session: Session, version: Version, results: Sequence[ParsedR
     return stored
 
 
+def distinct_values(session: Session, table: str, column: str, *, headline_only: bool = False) -> list[Any]:
+    """The distinct non-null values of an indexed column, in order, by a skip scan.
+
+    One index seek per distinct value (a recursive query asking for the next value after the last one), so
+    reading the ten kinds of a million audit events costs ten seeks, not a scan. ``headline_only`` keeps
+    benchmark results that are headline scores. ``table`` and ``column`` are names from this module, never
+    user input.
+    """
+    extra = " AND is_primary = :yes" if headline_only else ""
+    next_value = f"SELECT {column} FROM {table} WHERE {column} > seen.v{extra} ORDER BY {column} LIMIT 1"
+    first_value = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL{extra} ORDER BY {column} LIMIT 1"
+    query = text(f"WITH RECURSIVE seen(v) AS (SELECT ({first_value}) UNION ALL SELECT ({next_value}) FROM seen "
+                 f"WHERE seen.v IS NOT NULL) SELECT v FROM seen WHERE v IS NOT NULL")
+    if headline_only:
+        query = query.bindparams(bindparam("yes", True))
+    return list(session.scalars(query))
+
+
 def benchmarks_in_registry(session: Session) -> list[str]:
     """Benchmarks with at least one headline score, headline benchmarks first."""
     from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
 
-    present = set(session.scalars(select(BenchmarkResult.benchmark).where(BenchmarkResult.is_primary.is_(True))
-                                  .distinct()))
+    present = set(cached(session, "benchmarks_in_registry", None, lambda: distinct_values(
+        session, "benchmark_result", "benchmark", headline_only=True)))
     ordered = [b for b in HEADLINE_BENCHMARKS if b in present]
     return ordered + sorted(present - set(ordered))
 
@@ -267,6 +291,14 @@ def version_facts(session: Session, version: Version, *, with_problems: bool = T
 def primary_scores(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, float]]:
     ids = list(version_ids)
     out: dict[int, dict[str, float]] = {i: {} for i in ids}
+    if len(ids) > 5000:
+        # Most of the registry: one pass over the headline scores beats thousands of IN lists.
+        rows = session.execute(select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
+                               .where(BenchmarkResult.is_primary.is_(True)))
+        for version_id, benchmark, score in rows:
+            if version_id in out:
+                out[version_id][benchmark] = score
+        return out
     for chunk_start in range(0, len(ids), 500):
         chunk = ids[chunk_start:chunk_start + 500]
         rows = session.execute(select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
@@ -289,9 +321,29 @@ class HistoryFilter:
     text: str | None = None  # sha prefix or words of the message
 
 
+_HISTORY_SELECTS: dict[tuple, tuple[Select, dict[str, Any]]] = {}
+_HISTORY_SELECTS_LOCK = threading.Lock()
+
+
 def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
                     for_count: bool = False) -> tuple[Select, dict[str, Any]]:
-    """The history query; ``for_count`` joins only what the filters need (the joins never add rows)."""
+    """The history query; ``for_count`` joins only what the filters need (the joins never add rows).
+
+    Statements are immutable and building one (an alias per benchmark) costs more than running it, so the
+    last few are kept by their benchmarks and filter.
+    """
+    key = (tuple(benchmarks), repr(flt), for_count)
+    with _HISTORY_SELECTS_LOCK:  # pages run in several threads
+        built = _HISTORY_SELECTS.get(key)
+        if built is None:
+            if len(_HISTORY_SELECTS) >= 64:
+                _HISTORY_SELECTS.pop(next(iter(_HISTORY_SELECTS)))
+            built = _HISTORY_SELECTS[key] = _build_history_select(benchmarks, flt, for_count=for_count)
+    return built
+
+
+def _build_history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
+                          for_count: bool = False) -> tuple[Select, dict[str, Any]]:
     deploy = aliased(Deploy, name="d")
     # The latest deploy of each version, looked up per row through ix_deploy_version_id: a page reads 50 of
     # them instead of grouping the whole deploy table (100,000 versions: 5 ms instead of 350 ms a page).
@@ -302,7 +354,14 @@ def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
              select(Version.id, Version.sha, Version.branch, Version.message, Version.created_at, Version.synthetic))
     score_cols = {}
     for bench in benchmarks:
-        if for_count and bench not in flt.minimums:
+        if for_count:
+            minimum = flt.minimums.get(bench)
+            if minimum is not None:
+                # A correlated EXISTS, not a join: the planner then walks versions newest first and probes
+                # each one's score, stopping at the page's LIMIT, instead of sorting every version that passes.
+                query = query.where(exists().where(
+                    BenchmarkResult.version_id == Version.id, BenchmarkResult.benchmark == bench,
+                    BenchmarkResult.is_primary.is_(True), BenchmarkResult.score >= minimum))
             continue
         r = aliased(BenchmarkResult, name=f"r_{re.sub(r'[^a-z0-9_]', '_', bench)}")
         query = query.outerjoin(r, and_(r.version_id == Version.id, r.benchmark == bench, r.is_primary.is_(True)))
@@ -335,13 +394,24 @@ def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
 
 def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter = HistoryFilter(), *,
                  page: int = 1, page_size: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """One page of versions (newest first) with headline scores and their latest deploy; plus the total."""
+    """One page of versions (newest first) with headline scores and their latest deploy; plus the total.
+
+    The page is a LIMIT/OFFSET read; the total (a count over every matching version) is computed once per
+    registry generation and filter.
+    """
     counted, _ = _history_select(benchmarks, flt, for_count=True)
-    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    query, _ = _history_select(benchmarks, flt)
+    total = cached(session, "history_total", (tuple(benchmarks), repr(flt)), lambda: session.scalar(
+        select(func.count()).select_from(counted.subquery())) or 0)
     page = max(1, page)
-    rows = session.execute(query.order_by(Version.created_at.desc(), Version.id.desc())
-                           .limit(page_size).offset((page - 1) * page_size)).mappings().all()
+    # Two steps: the page's version ids through the filters' joins only, then the full rows of just those
+    # ids (scores, latest deploy). Joining everything before the LIMIT would do it for every match first.
+    page_ids = list(session.scalars(counted.order_by(Version.created_at.desc(), Version.id.desc())
+                                    .limit(page_size).offset((page - 1) * page_size)))
+    if not page_ids:
+        return [], total
+    query, _ = _history_select(benchmarks, HistoryFilter())
+    rows = session.execute(query.where(Version.id.in_(page_ids))
+                           .order_by(Version.created_at.desc(), Version.id.desc())).mappings().all()
     out = []
     for row in rows:
         item = {
@@ -357,8 +427,7 @@ def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter
 
 
 def branches(session: Session) -> list[str]:
-    return [b for b in session.scalars(select(Version.branch).where(Version.branch.is_not(None)).distinct()
-                                       .order_by(Version.branch))]
+    return list(cached(session, "branches", None, lambda: distinct_values(session, "version", "branch")))
 
 
 def score_timeline(session: Session, benchmarks: Sequence[str], *, limit: int = 200,
@@ -402,12 +471,13 @@ class RegistryCounts:
 
 
 def counts(session: Session) -> RegistryCounts:
+    """How many of everything: counted once per registry generation (a count reads a whole index)."""
     def n(model: type) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
-    return RegistryCounts(versions=n(Version), deploys=n(Deploy), results=n(BenchmarkResult), events=n(Event),
-                          solve_runs=n(SolveRun),
-                          last_synced_at=session.scalar(select(func.max(Site.last_synced_at))))
+    return cached(session, "counts", None, lambda: RegistryCounts(
+        versions=n(Version), deploys=n(Deploy), results=n(BenchmarkResult), events=n(Event),
+        solve_runs=n(SolveRun), last_synced_at=session.scalar(select(func.max(Site.last_synced_at)))))
 
 
 def candidates(session: Session, *, limit: int = 20) -> list[tuple[Version, Deploy]]:
@@ -432,51 +502,94 @@ def candidates(session: Session, *, limit: int = 20) -> list[tuple[Version, Depl
 def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Version, Deploy] | None:
     """The candidate (ready, not expired, not live) with the highest headline score on ``benchmark``
     (default: the first headline benchmark the registry has); the newest candidate when none has that score.
+    Among versions tied on the top score, the one with the newest candidate deploy.
 
     A raw query (a deploy to act on in scripts and tests). The product's *best candidate*, the one Overview,
     Promote and ``gate --commit best`` show, also asks the gate: :func:`vibedash.registry.queries.best_candidate`.
 
-    One SQL query with a LIMIT, whatever the size of the registry.
+    Output-sensitive: the top of :func:`ranked_candidates` (headline scores walked from the top), so the work
+    does not grow with the registry, whatever plan the statistics would suggest.
     """
     benchmark = benchmark or next(iter(benchmarks_in_registry(session)), None)
+    if benchmark is not None:
+        found = _best_scored_candidate(session, benchmark, _candidate_conditions(session))
+        if found is not None:
+            return found
+    newest = candidates(session, limit=1)
+    return newest[0] if newest else None
+
+
+BEST_CANDIDATE_FIRST_BATCH = 16
+
+
+def _candidate_conditions(session: Session) -> list:
     live = live_deploy(session)
     conditions = [Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False)]
     if live is not None and live.version_id is not None:
-        conditions.append(Version.id != live.version_id)
-    if benchmark is not None:
-        row = session.execute(
-            select(Version, Deploy).join(Deploy, Deploy.version_id == Version.id)
-            .join(BenchmarkResult, and_(BenchmarkResult.version_id == Version.id,
-                                        BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True)))
-            .where(*conditions)
-            .order_by(BenchmarkResult.score.desc(), Deploy.created_at.desc()).limit(1)).first()
-        if row is not None:
-            return row[0], row[1]
-    newest = candidates(session, limit=1)
-    return newest[0] if newest else None
+        conditions.append(Deploy.version_id != live.version_id)
+    return conditions
+
+
+def _walk_ranked(session: Session, benchmark: str, conditions: list, limit: int) -> list[tuple[int, int]]:
+    """(version id, deploy id) of the ``limit`` best candidates on ``benchmark``: highest headline score
+    first, newest candidate deploy first on a tie; each version once, with its newest candidate deploy.
+
+    Walks the benchmark's headline scores from the top (ix_benchmark_result_ranking) in growing batches and
+    stops once ``limit`` versions are found and nothing further down can tie with the last of them: the work
+    follows the number of scores above the answer, not the size of the registry.
+    """
+    ranked = (select(BenchmarkResult.id, BenchmarkResult.version_id, BenchmarkResult.score)
+              .where(BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True))
+              .order_by(BenchmarkResult.score.desc(), BenchmarkResult.id.desc()))
+    found: dict[int, tuple[float, datetime, int]] = {}  # version id -> (score, newest deploy time, deploy id)
+    after: tuple[float, int] | None = None
+    size = max(BEST_CANDIDATE_FIRST_BATCH, limit)
+    while True:
+        query = ranked if after is None else ranked.where(
+            or_(BenchmarkResult.score < after[0], and_(BenchmarkResult.score == after[0],
+                                                       BenchmarkResult.id < after[1])))
+        batch = session.execute(query.limit(size)).all()
+        if not batch:
+            break
+        if len(found) >= limit:
+            cut = sorted(found.values(), key=lambda f: (f[0], f[1]), reverse=True)[limit - 1][0]
+            if batch[0][2] < cut:
+                break  # every version that could rank among the first ``limit`` has been seen
+        score_of = {version_id: score for _, version_id, score in batch}
+        for deploy_id, version_id, created_at in session.execute(
+                select(Deploy.id, Deploy.version_id, Deploy.created_at)
+                .where(Deploy.version_id.in_(list(score_of)), *conditions)):
+            entry = (score_of[version_id], created_at, deploy_id)
+            if version_id not in found or entry[1] > found[version_id][1]:
+                found[version_id] = entry
+        if len(batch) < size:
+            break
+        after = (batch[-1][2], batch[-1][0])
+        size = min(size * 4, 1024)  # few candidates near the top: look further, faster
+    best = sorted(found.items(), key=lambda item: (item[1][0], item[1][1]), reverse=True)[:limit]
+    return [(version_id, deploy_id) for version_id, (_, _, deploy_id) in best]
+
+
+def _best_scored_candidate(session: Session, benchmark: str, conditions: list) -> tuple[Version, Deploy] | None:
+    top = _walk_ranked(session, benchmark, conditions, 1)
+    if not top:
+        return None
+    version_id, deploy_id = top[0]
+    return session.get(Version, version_id), session.get(Deploy, deploy_id)
 
 
 def ranked_candidates(session: Session, benchmark: str | None, *, limit: int = 20) -> list[tuple[Version, Deploy]]:
     """Candidates (ready, not expired, not live; one deploy each) with a headline result on ``benchmark``,
     highest score first (newest first on a tie); then, when fewer than ``limit``, candidates with results on
-    other benchmarks, newest first. Never a version without results. Two SQL queries with a LIMIT."""
-    live = live_deploy(session)
-    conditions = [Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False)]
-    if live is not None and live.version_id is not None:
-        conditions.append(Version.id != live.version_id)
+    other benchmarks, newest first. Never a version without results. Index walks with a LIMIT (see
+    :func:`_walk_ranked`), whatever the size of the registry."""
+    conditions = _candidate_conditions(session)
     out: list[tuple[Version, Deploy]] = []
     seen: set[int] = set()
     if benchmark is not None:
-        rows = session.execute(
-            select(Version, Deploy).join(Deploy, Deploy.version_id == Version.id)
-            .join(BenchmarkResult, and_(BenchmarkResult.version_id == Version.id,
-                                        BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True)))
-            .where(*conditions)
-            .order_by(BenchmarkResult.score.desc(), Deploy.created_at.desc()).limit(limit * 4)).all()
-        for version, deploy in rows:
-            if version.id not in seen:
-                seen.add(version.id)
-                out.append((version, deploy))
+        for version_id, deploy_id in _walk_ranked(session, benchmark, conditions, limit):
+            seen.add(version_id)
+            out.append((session.get(Version, version_id), session.get(Deploy, deploy_id)))
     if len(out) < limit:
         has_results = exists().where(BenchmarkResult.version_id == Version.id, BenchmarkResult.is_primary.is_(True))
         rows = session.execute(
@@ -490,27 +603,31 @@ def ranked_candidates(session: Session, benchmark: str | None, *, limit: int = 2
 
 
 def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -> list[DeployFacts]:
-    """Facts about every deploy for the retention planner."""
-    deploys = session.execute(select(Deploy, Version.sha, Version.branch).outerjoin(
-        Version, Version.id == Deploy.version_id)).all()
-    scores = primary_scores(session, {d.version_id for d, _, _ in deploys if d.version_id is not None})
+    """Facts about every deploy for the retention planner (plain columns, no ORM objects: a million deploys
+    are read as tuples; a version's scores are one shared mapping, not a copy per deploy)."""
+    rows = session.execute(select(
+        Deploy.netlify_id, Deploy.created_at, Deploy.version_id, Deploy.branch, Deploy.context, Deploy.state,
+        Deploy.is_live, Deploy.locked, Deploy.pinned, Deploy.expired_at.is_not(None), Deploy.published_at,
+        Version.sha, Version.branch).outerjoin(Version, Version.id == Deploy.version_id)).all()
+    scores = primary_scores(session, {row[2] for row in rows if row[2] is not None})
     last_live: dict[str, datetime] = {}
-    for target, previous, finished in session.execute(
-            select(Event.target, Event.previous_live, Event.finished_at)
-            .where(Event.kind.in_(("promote", "rollback")), Event.status == "succeeded")):
-        if previous and finished:
-            last_live[previous] = max(finished, last_live.get(previous, finished))
+    for kind in ("promote", "rollback"):  # one seek each on (kind, status, started_at)
+        for previous, finished in session.execute(
+                select(Event.previous_live, Event.finished_at).where(Event.kind == kind, Event.status == "succeeded")):
+            if previous and finished:
+                last_live[previous] = max(finished, last_live.get(previous, finished))
+    verdicts = gate_passed or {}
     facts = []
-    for deploy, sha, branch in deploys:
-        seen_live = deploy.published_at
-        if deploy.netlify_id in last_live:
-            seen_live = max(filter(None, (seen_live, last_live[deploy.netlify_id])))
+    for (netlify_id, created_at, version_id, deploy_branch, context, state, is_live, locked, pinned, expired,
+         published_at, sha, version_branch) in rows:
+        seen_live = published_at
+        if netlify_id in last_live:
+            seen_live = max(filter(None, (seen_live, last_live[netlify_id])))
         facts.append(DeployFacts(
-            netlify_id=deploy.netlify_id, created_at=deploy.created_at, sha=sha, branch=deploy.branch or branch,
-            context=deploy.context, state=deploy.state, is_live=deploy.is_live, locked=deploy.locked,
-            pinned=deploy.pinned, expired=deploy.expired_at is not None, last_live_at=seen_live,
-            gate_passed=(gate_passed or {}).get(sha) if sha else None,
-            scores=scores.get(deploy.version_id, {}) if deploy.version_id else {}))
+            netlify_id=netlify_id, created_at=created_at, sha=sha, branch=deploy_branch or version_branch,
+            context=context, state=state, is_live=bool(is_live), locked=bool(locked), pinned=bool(pinned),
+            expired=bool(expired), last_live_at=seen_live, gate_passed=verdicts.get(sha) if sha else None,
+            scores=scores.get(version_id, {}) if version_id else {}))
     return facts
 
 
