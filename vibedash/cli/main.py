@@ -78,8 +78,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     parsed = []
     for i, name in enumerate(args.files, 1):
         path = Path(name)
+        if path.is_dir():
+            raise CliError(f"{name}: is a folder; name the result files inside it (e.g. {path / '*.json'})")
         if not path.is_file():
-            raise CliError(f"{name}: no such file")
+            raise CliError(f"{name}: no such file; check the path")
         results = load_results(path, format=args.format, benchmark=args.benchmark)
         parsed.append((path, results, registry.file_sha256(path)))
         if len(args.files) > 1:
@@ -164,6 +166,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
                                    "temperature", "source"])
     print("\ndeploys")
     _print_table(data["deploys"], ["deploy_id", "state", "context", "created_at", "live", "locked", "permalink"])
+    print("\naudit events")
+    _print_table([{**e, "target": registry.short(e["target"]) if e.get("target") == data["sha"] else e.get("target"),
+                   "reason": e.get("reason") or ""} for e in data["events"]],
+                 ["started_at", "actor", "kind", "status", "target", "reason"])
     return EXIT_OK
 
 
@@ -189,11 +195,24 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
                              r["source_file"], r["imported_at"]])
         text = buffer.getvalue()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_output(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write an export file, or a CliError saying what to change (never a traceback)."""
+    if path.is_dir():
+        raise CliError(f"-o {path}: is a folder; give a file name, e.g. -o {path / 'registry.json'}")
+    if not path.parent.is_dir():
+        raise CliError(f"-o {path}: the folder {path.parent} does not exist; create it first or write elsewhere")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"-o {path}: cannot be written ({exc.strerror or exc}); check its permissions, or write "
+                       "elsewhere") from None
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
@@ -212,6 +231,7 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
     policy = _load_gate_policy(args, settings)
     with unit_of_work(engine) as session:
+        _check_rule_benchmarks(policy, registry.benchmarks_in_registry(session))
         candidate = registry.find_version(session, args.commit)
         live = registry.live_deploy(session)
         if args.against:
@@ -235,6 +255,19 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
         return run_trigger(args, settings, engine, sha=candidate_sha, verdict=verdict)
     return EXIT_OK if verdict.passed else EXIT_FAILED
+
+
+def _check_rule_benchmarks(policy, in_registry: Sequence[str]) -> None:
+    """A rule that names a benchmark nobody has ever scored is a typo, not a failed gate: bad input (exit 2)."""
+    from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
+
+    known = dict.fromkeys([*HEADLINE_BENCHMARKS, *in_registry])
+    for rule in policy.rules:
+        named = [getattr(rule, "benchmark", None), *(getattr(rule, "benchmarks", None) or ())]
+        unknown = [name for name in named if name and name not in known]
+        if unknown:
+            raise CliError(f"rule '{rule.text}' names benchmark {unknown[0]}, which no version has; "
+                           f"known benchmarks: {', '.join(known)}")
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings, engine: Engine | None) -> int:
@@ -342,16 +375,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vibedash.registry.db import open_registry
 
             engine = open_registry(settings.db_url)
-        return args.handler(args, settings, engine)
+        code = args.handler(args, settings, engine)
+        sys.stdout.flush()  # inside the try: a reader that went away shows up here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`list | head`): not an error. Point stdout at devnull so the interpreter's
+        # final flush does not fail again on the closed pipe.
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # one clear line, never a traceback, for every known failure
         code, message = classify_error(exc)
         if code is None:
             raise
         print(f"error: {message}", file=sys.stderr)
         return code
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured in a test): nothing to flush into a pipe
+        pass
+    finally:
+        os.close(devnull)
 
 
 def classify_error(exc: BaseException) -> tuple[int | None, str]:
