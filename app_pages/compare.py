@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
+from vibedash.decisions.stats import normal_score_ci, score_ci
 from vibedash.registry import queries
 from vibedash.ui import charts, frame, tables
 from vibedash.ui import format as fmt
@@ -31,6 +32,21 @@ def load_comparison(db_url: str, shas: tuple[str, ...]) -> tuple[queries.Compari
         facts = queries.facts_of(session, list(shas))
     per_problem = {f.sha: {b: dict(s.per_problem) for b, s in f.scores.items()} for f in facts}
     return queries.compare_versions(facts), per_problem
+
+
+@st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
+def load_score_intervals(db_url: str, shas: tuple[str, ...]) -> dict[str, dict[str, tuple[float, float] | None]]:
+    """Each version's 95% CI on each benchmark (sha -> benchmark -> (low, high)), for the chart's error bars."""
+    with frame.read_session() as session:
+        facts = queries.facts_of(session, list(shas))
+    return {f.sha: {b: score_interval(s) for b, s in f.scores.items()} for f in facts}
+
+
+def score_interval(fact) -> tuple[float, float] | None:
+    """Bootstrap over problems where per-problem results exist, else the approximation from the problem count."""
+    interval = (score_ci(fact.per_problem, n_boot=2000) if fact.per_problem
+                else normal_score_ci(fact.score, fact.problems, fact.samples_per_problem))
+    return (interval.low, interval.high) if interval is not None else None
 
 
 def requested_shas() -> tuple[str, ...]:
@@ -64,15 +80,25 @@ def scores_section(comparison: queries.Comparison) -> None:
         frame.empty_state("None of these versions has results yet: import them with `python -m vibedash import`.")
         return
     tables.show(tables.comparison_table(comparison), key="compare_table")
-    noisy = sum(d.verdict == "within noise" for d in comparison.diffs)
-    st.caption(f"Δ against the baseline {fmt.short(comparison.baseline)}. Within noise: the 95% CI of the difference "
-               f"includes zero ({noisy} of {len(comparison.diffs)} differences here). The CI is a paired bootstrap "
-               "over the problems both versions share when both have per-problem results, else a conservative "
-               "approximation from the scores.")
+    st.caption(noise_caption(comparison))
     warnings = comparison.protocol_warnings()
     if warnings:
         st.warning("Measured with different protocols, so the scores are not strictly comparable:\n\n"
                    + "\n".join(f"- {w}" for w in warnings), icon=":material/warning:")
+
+
+def noise_caption(comparison: queries.Comparison) -> str:
+    """How many of the differences that could be judged are within noise; rows without a result on both sides, or
+    without an interval, are differences nobody measured and are counted apart."""
+    judged = [d for d in comparison.diffs if d.interval is not None]
+    noisy = sum(d.verdict == "within noise" for d in judged)
+    unjudged = len(comparison.diffs) - len(judged)
+    apart = (f"; {unjudged} row{'s' if unjudged != 1 else ''} without a result on both sides or without an "
+             "interval are not counted" if unjudged else "")
+    return (f"Δ against the baseline {fmt.short(comparison.baseline)}. Within noise: the 95% CI of the difference "
+            f"includes zero ({noisy} of {len(judged)} differences here{apart}). The CI is a paired bootstrap over "
+            "the problems both versions share when both have per-problem results, else a conservative "
+            "approximation from the scores.")
 
 
 def flips_section(comparison: queries.Comparison, per_problem: dict[str, dict]) -> None:
@@ -103,9 +129,11 @@ def flips_section(comparison: queries.Comparison, per_problem: dict[str, dict]) 
 
 frame.header("Compare", "Two or more versions side by side; the first one is the baseline.")
 frame.require_registry()
+frame.own_query_params(PARAM)
 choices = load_choices(frame.db_url(), requested_shas())
 for problem in choices.problems:
-    st.warning(problem, icon=":material/search_off:")
+    # The sentence quotes the URL's ?commits=: that part is shown as typed, never as Markdown.
+    st.warning(fmt.with_plain(problem, *requested_shas()), icon=":material/search_off:")
 if not choices.versions:
     frame.empty_state("The registry has no versions yet: start on the Overview page.")
     st.page_link(frame.OVERVIEW, label="Go to the overview", icon=":material/dashboard:")
@@ -124,5 +152,8 @@ else:
         comparison, per_problem = load_comparison(frame.db_url(), tuple(selected))
         scores_section(comparison)
         if comparison.benchmarks:
-            st.altair_chart(charts.comparison_bars(comparison), width="stretch")
+            intervals = load_score_intervals(frame.db_url(), tuple(selected))
+            st.altair_chart(charts.comparison_bars(comparison, intervals), width="stretch")
+            st.caption("Error bars: each version's 95% CI on the benchmark (bootstrap over problems, or an "
+                       "approximation from the number of problems; none when that is unknown).")
             flips_section(comparison, per_problem)

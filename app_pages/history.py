@@ -15,7 +15,11 @@ from vibedash.registry.records import HistoryFilter
 from vibedash.ui import charts, frame, tables
 
 PAGE_SIZE = 50
-TABLE_HEIGHT_PX = 36 * 16  # about 15 rows in view; the page of 50 scrolls inside the table
+ROW_HEIGHT_PX = 35  # st.dataframe's default row height (and its header's)
+MAX_ROWS_IN_VIEW = 15  # a page of 50 scrolls inside the table; fewer rows get a table just their height
+NEWEST = "newest"
+OLDEST = "oldest"
+SORT_KEY = "history_sort"
 TIMELINE_VERSIONS = 200
 TIMELINE_DEFAULT_BENCHMARKS = 4
 ALL = "all"
@@ -40,10 +44,33 @@ def load_choices(db_url: str) -> dict[str, list[str]]:
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Reading versions…")
 def load_page(db_url: str, benchmarks: tuple[str, ...], filter_key: str, _flt: HistoryFilter,
-              page: int) -> tuple[list[dict[str, Any]], int]:
+              page: int, sort: str = NEWEST) -> tuple[list[dict[str, Any]], int]:
     """One page of versions plus the number matching (``filter_key`` is the filter's repr, for the cache)."""
+    sort_by, descending = sort_order(sort)
     with frame.read_session() as session:
-        return registry.history_page(session, list(benchmarks), _flt, page=page, page_size=PAGE_SIZE)
+        return registry.history_page(session, list(benchmarks), _flt, page=page, page_size=PAGE_SIZE,
+                                     sort_by=sort_by, descending=descending)
+
+
+def sort_order(sort: str) -> tuple[str | None, bool]:
+    """"aime25:desc" -> ("aime25", True); "newest" and "oldest" sort by creation time."""
+    if sort in (NEWEST, OLDEST):
+        return None, sort == NEWEST
+    bench, _, direction = sort.partition(":")
+    return bench, direction != "asc"
+
+
+def sort_choices(benchmarks: list[str]) -> list[str]:
+    return [NEWEST, OLDEST, *(f"{b}:{d}" for b in benchmarks for d in ("desc", "asc"))]
+
+
+def sort_label(sort: str) -> str:
+    if sort == NEWEST:
+        return "Newest first"
+    if sort == OLDEST:
+        return "Oldest first"
+    bench, descending = sort_order(sort)
+    return f"{display_name(bench)}, {'highest' if descending else 'lowest'} first"
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Drawing the timeline…")
@@ -51,8 +78,13 @@ def load_timeline(db_url: str, benchmarks: tuple[str, ...], branch: str | None) 
     with frame.read_session() as session:
         rows = registry.score_timeline(session, list(benchmarks), limit=TIMELINE_VERSIONS, branch=branch)
         since = min((r["created_at"] for r in rows), default=None)
-        return {"rows": rows, "periods": registry.live_periods(session),
-                "changes": queries.live_changes(session, since=since)}
+        periods = registry.live_periods(session)
+        changes = queries.live_changes(session, since=since)
+    if branch:  # a branch's view shows when that branch's versions were live, not the whole site's history
+        periods = [p for p in periods if p["branch"] == branch]
+        branch_shas = {p["sha"] for p in periods}
+        changes = [c for c in changes if c["sha"] in branch_shas]
+    return {"rows": rows, "periods": periods, "changes": changes}
 
 
 # --- state ------------------------------------------------------------------------------------------------
@@ -72,6 +104,7 @@ def clear_filters(benchmarks: list[str]) -> None:
     st.session_state["history_state"] = ALL
     st.session_state["history_dates"] = ()
     st.session_state["history_text"] = ""
+    st.session_state[SORT_KEY] = NEWEST
     for bench in benchmarks:
         st.session_state[f"history_min_{bench}"] = None
     first_page()
@@ -125,13 +158,23 @@ def filters(choices: dict[str, list[str]]) -> HistoryFilter:
                          minimums=minimums, text=text.strip() or None)
 
 
-def pager(page: int, pages: int, total: int) -> None:
-    with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="right"):
+def pager(page: int, pages: int, total: int, benchmarks: list[str]) -> str:
+    """Sort order (applied in the database, across pages) and the page buttons; returns the sort order."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        choices = sort_choices(benchmarks)
+        if st.session_state.get(SORT_KEY) not in choices:
+            st.session_state[SORT_KEY] = NEWEST
+        sort = st.selectbox("Sort all versions by", choices, key=SORT_KEY, format_func=sort_label,
+                            on_change=first_page, width=260, persist_state=KEEP,
+                            help="Sorts every matching version, across pages. Clicking a column header sorts "
+                                 "only the rows of this page.")
+        st.space("stretch")
         st.markdown(f"page {page} of {pages} · {total:,} version{'s' if total != 1 else ''}", width="content")
         st.button("Previous", key="history_previous", icon=":material/chevron_left:", disabled=page <= 1,
                   on_click=turn_page, args=(-1,))
         st.button("Next", key="history_next", icon=":material/chevron_right:", disabled=page >= pages,
                   on_click=turn_page, args=(1,))
+    return sort
 
 
 def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
@@ -139,12 +182,18 @@ def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
     generation = st.session_state.setdefault(TABLE_GENERATION_KEY, 0)
     # A fresh key per visit: the selection that opened a version must not reopen it when coming back.
     selection = tables.show(tables.history_table(rows, benchmarks), key=f"history_table_{generation}",
-                            height=TABLE_HEIGHT_PX, on_select="rerun", selection_mode="single-row")
+                            height=table_height(len(rows)), on_select="rerun", selection_mode="single-row")
     chosen = selection.selection.rows if selection is not None else []
     if chosen:
         st.session_state[TABLE_GENERATION_KEY] = generation + 1
         st.switch_page(frame.VERSION, query_params={"commit": rows[chosen[0]]["sha"]})
-    st.caption("Select a row, or click its version, to open the version's detail page.")
+    st.caption("Select a row, or click its version, to open the version's detail page. Clicking a column header "
+               "sorts this page only; “Sort all versions by” sorts across every page.")
+
+
+def table_height(rows: int) -> int:
+    """Just tall enough for ``rows`` (the header and a pixel of border included), at most MAX_ROWS_IN_VIEW."""
+    return ROW_HEIGHT_PX * (min(max(rows, 1), MAX_ROWS_IN_VIEW) + 1) + 3
 
 
 def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> None:
@@ -164,7 +213,8 @@ def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> N
         return
     st.altair_chart(charts.timeline_chart(data["rows"], data["periods"], data["changes"]), width="stretch")
     where = f" on {branch}" if branch else ""
-    st.caption(f"The newest {TIMELINE_VERSIONS} versions{where}. Shaded: when a deploy was live. Dashed lines: "
+    whose = f"a deploy of {branch}" if branch else "a deploy"
+    st.caption(f"The newest {TIMELINE_VERSIONS} versions{where}. Shaded: when {whose} was live. Dashed lines: "
                "promotions and rollbacks (hover for who and when).")
 
 
@@ -172,15 +222,19 @@ def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> N
 
 frame.header("History", "Every version, newest first, with its headline scores and its latest deploy.")
 frame.require_registry()
+frame.own_query_params()
 choices = load_choices(frame.db_url())
 flt = filters(choices)
 benchmarks = choices["benchmarks"]
 page = st.session_state.setdefault(PAGE_KEY, 1)
-rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page)
+sort = st.session_state.get(SORT_KEY) or NEWEST
+if sort not in sort_choices(benchmarks):
+    sort = NEWEST
+rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page, sort)
 pages = max(1, math.ceil(total / PAGE_SIZE))
 if page > pages:  # the registry shrank, or the filters narrowed, since the page was chosen
     st.session_state[PAGE_KEY] = page = pages
-    rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page)
+    rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page, sort)
 
 if total == 0 and flt == HistoryFilter():
     frame.empty_state("The registry has no versions yet. Load the sample registry or connect Netlify on the "
@@ -191,6 +245,6 @@ elif total == 0:
     st.button("Clear filters", key="history_clear", icon=":material/filter_alt_off:", on_click=clear_filters,
               args=(benchmarks,))
 else:
-    pager(page, pages, total)
+    pager(page, pages, total, benchmarks)
     versions_table(rows, benchmarks)
     timeline(benchmarks, choices["timeline_default"], flt.branch)

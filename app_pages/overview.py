@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import streamlit as st
@@ -12,7 +11,7 @@ from vibedash.decisions.gate import DEFAULT_POLICY, Policy
 from vibedash.decisions.policies import gate_policy
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
-from vibedash.ui import charts, frame, state, tables
+from vibedash.ui import charts, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
@@ -45,7 +44,10 @@ def show_notice() -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice is not None:
         kind, text = notice
-        (st.success if kind == "success" else st.error)(text)
+        if kind == "success":
+            st.success(text, icon=":material/check_circle:")
+        else:
+            st.error(text, icon=":material/error:")
 
 
 def first_run() -> None:
@@ -87,8 +89,7 @@ def live_section(live: queries.LiveNow | None) -> None:
                  "locked" if live.locked else "auto-publishing (not locked)"]
         st.markdown(" · ".join(p for p in parts if p), help=live.message or None)
         if live.since is not None:
-            lived = (datetime.now(timezone.utc) - live.since).total_seconds()
-            st.caption(f"live for {fmt.duration(lived)}", help=f"since {fmt.exact_time(live.since)}")
+            st.caption(fmt.live_for(live.since), help=f"since {fmt.exact_time(live.since)}")
         score_metrics(live.scores)
         with st.container(horizontal=True):
             if live.site_url:
@@ -139,8 +140,7 @@ def candidate_section(candidate: queries.CandidateSummary | None, live: queries.
         verdict = candidate.verdict
         icon = ":material/check_circle:" if verdict.passed else ":material/cancel:"
         st.markdown(f"{icon} **gate {verdict.summary()}**" + (f" (policy {verdict.policy})" if verdict.policy else ""))
-        st.markdown("\n".join(f"- {':green[✓]' if check.passed else ':red[✗]'} {check.rule}: {check.detail}"
-                              for check in verdict.checks))
+        st.markdown(dialogs.verdict_lines(verdict))
         with st.container(horizontal=True):
             if live is not None and live.sha:
                 st.page_link(frame.COMPARE, label="Compare with live", icon=":material/compare_arrows:",
@@ -191,6 +191,7 @@ def footer(counts: registry.RegistryCounts) -> None:
 
 frame.header("Overview")
 frame.require_registry()
+frame.own_query_params()
 show_notice()
 policy, policy_problem = current_policy()
 data = load_overview(frame.db_url(), (policy.name, *policy.as_strings()), policy)

@@ -117,15 +117,20 @@ def setting_text(value: object) -> str:
 
 def all_settings() -> None:
     st.subheader("All settings")
-    rows = state.settings().describe()
-    st.dataframe(pd.DataFrame.from_records(rows, columns=["setting", "env", "value", "from", "help"]),
-                 hide_index=True, width="stretch",
-                 column_config={"help": st.column_config.TextColumn("help", width="large")})
+    # An unset value reads "not set" here as everywhere else, never an empty cell.
+    rows = [{**row, "value": row["value"] if row.get("value") not in (None, "") else "not set"}
+            for row in state.settings().describe()]
+    st.dataframe(pd.DataFrame.from_records(rows, columns=["env", "value", "from", "help", "setting"]),
+                 hide_index=True, width="stretch", height=35 * (len(rows) + 1) + 3,
+                 column_config={"env": st.column_config.TextColumn("env", pinned=True),
+                                "value": st.column_config.TextColumn("value", width="medium"),
+                                "help": st.column_config.TextColumn("help", width="large")})
     st.caption("Values come from the environment first, then .streamlit/secrets.toml, then the defaults. "
                "Secrets show only as set or not set. `python -m vibedash settings` prints the same table.")
 
 
 frame.header("Settings", "Where vibedash keeps its data, which site it manages, and the policies in force.")
+frame.own_query_params()
 try:
     state.settings()
 except ConfigError as exc:

@@ -174,7 +174,8 @@ def test_list_into_a_closed_pipe_ends_quietly(db, tmp_path) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        done = subprocess.run([sys.executable, "-m", "vibedash", "list", "--limit", "40"], stdout=write_end,
+        done = subprocess.run([sys.executable, "-m", "vibedash", "list", "--limit", "40"], check=False,
+                              stdout=write_end,
                               stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1], timeout=120)
     finally:
         os.close(write_end)

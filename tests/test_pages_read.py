@@ -22,6 +22,7 @@ from vibedash.registry import records as registry
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 from vibedash.ui import charts, frame, tables
+from vibedash.ui import format as fmt
 
 MY_PAGES = (frame.OVERVIEW, frame.HISTORY, frame.VERSION, frame.COMPARE, frame.SETTINGS)
 NOT_CONNECTED = "Netlify is not connected"
@@ -98,7 +99,9 @@ def test_overview_shows_live_the_best_candidate_with_its_gate_and_recent_activit
     assert f"`{candidate.sha[:7]}`" in shown
     assert f"gate {candidate.verdict.summary()}" in shown
     for check in candidate.verdict.checks:
-        assert f"{':green[✓]' if check.passed else ':red[✗]'} {check.rule}: {check.detail}" in shown
+        # Material icons (no emoji font needed) and benchmarks by their display names, as on Promote.
+        assert (f"{fmt.PASS_ICON if check.passed else fmt.FAIL_ICON} **{fmt.benchmark_words(check.rule)}**: "
+                f"{fmt.benchmark_words(check.detail)}") in shown
     metrics = {(m.label, m.value) for m in at.metric}
     assert ("AIME25", f"{live.scores['aime25']:.1f}") in metrics
     assert ("AIME25", f"{candidate.scores['aime25']:.1f}") in metrics
@@ -328,7 +331,7 @@ def test_version_deep_link_shows_deploys_results_with_intervals_problems_and_eve
     events = next(d for d in rest if "action" in d.columns)
     assert "promote" in set(events["action"])
     solve = next(d for d in rest if "answer" in d.columns)
-    assert list(solve["answer"]) == ["204"] and list(solve["grade"]) == ["✓"]
+    assert list(solve["answer"]) == ["204"] and list(solve["grade"]) == ["✓ correct"]  # the same words as the solve log
 
 
 def test_version_without_per_problem_results_says_so(demo_engine, registry_url, monkeypatch, scratch):

@@ -92,7 +92,7 @@ def test_run_streams_both_columns_then_shows_grade_speed_and_the_log(registry_ur
     assert len(shown["Tokens"]) == 2 and shown["Tokens"] == ["16", "16"]
     assert len(shown["Tokens/s"]) == 2 and len(shown["First token"]) == 2
     verdicts = [m.value for m in app.markdown if m.value.startswith("**Answer**")]
-    assert verdicts == ["**Answer** no answer · **❌ wrong**"] * 2
+    assert verdicts == ["**Answer** no answer · **:red[:material/cancel: wrong]**"] * 2
     log = app.dataframe[0].value
     assert sorted(log["version"]) == [SHA_A[:7], SHA_B[:7]] and set(log["problem"]) == {"math-01"}
 
@@ -100,9 +100,9 @@ def test_run_streams_both_columns_then_shows_grade_speed_and_the_log(registry_ur
 
     run_once(app)  # the same request again: answered from the log
     verdicts = [m.value for m in app.markdown if m.value.startswith("**Answer**")]
-    assert verdicts == ["**Answer** no answer · **❌ wrong** · ⚡ cached"] * 2
+    assert verdicts == ["**Answer** no answer · **:red[:material/cancel: wrong]** · :material/bolt: cached"] * 2
     log = app.dataframe[0].value
-    assert len(log) == 2 and list(log["served from log"]) == ["⚡ 1×, last just now"] * 2
+    assert len(log) == 2 and list(log["served from log"]) == ["1×, last just now"] * 2
 
 
 def test_the_log_shows_runs_served_in_earlier_sessions(registry_url):
@@ -120,7 +120,7 @@ def test_the_log_shows_runs_served_in_earlier_sessions(registry_url):
     app = page(a=SHA_A[:7])  # a new session: it has answered nothing itself
     assert not [m.value for m in app.markdown if m.value.startswith("**Answer**")]
     log = app.dataframe[0].value
-    assert dict(zip(log["version"], log["served from log"])) == {SHA_A[:7]: "⚡ 3×, last 2 hours ago",
+    assert dict(zip(log["version"], log["served from log"])) == {SHA_A[:7]: "3×, last 2 hours ago",
                                                                  SHA_B[:7]: ""}
 
 

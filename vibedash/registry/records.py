@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -322,13 +322,26 @@ def _history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
 
 
 def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter = HistoryFilter(), *,
-                 page: int = 1, page_size: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """One page of versions (newest first) with headline scores and their latest deploy; plus the total."""
+                 page: int = 1, page_size: int = 50, sort_by: str | None = None,
+                 descending: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """One page of versions with headline scores and their latest deploy; plus the total.
+
+    Sorted in SQL, so page 2 continues page 1: by ``sort_by`` (a benchmark of ``benchmarks``; versions without
+    its score last) and then newest first, or by creation time when ``sort_by`` is None.
+    """
     counted, _ = _history_select(benchmarks, flt, for_count=True)
     total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    query, _ = _history_select(benchmarks, flt)
+    query, score_cols = _history_select(benchmarks, flt)
     page = max(1, page)
-    rows = session.execute(query.order_by(Version.created_at.desc(), Version.id.desc())
+    newest = (Version.created_at.desc(), Version.id.desc())
+    if sort_by is not None and sort_by in score_cols:
+        score = score_cols[sort_by]
+        order = (score.is_(None), score.desc() if descending else score.asc(), *newest)
+    elif sort_by is None and not descending:
+        order = (Version.created_at.asc(), Version.id.asc())
+    else:
+        order = newest
+    rows = session.execute(query.order_by(*order)
                            .limit(page_size).offset((page - 1) * page_size)).mappings().all()
     out = []
     for row in rows:
@@ -366,15 +379,39 @@ def score_timeline(session: Session, benchmarks: Sequence[str], *, limit: int = 
 
 
 def live_periods(session: Session) -> list[dict[str, Any]]:
-    """When each deploy became live and when it stopped, from publish times (newest last)."""
-    rows = session.execute(select(Deploy.netlify_id, Deploy.published_at, Version.sha)
-                           .outerjoin(Version, Version.id == Deploy.version_id)
-                           .where(Deploy.published_at.is_not(None)).order_by(Deploy.published_at)).all()
+    """When each deploy was live, oldest first (a deploy rolled back to has a period for each time it went live).
+
+    A deploy goes live when first published (``published_at``) and again at every succeeded promotion or
+    rollback to it; a period ends when the next deploy goes live. Each period names the version's branch.
+    """
+    first = session.execute(select(Deploy.netlify_id, Deploy.published_at)
+                            .where(Deploy.published_at.is_not(None))).all()
+    again = session.execute(select(Event.target, func.coalesce(Event.finished_at, Event.started_at))
+                            .join(Deploy, Deploy.netlify_id == Event.target)
+                            .where(Event.kind.in_(("promote", "rollback")), Event.status == "succeeded")).all()
+    starts = sorted(((when, deploy_id) for deploy_id, when in [*first, *again] if when is not None),
+                    key=lambda item: (_utc(item[0]), item[1]))
+    # One period per change of live deploy: a promotion logged seconds after the publish it caused is no new one.
+    changes: list[tuple[datetime, str]] = []
+    for when, deploy_id in starts:
+        if not changes or changes[-1][1] != deploy_id:
+            changes.append((when, deploy_id))
+    versions = dict(session.execute(select(Deploy.netlify_id, Version.sha)
+                                    .join(Version, Version.id == Deploy.version_id)
+                                    .where(Deploy.netlify_id.in_({d for _, d in changes}))).all()) if changes else {}
+    branches = dict(session.execute(select(Version.sha, Version.branch)
+                                    .where(Version.sha.in_(set(versions.values())))).all()) if versions else {}
     periods = []
-    for i, (netlify_id, published, sha) in enumerate(rows):
-        end = rows[i + 1][1] if i + 1 < len(rows) else None
-        periods.append({"deploy_id": netlify_id, "sha": sha, "short": short(sha), "start": published, "end": end})
+    for i, (start, deploy_id) in enumerate(changes):
+        sha = versions.get(deploy_id)
+        end = changes[i + 1][0] if i + 1 < len(changes) else None
+        periods.append({"deploy_id": deploy_id, "sha": sha, "short": short(sha), "branch": branches.get(sha),
+                        "start": start, "end": end})
     return periods
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 # --- overview and facts -----------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def display_text(text: str, tail: int | None = LIVE_TAIL_CHARS) -> str:
     """Model output for the page: the thinking marked off, and only the tail while it is long."""
     if tail is not None and len(text) > tail:
         text = "…" + text[-tail:]
-    text = text.replace("<think>", "💭 *thinking…*\n\n").replace(THINK_END, "\n\n---\n")
+    text = text.replace("<think>", ":material/psychology: *thinking…*\n\n").replace(THINK_END, "\n\n---\n")
     return text
 
 
@@ -141,7 +141,9 @@ def _seconds(value: float | None) -> str:
 
 def show_result(result: SolveResult) -> None:
     """Answer, grade and speed of one run, under its column."""
-    verdict = {True: "✅ correct", False: "❌ wrong", None: "– not graded"}[result.correct]
+    # Material icons, not emoji: a browser without an emoji font draws every emoji as the same empty box.
+    verdict = {True: ":green[:material/check_circle: correct]", False: ":red[:material/cancel: wrong]",
+               None: "– not graded"}[result.correct]
     answer = result.answer
     if result.kind == "code":
         answer_text = "program below" if answer else "no program"
@@ -149,9 +151,9 @@ def show_result(result: SolveResult) -> None:
         answer_text = f"`{answer}`" if answer is not None else "no answer"
     badges = []
     if result.cached:
-        badges.append("⚡ cached")
+        badges.append(":material/bolt: cached")
     if result.stopped:
-        badges.append("⏹ stopped")
+        badges.append(":material/stop_circle: stopped")
     st.markdown(f"**Answer** {answer_text} · **{verdict}**" + (" · " + " · ".join(badges) if badges else ""))
     metrics = st.columns(4 if result.agreement is None else 5)
     metrics[0].metric("First token", _seconds(result.time_to_first_token_s))
@@ -179,7 +181,7 @@ def recent_runs_table(runs: Iterable[RunSummary]) -> None:
     rows = [{
         "when": run.created_at, "version": run.version, "problem": run.problem,
         "mode": "single" if run.samples == 1 else f"vote k={run.samples}",
-        "answer": run.answer, "correct": {True: "✅", False: "❌", None: "–"}[run.correct],
+        "answer": run.answer, "correct": {True: "✓ correct", False: "✗ wrong", None: "–"}[run.correct],
         "agreement": run.agreement, "tokens": run.tokens, "tok/s": run.tokens_per_second,
         "first token s": run.time_to_first_token_s, "backend": run.backend,
         "served from log": served_from_log(run),
@@ -199,9 +201,9 @@ def recent_runs_table(runs: Iterable[RunSummary]) -> None:
 
 
 def served_from_log(run: RunSummary, now: datetime | None = None) -> str:
-    """'⚡ 3×, last 2 hours ago' for a run that answered repeats; empty for one that has not (yet)."""
+    """'3×, last 2 hours ago' for a run that answered repeats; empty for one that has not (yet)."""
     if run.stopped:
         return "stopped, not reused"
     if not run.cache_hits:
         return ""
-    return f"⚡ {run.cache_hits}×, last {relative_time(run.last_served_at, now)}"
+    return f"{run.cache_hits}×, last {relative_time(run.last_served_at, now)}"

@@ -40,8 +40,12 @@ def show(table: Table, *, key: str | None = None, height: int | str = "auto", **
                         column_config=table.config, column_order=list(table.frame.columns), key=key, **selection)
 
 
+# Wide enough for "MATH-500" plus the sort arrow and the column menu a sorted header shows.
+SCORE_WIDTH_PX = 104
+
+
 def _score_column(benchmark: str) -> Any:
-    return st.column_config.NumberColumn(display_name(benchmark), format=SCORE_FORMAT,
+    return st.column_config.NumberColumn(display_name(benchmark), format=SCORE_FORMAT, width=SCORE_WIDTH_PX,
                                          help=f"Headline {display_name(benchmark)} score (0 to 100)")
 
 
@@ -51,7 +55,8 @@ def _time_column(label: str, help: str | None = None) -> Any:
 
 def _version_column(label: str = "version") -> Any:
     # The cell holds the link to the version page; the regex shows only the short sha.
-    return st.column_config.LinkColumn(label, display_text=r"commit=([0-9a-f]{7})",
+    # Pinned: when a wide table scrolls sideways, the version stays in view beside its numbers.
+    return st.column_config.LinkColumn(label, display_text=r"commit=([0-9a-f]{7})", pinned=True, width=90,
                                        help="Open the version's detail page")
 
 
@@ -88,7 +93,7 @@ def history_table(rows: Sequence[Mapping[str, Any]], benchmarks: Sequence[str]) 
     for bench in benchmarks:  # missing scores are empty cells, not "None"
         frame[bench] = pd.to_numeric(frame[bench], errors="coerce")
     config = {"version": _version_column(), "created": _time_column("created", "When the version was recorded"),
-              "deploy": _permalink_column(), "message": st.column_config.TextColumn("message", width="large")}
+              "deploy": _permalink_column(), "message": st.column_config.TextColumn("message", width="medium")}
     config.update({bench: _score_column(bench) for bench in benchmarks})
     return Table(frame, config)
 
@@ -107,10 +112,13 @@ def events_table(events: Sequence[Mapping[str, Any]], *, compact: bool = False) 
         "reason": e.get("reason") or "",
         "error": e.get("error") or "",
     } for e in events]
-    columns = ["when", "who", "action", "target", "result"] + ([] if compact else ["reason", "error"])
+    columns = ["when", "action", "target", "result", "who"] + ([] if compact else ["reason", "error"])
     frame = pd.DataFrame.from_records(records, columns=columns)
     return Table(frame, {"when": _time_column("when", "When the action started"),
-                         "reason": st.column_config.TextColumn("reason", width="medium")})
+                         "action": st.column_config.TextColumn("action", width="small"),
+                         "result": st.column_config.TextColumn("result", width="small"),
+                         "reason": st.column_config.TextColumn("reason", width="medium"),
+                         "error": st.column_config.TextColumn("error", width="medium")})
 
 
 def _target_text(event: Mapping[str, Any], *, with_deploy: bool) -> str:
@@ -207,7 +215,8 @@ def solve_runs_table(runs: Sequence[Mapping[str, Any]]) -> Table:
         "problem": r["problem"],
         "mode": r["mode"],
         "answer": r["answer"] or "",
-        "grade": "✓" if r["correct"] else ("✗" if r["correct"] is False else "not graded"),
+        "grade": (f"{fmt.PASS_MARK} correct" if r["correct"]
+                  else f"{fmt.FAIL_MARK} wrong" if r["correct"] is False else "not graded"),
         "first token": fmt.duration(r["time_to_first_token_s"]),
         "tokens": r["tokens"],
         "tok/s": r["tokens_per_second"],
@@ -233,16 +242,28 @@ def comparison_table(comparison: Comparison) -> Table:
             record[fmt.short(sha)] = comparison.scores[sha].get(bench)
         for sha in others:
             diff = by_key[(sha, bench)]
-            suffix = "" if len(others) == 1 else f" {fmt.short(sha)}"
-            record[f"Δ{suffix}"] = fmt.delta(diff.delta)
-            record[f"95% CI of Δ{suffix}"] = (fmt.interval(diff.interval.low, diff.interval.high)
-                                              if diff.interval else "–")
-            record[f"verdict{suffix}"] = verdict_label(diff.verdict)
-            record[f"CI method{suffix}"] = interval_method(diff.interval)
+            interval = fmt.interval(diff.interval.low, diff.interval.high) if diff.interval else "–"
+            if len(others) == 1:
+                record["Δ"] = fmt.delta(diff.delta)
+                record["95% CI of Δ"] = interval
+                record["verdict"] = verdict_label(diff.verdict)
+                record["CI method"] = interval_method(diff.interval)
+            else:
+                # Three or more versions: Δ and its interval share a cell, so every version's columns fit.
+                approx = " approx." if diff.interval is not None and diff.interval.n_common is None else ""
+                record[f"Δ {fmt.short(sha)} [95% CI]"] = (f"{fmt.delta(diff.delta)} {interval}{approx}"
+                                                          if diff.delta is not None else "–")
+                record[f"verdict {fmt.short(sha)}"] = verdict_label(diff.verdict)
         records.append(record)
     config: dict[str, Any] = {fmt.short(sha): st.column_config.NumberColumn(
-        fmt.short(sha) + (" (baseline)" if sha == baseline else ""), format=SCORE_FORMAT)
+        fmt.short(sha) + (" (baseline)" if sha == baseline else ""), format=SCORE_FORMAT, width=SCORE_WIDTH_PX)
         for sha in comparison.shas}
+    config["benchmark"] = st.column_config.TextColumn("benchmark", pinned=True, width="small")
+    if len(others) > 1:
+        config.update({f"Δ {fmt.short(sha)} [95% CI]": st.column_config.TextColumn(
+            help=f"{fmt.short(sha)} minus the baseline {fmt.short(baseline)}, with the 95% CI of the difference "
+                 "(paired bootstrap over common problems; 'approx.' where only scores are known)")
+            for sha in others})
     return Table(pd.DataFrame.from_records(records), config)
 
 
