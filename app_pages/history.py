@@ -15,7 +15,6 @@ from vibedash.registry.records import HistoryFilter
 from vibedash.ui import charts, frame, tables
 
 PAGE_SIZE = 50
-ROW_HEIGHT_PX = 35  # st.dataframe's default row height (and its header's)
 MAX_ROWS_IN_VIEW = 15  # a page of 50 scrolls inside the table; fewer rows get a table just their height
 NEWEST = "newest"
 OLDEST = "oldest"
@@ -80,10 +79,7 @@ def load_timeline(db_url: str, benchmarks: tuple[str, ...], branch: str | None) 
         since = min((r["created_at"] for r in rows), default=None)
         periods = registry.live_periods(session)
         changes = queries.live_changes(session, since=since)
-    if branch:  # a branch's view shows when that branch's versions were live, not the whole site's history
-        periods = [p for p in periods if p["branch"] == branch]
-        branch_shas = {p["sha"] for p in periods}
-        changes = [c for c in changes if c["sha"] in branch_shas]
+    periods, changes = charts.on_branch(periods, changes, branch)
     return {"rows": rows, "periods": periods, "changes": changes}
 
 
@@ -182,18 +178,14 @@ def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
     generation = st.session_state.setdefault(TABLE_GENERATION_KEY, 0)
     # A fresh key per visit: the selection that opened a version must not reopen it when coming back.
     selection = tables.show(tables.history_table(rows, benchmarks), key=f"history_table_{generation}",
-                            height=table_height(len(rows)), on_select="rerun", selection_mode="single-row")
+                            height=tables.fitted_height(len(rows), MAX_ROWS_IN_VIEW), on_select="rerun",
+                            selection_mode="single-row")
     chosen = selection.selection.rows if selection is not None else []
     if chosen:
         st.session_state[TABLE_GENERATION_KEY] = generation + 1
         st.switch_page(frame.VERSION, query_params={"commit": rows[chosen[0]]["sha"]})
     st.caption("Select a row, or click its version, to open the version's detail page. Clicking a column header "
                "sorts this page only; “Sort all versions by” sorts across every page.")
-
-
-def table_height(rows: int) -> int:
-    """Just tall enough for ``rows`` (the header and a pixel of border included), at most MAX_ROWS_IN_VIEW."""
-    return ROW_HEIGHT_PX * (min(max(rows, 1), MAX_ROWS_IN_VIEW) + 1) + 3
 
 
 def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> None:

@@ -13,7 +13,7 @@ import streamlit as st
 from vibedash.config import ConfigError
 from vibedash.decisions.policies import gate_policy, policy_source, retention_policy
 from vibedash.registry.db import DatabaseError, schema_revisions
-from vibedash.ui import frame, state
+from vibedash.ui import frame, state, tables
 
 TEST_RESULT_KEY = "settings_connection_result"
 
@@ -121,7 +121,7 @@ def all_settings() -> None:
     rows = [{**row, "value": row["value"] if row.get("value") not in (None, "") else "not set"}
             for row in state.settings().describe()]
     st.dataframe(pd.DataFrame.from_records(rows, columns=["env", "value", "from", "help", "setting"]),
-                 hide_index=True, width="stretch", height=35 * (len(rows) + 1) + 3,
+                 hide_index=True, width="stretch", height=tables.fitted_height(len(rows), len(rows)),
                  column_config={"env": st.column_config.TextColumn("env", pinned=True),
                                 "value": st.column_config.TextColumn("value", width="medium"),
                                 "help": st.column_config.TextColumn("help", width="large")})

@@ -75,6 +75,17 @@ def trend_chart(rows: Sequence[Mapping[str, Any]], benchmark: str) -> alt.LayerC
     return alt.layer(line, live).properties(height=220)
 
 
+def on_branch(periods: Sequence[Mapping[str, Any]], changes: Sequence[Mapping[str, Any]],
+              branch: str | None) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """A branch's view: when that branch's versions were live and the promotions that made them live, not the
+    whole site's history (``branch`` None keeps everything)."""
+    if not branch:
+        return list(periods), list(changes)
+    kept = [p for p in periods if p.get("branch") == branch]
+    shas = {p["sha"] for p in kept}
+    return kept, [c for c in changes if c.get("sha") in shas]
+
+
 def timeline_chart(rows: Sequence[Mapping[str, Any]], periods: Sequence[Mapping[str, Any]],
                    changes: Sequence[Mapping[str, Any]], *, now: datetime | None = None) -> alt.LayerChart:
     """One line per benchmark across versions; live periods shaded; promotions and rollbacks marked.

@@ -44,6 +44,15 @@ def show(table: Table, *, key: str | None = None, height: int | str = "auto", **
 SCORE_WIDTH_PX = 104
 
 
+ROW_HEIGHT_PX = 35  # st.dataframe's default row height, and its header's
+
+
+def fitted_height(rows: int, max_rows: int) -> int:
+    """A table's height in pixels that shows ``rows`` rows (at most ``max_rows``, the rest scroll inside it) and
+    no empty space below them: the header, the rows and the border."""
+    return ROW_HEIGHT_PX * (min(max(rows, 1), max_rows) + 1) + 3
+
+
 def _score_column(benchmark: str) -> Any:
     return st.column_config.NumberColumn(display_name(benchmark), format=SCORE_FORMAT, width=SCORE_WIDTH_PX,
                                          help=f"Headline {display_name(benchmark)} score (0 to 100)")
