@@ -20,7 +20,7 @@ from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry import records as registry
 from vibedash.registry.audit import record_event
 from vibedash.registry.db import unit_of_work
-from vibedash.registry.models import BenchmarkResult, Deploy, Site, Version, utcnow
+from vibedash.registry.models import BenchmarkResult, Deploy, Site, SolveRun, Version, utcnow
 from vibedash.ui import charts, frame, tables
 from vibedash.ui import format as fmt
 
@@ -205,6 +205,12 @@ def test_no_emoji_on_any_page(demo_engine, registry_url, monkeypatch, scratch):
     with unit_of_work(demo_engine) as session:
         live = queries.live_now(session)
         candidate = queries.best_candidate(session, DEFAULT_POLICY, queries.lead_benchmark(session))
+        version = registry.find_version(session, live.sha)
+        for i, correct in enumerate((True, False)):  # graded runs: Solve's log and Version's table mark them
+            session.add(SolveRun(cache_key=f"{i}" * 64, version_id=version.id, problem_id="math-01", prompt="p",
+                                 backend="transformers", device="cpu", output="<think>x</think> 204",
+                                 answer="204", correct=correct, time_to_first_token_s=1.2, tokens=31,
+                                 tokens_per_second=212.0, cache_hits=2, last_served_at=utcnow()))
     params = {frame.VERSION: {"commit": live.sha}, frame.COMPARE: {"commits": f"{live.sha},{candidate.sha}"}}
     for page in (frame.OVERVIEW, frame.HISTORY, frame.VERSION, frame.COMPARE, frame.SOLVE, frame.PROMOTE,
                  frame.RETENTION, frame.SETTINGS):
