@@ -205,5 +205,5 @@ else:
         candidate_section(data.candidate, data.live, policy_problem)
     with right:
         trend_section(data.trend, data.lead_benchmark)
-        activity_section(data.events)
+    activity_section(data.events)  # full width: a narrow column would squeeze its columns out of view
     footer(data.counts)

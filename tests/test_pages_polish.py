@@ -16,13 +16,12 @@ from sqlalchemy import func, select
 
 from vibedash.decisions.gate import DEFAULT_POLICY
 from vibedash.registry import queries
-from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry import records as registry
+from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry.audit import record_event
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import BenchmarkResult, Deploy, Site, SolveRun, Version, utcnow
 from vibedash.ui import charts, frame, tables
-from vibedash.ui import format as fmt
 
 # Characters a browser draws as colour emoji (Unicode Emoji_Presentation) and the emoji variation selector:
 # without an emoji font (stock Debian chromium) they are all the same empty box.
@@ -196,8 +195,16 @@ def test_compare_three_versions_fits_and_bars_have_error_bars(demo_engine, regis
     with unit_of_work(demo_engine) as session:
         comparison = queries.compare_versions(queries.facts_of(session, shas))
     spec = charts.comparison_bars(comparison, {shas[0]: {"aime25": (70.0, 80.0)}}).to_dict()
-    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
-    assert marks == ["bar", "errorbar"]
+    def marks(layers):
+        for layer in layers:
+            if "layer" in layer:
+                yield from marks(layer["layer"])
+            else:
+                yield layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+
+    assert list(marks(spec["layer"])) == ["bar", "rule", "tick", "tick"]  # a whisker with caps on each bar
+    whisker = spec["layer"][1]
+    assert whisker["encoding"]["xOffset"]["field"] == "version" and whisker["encoding"]["y2"]["field"] == "high"
     assert "Error bars: each version's 95% CI" in texts(at)
 
 

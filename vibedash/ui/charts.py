@@ -166,8 +166,13 @@ def comparison_bars(comparison: Comparison,
         color=alt.Color("version:N", sort=versions, title="version",
                         scale=alt.Scale(domain=versions, range=SERIES_COLORS[:len(versions)])),
         tooltip=tooltip)
-    whiskers = alt.Chart(frame).transform_filter("isValid(datum.low)").mark_errorbar(
-        ticks=True, color="#222222").encode(
-        x=x, xOffset=offset, y=alt.Y("low:Q", title="score", scale=alt.Scale(domain=[0, 100])), y2="high:Q",
-        tooltip=tooltip)
-    return alt.layer(bars, whiskers).properties(height=280)
+    # Rules and caps rather than mark_errorbar: the composite mark ignores xOffset, so its whiskers would sit
+    # between the bars of a group instead of on each bar.
+    with_ci = alt.Chart(frame).transform_filter("isValid(datum.low)")
+    y_low = alt.Y("low:Q", title="score", scale=alt.Scale(domain=[0, 100]))
+    whiskers = with_ci.mark_rule(color="#222222", strokeWidth=1.5).encode(
+        x=x, xOffset=offset, y=y_low, y2="high:Q", tooltip=tooltip)
+    caps = alt.layer(*(with_ci.mark_tick(color="#222222", thickness=1.5, size=10).encode(
+        x=x, xOffset=offset, y=alt.Y(f"{end}:Q", scale=alt.Scale(domain=[0, 100])), tooltip=tooltip)
+        for end in ("low", "high")))
+    return alt.layer(bars, whiskers, caps).properties(height=280)

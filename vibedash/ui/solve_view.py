@@ -190,7 +190,7 @@ def recent_runs_table(runs: Iterable[RunSummary]) -> None:
         st.caption("No solve runs yet.")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-        "when": st.column_config.DatetimeColumn(format="distance"),
+        "when": st.column_config.DatetimeColumn(format="distance", pinned=True),  # stays in view when it scrolls
         "agreement": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
         "tok/s": st.column_config.NumberColumn(format="%.1f"),
         "first token s": st.column_config.NumberColumn(format="%.2f"),

@@ -35,9 +35,27 @@ class Table:
 
 
 def show(table: Table, *, key: str | None = None, height: int | str = "auto", **selection: Any) -> Any:
-    """Render a table; ``selection`` passes ``on_select``/``selection_mode`` through for clickable rows."""
+    """Render a table; ``selection`` passes ``on_select``/``selection_mode`` through for clickable rows.
+
+    A table wider than the page scrolls sideways inside itself; its first column (what the row is: a version,
+    a benchmark, a time) is pinned unless the table pins columns of its own, so the row stays recognisable.
+    """
     return st.dataframe(table.frame, hide_index=True, width="stretch", height=height, placeholder="–",
-                        column_config=table.config, column_order=list(table.frame.columns), key=key, **selection)
+                        column_config=with_first_column_pinned(table), column_order=list(table.frame.columns),
+                        key=key, **selection)
+
+
+def with_first_column_pinned(table: Table) -> dict[str, Any]:
+    config = dict(table.config)
+    if table.frame.columns.empty or any(isinstance(c, Mapping) and c.get("pinned") for c in config.values()):
+        return config
+    first = str(table.frame.columns[0])
+    current = config.get(first)
+    if current is None:
+        config[first] = st.column_config.Column(pinned=True)
+    elif isinstance(current, Mapping):
+        config[first] = {**current, "pinned": True}
+    return config
 
 
 # Wide enough for "MATH-500" plus the sort arrow and the column menu a sorted header shows.
