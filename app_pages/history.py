@@ -106,6 +106,51 @@ def clear_filters(benchmarks: list[str]) -> None:
     first_page()
 
 
+# The URL keeps what the page shows (a link to it opens the same view): query parameter -> widget key.
+URL_PARAMS = {"branch": "history_branch", "context": "history_context", "state": "history_state",
+              "q": "history_text", "sort": SORT_KEY, "page": PAGE_KEY}
+URL_WRITTEN_KEY = "history_url_written"
+
+
+def url_state() -> dict[str, str]:
+    return {name: st.query_params[name] for name in URL_PARAMS if st.query_params.get(name)}
+
+
+def read_url(choices: dict[str, list[str]]) -> None:
+    """Open the view a link names: when the URL has parameters this page did not write (a shared link, a
+    bookmark, the back button), they set the filters, the sort and the page. A URL without any (the menu, the
+    version page's "History" link) keeps the session's filters, and write_url then shows them in the URL."""
+    wanted = url_state()
+    if not wanted or wanted == st.session_state.get(URL_WRITTEN_KEY):
+        return
+    allowed = {"history_branch": [ALL, *choices["branches"]], "history_context": [ALL, *choices["contexts"]],
+               "history_state": [ALL, *choices["states"]], SORT_KEY: sort_choices(choices["benchmarks"])}
+    for name, key in URL_PARAMS.items():
+        value = wanted.get(name)
+        if key == PAGE_KEY:
+            st.session_state[PAGE_KEY] = int(value) if value and value.isdigit() and int(value) > 0 else 1
+        elif key == "history_text":
+            st.session_state[key] = value or ""
+        elif key in allowed:
+            st.session_state[key] = value if value in allowed[key] else allowed[key][0]
+
+
+def write_url(page: int) -> None:
+    """Put the view in the URL (defaults left out, so the plain page has a plain URL)."""
+    current = {"branch": st.session_state.get("history_branch"), "context": st.session_state.get("history_context"),
+               "state": st.session_state.get("history_state"), "q": (st.session_state.get("history_text") or "").strip(),
+               "sort": st.session_state.get(SORT_KEY), "page": str(page)}
+    defaults = {"branch": ALL, "context": ALL, "state": ALL, "q": "", "sort": NEWEST, "page": "1"}
+    shown = {name: value for name, value in current.items() if value and value != defaults[name]}
+    for name in URL_PARAMS:
+        if name in shown:
+            if st.query_params.get(name) != shown[name]:
+                st.query_params[name] = shown[name]
+        elif name in st.query_params:
+            del st.query_params[name]
+    st.session_state[URL_WRITTEN_KEY] = shown
+
+
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
@@ -214,8 +259,9 @@ def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> N
 
 frame.header("History", "Every version, newest first, with its headline scores and its latest deploy.")
 frame.require_registry()
-frame.own_query_params()
+frame.own_query_params(*URL_PARAMS)
 choices = load_choices(frame.db_url())
+read_url(choices)
 flt = filters(choices)
 benchmarks = choices["benchmarks"]
 page = st.session_state.setdefault(PAGE_KEY, 1)
@@ -227,6 +273,7 @@ pages = max(1, math.ceil(total / PAGE_SIZE))
 if page > pages:  # the registry shrank, or the filters narrowed, since the page was chosen
     st.session_state[PAGE_KEY] = page = pages
     rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page, sort)
+write_url(page)
 
 if total == 0 and flt == HistoryFilter():
     frame.empty_state("The registry has no versions yet. Load the sample registry or connect Netlify on the "

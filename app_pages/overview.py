@@ -16,6 +16,7 @@ from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
 RECENT_EVENTS = 10
+METRIC_WIDTH_PX = 96  # "MATH-500" and "83.3" with room to spare
 NOTICE_KEY = "overview_notice"
 
 
@@ -106,15 +107,18 @@ def score_metrics(scores: dict[str, float], against: dict[str, float] | None = N
     if not shown:
         st.caption("No results yet: import them with `python -m vibedash import`.")
         return
-    for column, bench in zip(st.columns(len(shown)), shown):
+    # Fixed-width metrics in a wrapping row: on a narrow window they flow onto a second line instead of being
+    # squeezed into "7…".
+    row = st.container(horizontal=True, gap="medium")
+    for bench in shown:
         change = scores[bench] - against[bench] if against and bench in against else None
         if change is None:
-            column.metric(display_name(bench), fmt.score(scores[bench]))
+            row.metric(display_name(bench), fmt.score(scores[bench]), width=METRIC_WIDTH_PX)
         elif round(change, 1) == 0:  # "+0.0" with a green arrow would claim a gain
-            column.metric(display_name(bench), fmt.score(scores[bench]), delta="±0.0", delta_color="off",
-                          delta_arrow="off")
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta="±0.0", delta_color="off",
+                       delta_arrow="off", width=METRIC_WIDTH_PX)
         else:
-            column.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change))
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change), width=METRIC_WIDTH_PX)
 
 
 def candidate_section(candidate: queries.CandidateSummary | None, live: queries.LiveNow | None,

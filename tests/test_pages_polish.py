@@ -278,3 +278,20 @@ def test_user_text_from_the_url_is_never_rendered_as_markdown(page, param, demo_
     warning = " ".join(w.value for w in at.warning)
     assert r"\[click me\]\(https\://example\.com/x\)" in warning
     assert "[click me](" not in warning
+
+
+def test_history_link_opens_the_view_it_names_and_the_url_follows_the_page(demo_engine, registry_url, monkeypatch,
+                                                                           scratch):
+    at = run_clean(page_test(frame.HISTORY, registry_url, monkeypatch, scratch,
+                             query_params={"branch": "main", "sort": "aime25:desc"}))
+    assert at.selectbox(key="history_branch").value == "main"
+    assert at.selectbox(key="history_sort").value == "aime25:desc"
+    rows = at.dataframe[0].value
+    assert set(rows["branch"]) == {"main"}
+    scored = list(rows["aime25"].dropna())
+    assert scored == sorted(scored, reverse=True)
+    at.selectbox(key="history_branch").select("all")
+    at.text_input(key="history_text").input("code")
+    run_clean(at)
+    assert "branch" not in at.query_params and at.query_params["q"] in ("code", ["code"])
+    assert at.query_params["sort"] in ("aime25:desc", ["aime25:desc"])
