@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from vibedash.ui import frame
+from vibedash.ui import auth, frame
 
 # A local file: a Material icon as page icon is fetched from a font CDN, which fails offline.
 FAVICON = Path(__file__).resolve().parent / "static" / "favicon.png"
@@ -34,7 +34,9 @@ navigation = st.navigation({
     "Setup": [settings_page],
 })
 
+auth.require_sign_in()  # with login configured ([auth] in secrets.toml), nothing shows before signing in
 frame.sidebar_status()
+auth.sidebar()
 # Settings still opens when the registry cannot: it shows the database URL in use, usually what needs fixing.
 if navigation.url_path != settings_page.url_path:
     frame.require_registry()

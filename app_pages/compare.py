@@ -1,14 +1,18 @@
 """Compare: two or more versions side by side (deep link `?commits=SHA1,SHA2[,...]`; the first is the baseline).
 
-Every difference comes with its 95% CI (paired bootstrap over the problems both versions share, when they have
-per-problem results), so "better" is only said when the interval is clear of zero.
+Every difference is computed on the problems both versions share, with its 95% CI (paired t over problems, exact
+sign-flip test), and "better" or "worse" is only said when it stays beyond noise after Holm's correction across
+the benchmarks compared. The paired standard error, the between-version correlation and what each comparison can
+detect are in the noise details.
 """
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
+from vibedash.decisions.power import power_text
 from vibedash.decisions.stats import normal_score_ci, score_ci
 from vibedash.registry import queries
 from vibedash.ui import charts, frame, tables
@@ -81,6 +85,14 @@ def scores_section(comparison: queries.Comparison) -> None:
         return
     tables.show(tables.comparison_table(comparison), key="compare_table")
     st.caption(noise_caption(comparison))
+    notes = [f"{display_name(d.benchmark)} ({fmt.short(d.other_sha)}): {d.note}" for d in comparison.diffs if d.note]
+    if notes:
+        st.caption("Not marked: " + "; ".join(notes) + ".")
+    differing = comparison.problem_set_warnings()
+    if differing:
+        st.warning("Not like with like, so not judged:\n\n" + "\n".join(f"- {w}" for w in differing),
+                   icon=":material/rule:")
+    noise_details(comparison)
     warnings = comparison.protocol_warnings()
     if warnings:
         st.warning("Measured with different protocols, so the scores are not strictly comparable:\n\n"
@@ -95,10 +107,45 @@ def noise_caption(comparison: queries.Comparison) -> str:
     unjudged = len(comparison.diffs) - len(judged)
     apart = (f"; {unjudged} row{'s' if unjudged != 1 else ''} without a result on both sides or without an "
              "interval are not counted" if unjudged else "")
-    return (f"Δ against the baseline {fmt.short(comparison.baseline)}. Within noise: the 95% CI of the difference "
-            f"includes zero ({noisy} of {len(judged)} differences here{apart}). The CI is a paired bootstrap over "
-            "the problems both versions share when both have per-problem results, else a conservative "
-            "approximation from the scores.")
+    return (f"Δ against the baseline {fmt.short(comparison.baseline)}, on the problems both versions share. "
+            "Within noise: the 95% CI of the difference includes zero or the exact test cannot reject "
+            f"\"no difference\" ({noisy} of {len(judged)} differences here{apart}). ▲/▼ only where the "
+            "difference stays beyond noise after Holm's correction across the benchmarks compared, so that "
+            "with no true change at most 5% of comparisons show any mark. The CI is a paired t interval over "
+            "the shared problems when both have per-problem results, else an approximation from standard "
+            "errors or the number of problems.")
+
+
+def noise_details(comparison: queries.Comparison) -> None:
+    """Per difference: the paired standard error, the between-version correlation, what it can detect."""
+    rows = []
+    for d in comparison.diffs:
+        interval = d.interval
+        if interval is None:
+            continue
+        rows.append({
+            "benchmark": display_name(d.benchmark),
+            "version": fmt.short(d.other_sha),
+            "Δ judged": fmt.delta(interval.delta),
+            "headline Δ": fmt.delta(d.other - d.baseline) if d.other is not None and d.baseline is not None else "–",
+            "shared problems": interval.n_common if interval.n_common is not None else "unpaired",
+            "missing": interval.mismatched,
+            "paired SE": f"{interval.se:.2f}" if interval.se is not None else "–",
+            "correlation": f"{interval.correlation:.2f}" if interval.correlation is not None else "–",
+            "p": f"{interval.p_value:.3g}" if interval.p_value is not None else "–",
+            "can detect (80% power)": f"{interval.mde:.1f}" if interval.mde is not None else "–",
+            "method": interval.method_text(),
+        })
+    if not rows:
+        return
+    with st.expander("Noise details: paired SE, correlation, power"):
+        st.dataframe(pd.DataFrame.from_records(rows), hide_index=True, width="stretch")
+        worst = max((d for d in comparison.diffs if d.interval is not None and d.interval.mde is not None),
+                    key=lambda d: d.interval.mde, default=None)
+        if worst is not None:
+            st.caption(f"{display_name(worst.benchmark)}: this comparison {power_text(worst.interval)}. "
+                       "Correlation: how alike the two versions are problem by problem; pairing removes that "
+                       "shared part of the noise.")
 
 
 def flips_section(comparison: queries.Comparison, per_problem: dict[str, dict]) -> None:

@@ -8,10 +8,12 @@ import streamlit as st
 
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
 from vibedash.decisions.gate import DEFAULT_POLICY, Policy
+from vibedash.decisions.noise import SETS_DIFFER, TOO_FEW_PROBLEMS
 from vibedash.decisions.policies import gate_policy
+from vibedash.decisions.power import power_text
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
-from vibedash.ui import charts, dialogs, frame, state, tables
+from vibedash.ui import auth, charts, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
@@ -21,7 +23,7 @@ NOTICE_KEY = "overview_notice"
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
-def load_overview(db_url: str, policy_key: tuple[str, ...], _policy: Policy) -> queries.Overview:
+def load_overview(db_url: str, policy_key: tuple, _policy: Policy) -> queries.Overview:
     """Everything the page shows, in one read (``policy_key`` keys the cache; ``_policy`` is not hashed)."""
     with frame.read_session() as session:
         return queries.overview(session, _policy, trend_versions=TREND_VERSIONS, recent_events=RECENT_EVENTS)
@@ -29,9 +31,9 @@ def load_overview(db_url: str, policy_key: tuple[str, ...], _policy: Policy) -> 
 
 def load_sample_registry() -> None:
     """Button callback: fill the empty registry with the sample history, audited like `demo-data`."""
-    engine, current = state.engine(), state.settings()
+    engine = state.engine()
     try:
-        summary = demo.load_sample_registry(engine, actor=current.actor)
+        summary = demo.load_sample_registry(engine, actor=auth.actor())
     except registry.RegistryError as exc:
         st.session_state[NOTICE_KEY] = ("error", str(exc))
         return
@@ -61,8 +63,9 @@ def first_run() -> None:
         st.caption(f"{demo.N_VERSIONS} versions around VibeThinker-1.5B's published scores, with deploys, "
                    "promotions and per-problem results. Clearly marked synthetic; you can start a real registry "
                    "later with another VIBEDASH_DB_URL.")
-        st.button("Load the sample registry", key="load_sample", type="primary", icon=":material/download:",
-                  on_click=load_sample_registry)
+        if auth.may(auth.Action.LOAD_SAMPLE):
+            st.button("Load the sample registry", key="load_sample", type="primary", icon=":material/download:",
+                      on_click=load_sample_registry)
     with netlify.container(border=True, height="stretch"):
         st.markdown("**:material/cloud: Connect Netlify**")
         st.caption("Set NETLIFY_AUTH_TOKEN (a personal access token) and NETLIFY_SITE_ID in the environment or in "
@@ -101,8 +104,10 @@ def live_section(live: queries.LiveNow | None) -> None:
                 frame.version_link(live.sha, label="Details", icon=":material/info:")
 
 
-def score_metrics(scores: dict[str, float], against: dict[str, float] | None = None) -> None:
-    """One metric per benchmark, headline benchmarks first; with ``against``, the change from those scores."""
+def score_metrics(scores: dict[str, float], against: dict[str, float] | None = None,
+                  candidate: queries.CandidateSummary | None = None) -> None:
+    """One metric per benchmark, headline benchmarks first; with ``against``, the change from those scores,
+    coloured only where ``candidate`` says it is beyond noise (a green arrow on noise would claim a gain)."""
     shown = [b for b in HEADLINE_BENCHMARKS if b in scores] + sorted(set(scores) - set(HEADLINE_BENCHMARKS))
     if not shown:
         st.caption("No results yet: import them with `python -m vibedash import`.")
@@ -112,13 +117,23 @@ def score_metrics(scores: dict[str, float], against: dict[str, float] | None = N
     row = st.container(horizontal=True, gap="medium")
     for bench in shown:
         change = scores[bench] - against[bench] if against and bench in against else None
+        comparison = candidate.comparisons.get(bench) if candidate is not None else None
+        if comparison is not None and comparison.diff is not None and comparison.diff.n_common is not None:
+            change = comparison.delta  # judged on the problems both share
+        beyond = candidate is not None and candidate.beyond_noise(bench)
         if change is None:
             row.metric(display_name(bench), fmt.score(scores[bench]), width=METRIC_WIDTH_PX)
         elif round(change, 1) == 0:  # "+0.0" with a green arrow would claim a gain
             row.metric(display_name(bench), fmt.score(scores[bench]), delta="±0.0", delta_color="off",
                        delta_arrow="off", width=METRIC_WIDTH_PX)
+        elif beyond:
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change),
+                       help="Beyond noise: the 95% CI of the change excludes zero.", width=METRIC_WIDTH_PX)
         else:
-            row.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change), width=METRIC_WIDTH_PX)
+            why = comparison.reason if comparison is not None and comparison.undecided else "within noise"
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta=f"{fmt.delta(change)} ({why})",
+                       delta_color="off", help="Not coloured: the change cannot be told from noise.",
+                       width=METRIC_WIDTH_PX)
 
 
 def candidate_section(candidate: queries.CandidateSummary | None, live: queries.LiveNow | None,
@@ -135,12 +150,21 @@ def candidate_section(candidate: queries.CandidateSummary | None, live: queries.
         st.markdown(f"**`{fmt.short(candidate.sha)}`** · {candidate.branch or 'no branch'}",
                     help=candidate.message or None)
         frame.moment("created ", candidate.created_at)
-        score_metrics(candidate.scores, live.scores if live is not None else None)
+        score_metrics(candidate.scores, live.scores if live is not None else None, candidate)
+        if candidate.selection_note:
+            st.caption(candidate.selection_note)
         if candidate.lead_benchmark and candidate.lead_diff is not None:
             diff = candidate.lead_diff
-            noise = "within noise" if diff.within_noise else "beyond noise"
+            noise = "within noise" if diff.direction == 0 else "beyond noise"
+            power = power_text(diff)
             st.caption(f"{display_name(candidate.lead_benchmark)} against live: "
-                       f"{fmt.delta(diff.delta)}, 95% CI {fmt.interval(diff.low, diff.high)}, {noise}")
+                       f"{fmt.delta(diff.delta)}, 95% CI {fmt.interval(diff.low, diff.high)}, {noise} "
+                       f"({diff.method_text()}){'; ' + power if power else ''}")
+        differing = [f"{display_name(b)}: {c.reason}" for b, c in candidate.comparisons.items()
+                     if c.undecided in (SETS_DIFFER, TOO_FEW_PROBLEMS)]
+        if differing:
+            st.warning("Not like with like:\n\n" + "\n".join(f"- {line}" for line in differing),
+                       icon=":material/warning:")
         verdict = candidate.verdict
         icon = ":material/check_circle:" if verdict.passed else ":material/cancel:"
         st.markdown(f"{icon} **gate {verdict.summary()}**" + (f" (policy {verdict.policy})" if verdict.policy else ""))
@@ -149,8 +173,9 @@ def candidate_section(candidate: queries.CandidateSummary | None, live: queries.
             if live is not None and live.sha:
                 st.page_link(frame.COMPARE, label="Compare with live", icon=":material/compare_arrows:",
                              query_params={"commits": f"{live.sha},{candidate.sha}"})
-            st.page_link(frame.PROMOTE, label="Promote…", icon=":material/rocket_launch:",
-                         query_params={"commit": candidate.sha})
+            if auth.may(auth.Action.PROMOTE):
+                st.page_link(frame.PROMOTE, label="Promote…", icon=":material/rocket_launch:",
+                             query_params={"commit": candidate.sha})
             frame.version_link(candidate.sha, label="Details", icon=":material/info:")
 
 
@@ -198,7 +223,7 @@ frame.require_registry()
 frame.own_query_params()
 show_notice()
 policy, policy_problem = current_policy()
-data = load_overview(frame.db_url(), (policy.name, *policy.as_strings()), policy)
+data = load_overview(frame.db_url(), policy.settings_key(), policy)
 
 if data.counts.versions == 0:
     first_run()

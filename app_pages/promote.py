@@ -31,7 +31,7 @@ from vibedash.registry.action_queries import (
     event_filter_choices,
     preferred_candidate,
 )
-from vibedash.ui import dialogs, frame, state, tables
+from vibedash.ui import auth, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 PENDING_PROMOTE = "pending_promote"
@@ -54,7 +54,7 @@ class Context:
 
     @property
     def actor(self) -> str:
-        return self.settings.actor or "unknown"
+        return auth.actor()
 
     @property
     def site_id(self) -> str:
@@ -64,9 +64,17 @@ class Context:
 # --- cached reads (state.refresh() after an action drops them) --------------------------------------------
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
-def load_candidates(db_url: str, policy_key: tuple[str, ...], _policy: Policy) -> list[CandidateVerdict]:
+def load_candidates(db_url: str, policy_key: tuple, _policy: Policy) -> list[CandidateVerdict]:
     # The policy object is passed unhashed; its name and rules as text (policy_key) key the cache instead.
     return candidate_verdicts(state.engine(), _policy)
+
+
+@st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
+def load_best_sha(db_url: str, policy_key: tuple, _policy: Policy) -> str | None:
+    """The best candidate as Overview and the CLI define it (queries.best_candidate), to offer it first."""
+    with frame.read_session() as session:
+        best = queries.best_candidate(session, _policy, queries.lead_benchmark(session))
+    return best.sha if best is not None else None
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
@@ -111,8 +119,7 @@ def candidates_table(candidates: list[CandidateVerdict]) -> tables.Table:
             "version": frame.version_url(c.sha), "branch": c.branch or "", "created": c.created_at,
             "gate": f"{fmt.PASS_MARK if c.verdict.passed else fmt.FAIL_MARK} {c.verdict.summary()}",
         }
-        row.update({fmt.benchmark_words(check.rule): f"{fmt.PASS_MARK if check.passed else fmt.FAIL_MARK} "
-                                                     f"{fmt.benchmark_words(check.detail)}"
+        row.update({fmt.benchmark_words(check.rule): f"{check.mark} {fmt.benchmark_words(check.detail)}"
                     for check in c.verdict.checks})
         row.update({bench: c.scores.get(bench) for bench in benchmarks})
         row["deploy"] = c.permalink
@@ -237,6 +244,18 @@ def rollback_dialog(ctx: Context, target_id: str) -> None:
 
 # --- sections -------------------------------------------------------------------------------------------------
 
+def offered_first(candidates: list[CandidateVerdict], best_sha: str | None) -> CandidateVerdict:
+    """The shared best candidate (the one Overview and the CLI name); else the newest that passes the gate; else
+    the newest with results. Never a version with no results while one with results is on offer."""
+    best = next((c for c in candidates if c.sha == best_sha), None)
+    if best is not None:
+        return best
+    preferred = preferred_candidate(candidates)
+    if preferred is not None and (preferred.verdict.passed or preferred.scores):
+        return preferred
+    return next((c for c in candidates if c.scores), candidates[0])
+
+
 def candidate_section(ctx: Context, live: queries.LiveNow | None,
                       candidates: list[CandidateVerdict]) -> CandidateVerdict | None:
     """The candidate on offer and its verdict, rule by rule; returns it (None when there is none)."""
@@ -249,7 +268,8 @@ def candidate_section(ctx: Context, live: queries.LiveNow | None,
     if requested is None and st.query_params.get("commit"):
         st.caption(f"Version {fmt.plain(st.query_params['commit'][:12])} is not a candidate (it is live, or has no "
                    "ready deploy); showing the preferred candidate instead.")
-    offered = requested or preferred_candidate(candidates)
+    offered = requested or offered_first(candidates, load_best_sha(frame.db_url(), ctx.policy.settings_key(),
+                                                                   ctx.policy))
     chosen_id = st.selectbox("Candidate", list(by_id), index=list(by_id).index(offered.deploy_id),
                              format_func=lambda d: candidate_label(by_id[d]), key="promote_candidate",
                              on_change=keep_candidate_in_url, args=(by_id,),
@@ -349,13 +369,15 @@ context = Context(settings=current, engine=state.engine(), client=state.netlify_
 
 live_now = load_live(frame.db_url())
 st.markdown(live_line(live_now))
-all_candidates = load_candidates(frame.db_url(), (policy.name, *policy.as_strings()), policy)
+all_candidates = load_candidates(frame.db_url(), policy.settings_key(), policy)
 offered_candidate = candidate_section(context, live_now, all_candidates)
-action_bar(context, live_now, offered_candidate)
+if auth.may(auth.Action.PROMOTE, auth.Action.ROLLBACK, auth.Action.LOCK, auth.Action.TRIGGER):
+    action_bar(context, live_now, offered_candidate)
 if all_candidates:
     st.subheader("Candidates")
     tables.show(candidates_table(all_candidates), key="promote_candidates")
 audit_section()
 
-dialogs.show_pending(PENDING_PROMOTE, "Promote to live?", partial(promote_dialog, context))
-dialogs.show_pending(PENDING_ROLLBACK, "Roll back?", partial(rollback_dialog, context))
+if auth.may(auth.Action.PROMOTE, auth.Action.ROLLBACK):
+    dialogs.show_pending(PENDING_PROMOTE, "Promote to live?", partial(promote_dialog, context))
+    dialogs.show_pending(PENDING_ROLLBACK, "Roll back?", partial(rollback_dialog, context))

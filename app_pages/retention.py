@@ -29,7 +29,7 @@ from vibedash.registry.action_queries import (
     plan_benchmarks,
     version_points,
 )
-from vibedash.ui import dialogs, frame, state, tables
+from vibedash.ui import auth, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 PENDING_APPLY = "pending_apply"
@@ -50,7 +50,7 @@ class Context:
 
     @property
     def actor(self) -> str:
-        return self.settings.actor or "unknown"
+        return auth.actor()
 
 
 # --- cached reads (state.refresh() after an action drops them) --------------------------------------------
@@ -193,10 +193,10 @@ def plan_section(ctx: Context, plan: RetentionPlan) -> None:
     prune_col.metric("Prune", summary["prune"])
     expired_col.metric("Already expired", summary["expired"])
     apply_problem = ctx.netlify_problem or (None if plan.prune else "The plan prunes nothing.")
-    with apply_col:
-        st.button(f"Apply… (delete {len(plan.prune)} deploys)", type="primary", key="apply_open",
-                  disabled=bool(apply_problem), help=apply_problem or "Review the deploys to delete, then confirm.",
-                  on_click=dialogs.request, args=(PENDING_APPLY, [d.netlify_id for d in plan.prune]))
+    if auth.may(auth.Action.RETENTION):
+        apply_col.button(f"Apply… (delete {len(plan.prune)} deploys)", type="primary", key="apply_open",
+                         disabled=bool(apply_problem), help=apply_problem or "Review the deploys to delete, then "
+                         "confirm.", on_click=dialogs.request, args=(PENDING_APPLY, [d.netlify_id for d in plan.prune]))
     st.markdown(summary["text"][0].upper() + summary["text"][1:] + ".")
     if ctx.netlify_problem:
         st.info(f"Applying the plan is disabled. {ctx.netlify_problem}", icon=":material/link_off:")
@@ -303,6 +303,8 @@ policy_section(context)
 plan_section(context, retention_plan)
 chart_section(context, retention_plan, scored)
 decisions_section(retention_plan, scored)
-pins_section(context, retention_plan)
+if auth.may(auth.Action.PIN):
+    pins_section(context, retention_plan)
 
-dialogs.show_pending(PENDING_APPLY, "Apply the retention plan?", partial(apply_dialog, context), width="large")
+if auth.may(auth.Action.RETENTION):
+    dialogs.show_pending(PENDING_APPLY, "Apply the retention plan?", partial(apply_dialog, context), width="large")

@@ -1,6 +1,6 @@
 """Settings: the database in use, the Netlify connection, the gate and retention policies in force, every setting.
 
-Secrets never appear: only whether they are set (Settings.describe).
+Secrets never appear: only whether they are set (Settings.describe); a database password shows as ***.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import streamlit as st
 from vibedash.config import ConfigError
 from vibedash.decisions.policies import gate_policy, policy_source, retention_policy
 from vibedash.registry.db import DatabaseError, schema_revisions
-from vibedash.ui import frame, state, tables
+from vibedash.ui import auth, frame, state, tables
 
 TEST_RESULT_KEY = "settings_connection_result"
 
@@ -80,6 +80,31 @@ def netlify_section() -> None:
         frame.show_notice(TEST_RESULT_KEY)
 
 
+def access_section() -> None:
+    """Who may act here and how this dashboard is reached: login, allow list, read-only, the address."""
+    current = state.settings()
+    with st.container(border=True):
+        st.subheader("Access")
+        address = st.get_option("server.address") or "every interface"
+        if auth.login_configured():
+            providers = [k for k, v in (current.login or {}).items() if isinstance(v, dict)]
+            login = "configured" + (f" ({', '.join(providers)})" if providers else "")
+        else:
+            login = "not configured: the local user acts"
+        allowed = current.allowed_users or "not set"
+        st.markdown(f"Login: {login} · listening on `{address}` · who may act (VIBEDASH_ALLOWED_USERS): "
+                    f"`{allowed}` · read-only: {'yes' if current.read_only_mode else 'no'}")
+        verdict = auth.decision(auth.Action.PROMOTE)
+        if verdict:
+            st.caption("You may act here; the audit log records you as shown in the sidebar.")
+        else:
+            st.caption(f"View only: {verdict.reason}")
+        if not auth.login_configured() and address not in ("127.0.0.1", "localhost", "::1"):
+            st.warning("This dashboard listens beyond this machine without login: anyone who reaches it acts as "
+                       "the local user. Configure login (README, Access) or set server.address to 127.0.0.1.",
+                       icon=":material/warning:")
+
+
 def policies_section() -> None:
     current = state.settings()
     gate_col, retention_col = st.columns(2)
@@ -138,5 +163,6 @@ except ConfigError as exc:
 else:
     registry_section()
     netlify_section()
+    access_section()
     policies_section()
     all_settings()

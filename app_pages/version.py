@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
-from vibedash.decisions.stats import Interval, normal_score_ci, score_ci
+from vibedash.decisions.noise import score_interval
+from vibedash.decisions.stats import Interval
 from vibedash.registry import queries
 from vibedash.registry import records as registry
 from vibedash.ui import format as fmt
@@ -23,10 +24,9 @@ def load_detail(db_url: str, sha: str) -> tuple[queries.VersionDetail, dict[int,
 
 
 def result_interval(result: queries.ResultDetail) -> Interval | None:
-    """Bootstrap over problems when per-problem results exist, else the conservative approximation (or None)."""
-    if result.per_problem:
-        return score_ci(result.per_problem)
-    return normal_score_ci(result.score, result.problems, result.samples_per_problem)
+    """Over problems when per-problem results exist, else from the imported stderr or the number of problems."""
+    return score_interval(result.benchmark, result.score, per_problem=result.per_problem, problems=result.problems,
+                          stderr=result.stderr)
 
 
 def ask_for_version() -> None:
@@ -89,8 +89,10 @@ def results_section(detail: queries.VersionDetail, intervals: dict[int, Interval
                           f"`python -m vibedash import --commit {fmt.short(detail.sha)} FILE...`.")
         return
     tables.show(tables.results_table(detail.results, intervals), key="version_results")
-    st.caption("95% CI: bootstrap over problems. Where a source gave only a score, the interval is a conservative "
-               "approximation from the number of problems, or none when that is unknown.")
+    st.caption("95% CI: Student's t over problems (a Wilson interval when every problem has the same accuracy). "
+               "Where a source gave only a score, the interval comes from its standard error, or conservatively "
+               "from the number of problems (a known benchmark's size when the file does not say); none when "
+               "the noise is unknown.")
     with_problems = [r for r in detail.results if r.per_problem]
     if not with_problems:
         st.caption("No per-problem results for this version.")

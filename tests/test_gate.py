@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -90,38 +91,57 @@ def test_min_score_fails_without_the_result() -> None:
 
 
 # --- ImprovesOverLive -----------------------------------------------------------------------------------
+# The old tests here passed "76.0 vs live 74.4: +1.6 (+2.2%)" on the headline numbers alone, within noise:
+# that was the noise-blind gate of issue 9. An improvement is now judged on the interval's lower bound.
+
+CERTAIN_GAIN = (candidate(aime25=with_problems(100.0, outcomes(30))), live(aime25=with_problems(0.0, outcomes(0))))
 
 
-def test_relative_improvement_passes_with_the_numbers() -> None:
+def test_improvement_passes_when_the_lower_bound_clears_the_bar() -> None:
+    check = ImprovesOverLive("aime25", 1.5).check(*CERTAIN_GAIN)
+    assert check.rule == "aime25 improves on live by ≥ 1.5 points (95% CI lower bound)"
+    assert check.passed and not check.warning and check.mark == "✓"
+    assert check.detail == ("100.0 vs live 0.0: +100.0 on 30 shared problems, 95% CI [+96.0, +100.0] (paired t "
+                            "interval (df 29) over 30 problems, exact sign-flip test p < 0.001); the lower bound "
+                            "clears +1.5 points")
+    assert check.measured == 100.0
+
+
+def test_improvement_fails_when_the_interval_cannot_reach_the_bar() -> None:
+    check = ImprovesOverLive("aime25", 90).check(candidate(aime25=with_problems(60.0, outcomes(18))),
+                                                 live(aime25=with_problems(0.0, outcomes(0))))
+    assert not check.passed and check.detail.endswith("below the bar +90 points")
+
+
+def test_a_headline_gain_within_noise_is_never_a_pass() -> None:
+    # 76.0 vs 74.4 on AIME25: the gain clears 2% on the headline, but 30 problems cannot tell it from noise.
     check = ImprovesOverLive("aime25", 2, relative=True).check(candidate(aime25=76.0), live(aime25=74.4))
-    assert check.rule == "aime25 improves on live by ≥ 2%"
-    assert check.passed
-    assert check.detail == "76.0 vs live 74.4: +1.6 (+2.2%)"  # no problem counts: no interval to show
+    assert not check.passed and check.mark == "✗"
+    assert check.detail.startswith("76.0 vs live 74.4: +1.6 (headline scores, unpaired), 95% CI [")
+    assert "within noise (normal approximation; known benchmark size)" in check.detail
+    assert "underpowered: the interval does not clear +2% of 74.4 = +1.49 points" in check.detail
+    assert "this comparison can detect about" in check.detail and "(80% power)" in check.detail
     assert check.measured == pytest.approx(100 * 1.6 / 74.4, abs=1e-6)
 
 
-def test_relative_improvement_fails_below_the_bar() -> None:
-    check = ImprovesOverLive("aime25", 2, relative=True).check(candidate(aime25=75.5), live(aime25=74.4))
-    assert not check.passed
-    assert check.detail == "75.5 vs live 74.4: +1.1 (+1.5%)"
+def test_a_policy_can_warn_instead_of_failing_where_the_data_cannot_decide() -> None:
+    policy = Policy(rules=(ImprovesOverLive("aime25", 2, relative=True),), undecided_improvement="warn")
+    verdict = evaluate(policy, candidate(aime25=76.0), live(aime25=74.4))
+    (check,) = verdict.checks
+    assert verdict.passed and check.passed and check.warning and check.mark == "⚠"
+    assert "✓" not in verdict.format_text().splitlines()[1]
+    assert verdict.format_text().splitlines()[0].endswith("1 of 1 rule passes, 1 with a warning")
 
 
-def test_absolute_improvement_meets_its_bar_despite_float_rounding() -> None:
-    rule = ImprovesOverLive("aime25", 2)
-    assert 64.1 - 62.1 < 2  # the reason the gate compares with a tolerance
-    check = rule.check(candidate(aime25=64.1), live(aime25=62.1))
-    assert check.rule == "aime25 improves on live by ≥ 2 points"
-    assert check.passed and check.detail == "64.1 vs live 62.1: +2.0"
-    failed = rule.check(candidate(aime25=64.08), live(aime25=62.1))
-    assert not failed.passed and failed.detail == "64.1 vs live 62.1: +1.98"  # "+2.0" would hide the miss
-
-
-def test_improvement_shows_the_paired_interval_when_problems_are_known() -> None:
-    rule = ImprovesOverLive("aime25", 1.5)
-    check = rule.check(candidate(aime25=with_problems(100.0, outcomes(30))),
-                       live(aime25=with_problems(0.0, outcomes(0))))
-    assert check.passed
-    assert check.detail == "100.0 vs live 0.0: +100.0, 95% CI [+100.0, +100.0]"
+def test_headline_form_needs_beyond_noise_and_an_estimate_over_the_bar() -> None:
+    rule = ImprovesOverLive("aime25", 1.5, headline=True)
+    assert rule.describe() == "aime25 improves on live beyond noise, by ≥ 1.5 points"
+    check = rule.check(*CERTAIN_GAIN)
+    assert check.passed and check.detail.endswith("the estimate clears +1.5 points")
+    small = {f"p{i}": (8 if i < 6 else 0, 8) for i in range(30)}
+    tiny_gain = rule.check(candidate(aime25=with_problems(20.0, small)),
+                           live(aime25=with_problems(0.0, outcomes(0))))
+    assert tiny_gain.passed  # +20 beyond noise
 
 
 def test_improvement_says_when_the_difference_is_within_noise() -> None:
@@ -129,9 +149,10 @@ def test_improvement_says_when_the_difference_is_within_noise() -> None:
     check = ImprovesOverLive("aime25", 2, relative=True).check(candidate(aime25=with_problems(53.3, new)),
                                                               live(aime25=with_problems(50.0, old)))
     diff = paired_diff_ci(old, new)
-    assert check.passed  # the gain clears the bar; whether it is real is the significance rule's job
-    assert check.detail == (f"53.3 vs live 50.0: +3.3 (+6.6%), 95% CI [{diff.low:+.1f}, {diff.high:+.1f}], "
-                            "within noise")
+    assert not check.passed  # never a ✓ beside "within noise"
+    assert check.detail.startswith(f"53.3 vs live 50.0: +3.3 on 30 shared problems, 95% CI [{diff.low:+.1f}, "
+                                   f"{diff.high:+.1f}], within noise (paired t interval (df 29)")
+    assert "exact sign-flip test p = 1.00" in check.detail
 
 
 def test_improvement_falls_back_to_an_approximate_interval_from_scores() -> None:
@@ -140,16 +161,30 @@ def test_improvement_falls_back_to_an_approximate_interval_from_scores() -> None
     check = ImprovesOverLive("aime25", 1.5).check(candidate(aime25=new), live(aime25=old))
     diff = diff_ci_from_scores(74.4, 30, 76.0, 30)
     assert diff is not None
-    assert check.detail == (f"76.0 vs live 74.4: +1.6, ≈95% CI [{diff.low:+.1f}, {diff.high:+.1f}] "
-                            "(from scores only), within noise")
+    assert check.detail.startswith(f"76.0 vs live 74.4: +1.6 (headline scores, unpaired), 95% CI "
+                                   f"[{diff.low:+.1f}, {diff.high:+.1f}], within noise (normal approximation)")
+
+
+def test_improvement_with_unknown_noise_says_noise_unknown() -> None:
+    check = ImprovesOverLive("custom_eval", 1).check(candidate(custom_eval=80.0), live(custom_eval=70.0))
+    assert not check.passed
+    assert check.detail == ("80.0 vs live 70.0: +10.0, noise unknown: no per-problem results, no standard error "
+                            "and no known number of problems")
+
+
+def test_improvement_uses_imported_standard_errors() -> None:
+    new = ScoreFact("custom_eval", 80.0, stderr=1.0)
+    old = ScoreFact("custom_eval", 70.0, stderr=1.2)
+    check = ImprovesOverLive("custom_eval", 1).check(candidate(custom_eval=new), live(custom_eval=old))
+    assert check.passed and "from imported standard errors" in check.detail
 
 
 def test_improvement_against_a_live_score_of_zero() -> None:
     rule = ImprovesOverLive("aime25", 2, relative=True)
-    gained = rule.check(candidate(aime25=10.0), live(aime25=0.0))
-    assert gained.passed and gained.measured is None
-    assert gained.detail == "10.0 vs live 0.0: +10.0 (relative change undefined against 0)"
-    assert not rule.check(candidate(aime25=0.0), live(aime25=0.0)).passed
+    gained = rule.check(*CERTAIN_GAIN)
+    assert gained.passed and gained.measured is None  # a relative gain over 0 is undefined
+    assert not rule.check(candidate(aime25=with_problems(0.0, outcomes(0))),
+                          live(aime25=with_problems(0.0, outcomes(0)))).passed
 
 
 def test_improvement_missing_data_paths() -> None:
@@ -169,41 +204,49 @@ def test_an_improvement_must_be_positive() -> None:
 
 
 # --- NoRegression ---------------------------------------------------------------------------------------
+# The old tests failed "hmmt25 -1.4 (49.0 vs live 50.4)" as a regression on headline numbers within noise
+# (the rule that blocked 81% of unchanged candidates, issue 9): a drop now fails only when it is beyond noise.
 
 
-def test_no_regression_passes_and_names_the_largest_drop() -> None:
-    check = NoRegression(1).check(candidate(aime25=76.0, hmmt25=49.8, lcb_v6=51.9),
-                                  live(aime25=74.4, hmmt25=50.4, lcb_v6=51.1))
+def test_no_regression_fails_a_drop_beyond_noise_and_the_margin() -> None:
+    check = NoRegression(1).check(candidate(aime25=with_problems(0.0, outcomes(0))),
+                                  live(aime25=with_problems(100.0, outcomes(30))))
     assert check.rule == "no benchmark drops > 1 point vs live"
-    assert check.passed
-    assert check.detail == "largest drop: hmmt25 -0.6 (49.8 vs live 50.4); 3 benchmarks compared"
-    assert check.measured == pytest.approx(-0.6)
+    assert not check.passed
+    assert check.detail.startswith("aime25 -100.0 on 30 shared problems, 95% CI [-100.0, -96.0]")
+    assert check.detail.endswith("a drop of more than 1 point, beyond noise")
+    assert check.measured == pytest.approx(-100.0)
 
 
-def test_no_regression_fails_and_lists_every_offender_worst_first() -> None:
+def test_no_regression_passes_when_the_lower_bound_is_inside_the_margin() -> None:
+    rng = np.random.default_rng(3)
+    base = {f"p{i}": (int(c), 64) for i, c in enumerate(rng.binomial(64, np.linspace(0.05, 0.95, 400)))}
+    check = NoRegression(2).check(candidate(aime25=with_problems(50.0, base)), live(aime25=with_problems(50.0, base)))
+    assert check.passed and not check.warning
+    assert check.detail.startswith("no drop beyond 2 points: lowest bound -")
+    assert check.detail.endswith("on aime25; 1 benchmark compared")
+
+
+def test_a_drop_that_cannot_be_ruled_out_warns_by_default() -> None:
     check = NoRegression(1).check(candidate(aime25=76.0, hmmt25=49.0, lcb_v6=49.1),
                                   live(aime25=74.4, hmmt25=50.4, lcb_v6=51.1))
-    assert not check.passed
-    assert check.detail == ("lcb_v6 -2.0 (49.1 vs live 51.1), hmmt25 -1.4 (49.0 vs live 50.4): "
-                            "more than 1 point")
+    assert check.passed and check.warning and check.mark == "⚠"
+    assert check.detail.startswith("cannot rule out a drop of more than 1 point: lcb_v6 -2.0, CI [")
+    assert "these comparisons can detect drops of about" in check.detail
+    assert check.detail.endswith("3 benchmarks compared")
     assert check.measured == pytest.approx(-2.0)
 
 
-def test_a_drop_of_exactly_the_allowance_passes() -> None:
-    assert 64.4 - 63.4 > 1  # float rounding would otherwise fail it
-    assert NoRegression(1).check(candidate(aime25=63.4), live(aime25=64.4)).passed
-    assert not NoRegression(1).check(candidate(aime25=63.3), live(aime25=64.4)).passed
-
-
-def test_no_regression_when_nothing_dropped() -> None:
-    check = NoRegression(0).check(candidate(aime25=76.0), live(aime25=74.4))
-    assert check.passed and check.detail == "no drop; 1 benchmark compared"
-    assert check.measured == pytest.approx(1.6)
+def test_a_policy_can_fail_an_undecided_regression() -> None:
+    policy = Policy(rules=(NoRegression(1),), undecided_regression="fail")
+    verdict = evaluate(policy, candidate(aime25=76.0), live(aime25=74.4))
+    assert not verdict.passed and verdict.checks[0].mark == "✗"
 
 
 def test_no_regression_only_compares_benchmarks_both_have() -> None:
-    check = NoRegression(1).check(candidate(aime25=76.0, gpqa_diamond=10.0), live(aime25=74.4, hmmt25=60.0))
-    assert check.passed and check.detail == "no drop; 1 benchmark compared"
+    check = NoRegression(1).check(candidate(aime25=with_problems(50.0, outcomes(15))),
+                                  live(aime25=with_problems(50.0, outcomes(15)), hmmt25=60.0))
+    assert check.detail.endswith("1 benchmark compared")
     nothing = NoRegression(1).check(candidate(gpqa_diamond=10.0), live(hmmt25=60.0))
     assert nothing.passed and nothing.detail == "no benchmark in common with live 3f2a9c1"
 
@@ -212,9 +255,9 @@ def test_no_regression_on_named_benchmarks_reports_the_ones_it_could_not_compare
     rule = NoRegression(0.5, ("aime25", "hmmt25", "gpqa_diamond"))
     check = rule.check(candidate(aime25=74.0, hmmt25=60.0, lcb_v6=0.0), live(aime25=74.4, gpqa_diamond=40.0))
     assert check.rule == "no drop > 0.5 points vs live on aime25, hmmt25, gpqa_diamond"
-    assert check.passed
-    assert check.detail == ("largest drop: aime25 -0.4 (74.0 vs live 74.4); 1 benchmark compared; "
-                            "not compared: hmmt25 (no live result), gpqa_diamond (no candidate result)")
+    assert check.passed and check.warning
+    assert check.detail.endswith("1 benchmark compared; "
+                                 "not compared: hmmt25 (no live result), gpqa_diamond (no candidate result)")
 
 
 def test_no_regression_without_live() -> None:
@@ -226,11 +269,10 @@ def test_no_regression_without_live() -> None:
 
 
 def test_significant_improvement_passes_when_the_interval_is_above_zero() -> None:
-    check = SignificantImprovement("aime25").check(candidate(aime25=with_problems(100.0, outcomes(30))),
-                                                   live(aime25=with_problems(0.0, outcomes(0))))
+    check = SignificantImprovement("aime25").check(*CERTAIN_GAIN)
     assert check.rule == "aime25 improves on live beyond noise (95% CI above 0)"
-    assert check == Check(check.rule, True, "+100.0 over 30 paired problems, 95% CI [+100.0, +100.0]: above zero",
-                          100.0)
+    assert check == Check(check.rule, True, "+100.0 on 30 shared problems, 95% CI [+96.0, +100.0] (paired t "
+                          "interval (df 29) over 30 problems, exact sign-flip test p < 0.001): above zero", 100.0)
 
 
 def test_significant_improvement_fails_within_noise() -> None:
@@ -239,8 +281,9 @@ def test_significant_improvement_fails_within_noise() -> None:
                                                    live(aime25=with_problems(50.0, old)))
     diff = paired_diff_ci(old, new)
     assert not check.passed
-    assert check.detail == (f"+3.3 over 30 paired problems, 95% CI [{diff.low:+.1f}, {diff.high:+.1f}]: "
-                            "within noise")
+    assert check.detail.startswith(f"+3.3 on 30 shared problems, 95% CI [{diff.low:+.1f}, {diff.high:+.1f}], "
+                                   "within noise")
+    assert ": within noise; this comparison can detect about" in check.detail
     assert check.measured == pytest.approx(100 / 30, abs=1e-6)
 
 
@@ -248,15 +291,15 @@ def test_significant_improvement_fails_for_a_clear_regression() -> None:
     check = SignificantImprovement("aime25").check(candidate(aime25=with_problems(0.0, outcomes(0))),
                                                    live(aime25=with_problems(100.0, outcomes(30))))
     assert not check.passed
-    assert check.detail == "-100.0 over 30 paired problems, 95% CI [-100.0, -100.0]: below zero"
+    assert check.detail.startswith("-100.0 on 30 shared problems, 95% CI [-100.0, -96.0]")
+    assert "below zero" in check.detail
 
 
 def test_significance_at_another_confidence() -> None:
     rule = SignificantImprovement("aime25", 0.9)
-    check = rule.check(candidate(aime25=with_problems(100.0, outcomes(30))),
-                       live(aime25=with_problems(0.0, outcomes(0))))
+    check = rule.check(*CERTAIN_GAIN)
     assert check.rule == "aime25 improves on live beyond noise (90% CI above 0)"
-    assert "90% CI [+100.0, +100.0]" in check.detail
+    assert "90% CI [+9" in check.detail
 
 
 def test_significance_needs_per_problem_results() -> None:
@@ -413,10 +456,12 @@ def test_every_rule_reads_back_from_its_text(rule: object) -> None:
 # --- policies and policy files --------------------------------------------------------------------------
 
 
-def test_default_policy() -> None:
-    assert DEFAULT_POLICY.name == "default"
-    assert DEFAULT_POLICY.as_strings() == ["requires aime25", "aime25 improves >= 2%", "no regression > 1"]
-    assert policy_from_strings(DEFAULT_POLICY.as_strings(), name="default") == DEFAULT_POLICY
+def test_default_policy_is_noise_aware() -> None:
+    assert DEFAULT_POLICY.name == "default" and DEFAULT_POLICY.primary == "aime25"
+    assert DEFAULT_POLICY.as_strings() == ["requires aime25", "aime25 improves >= 2% headline", "no regression > 2"]
+    assert (DEFAULT_POLICY.undecided_improvement, DEFAULT_POLICY.undecided_regression) == ("fail", "warn")
+    assert DEFAULT_POLICY.min_problems == 10
+    assert policy_from_strings(DEFAULT_POLICY.as_strings(), name="default", primary="aime25") == DEFAULT_POLICY
 
 
 def test_a_policy_needs_rules() -> None:
@@ -428,9 +473,11 @@ def test_a_policy_needs_rules() -> None:
 
 def test_the_example_policy_file_loads() -> None:
     policy = load_policy(EXAMPLE_POLICY)
-    assert policy.name == "vibethinker"
+    assert policy.name == "vibethinker" and policy.primary == "aime25"
     assert policy.rules == (RequiresBenchmarks(("aime25", "hmmt25")), MinScore("aime25", 70),
-                            ImprovesOverLive("aime25", 2, relative=True), SameProtocol("aime25"), NoRegression(1))
+                            ImprovesOverLive("aime25", 1), SameProtocol("aime25"), NoRegression(2))
+    assert (policy.min_problems, policy.max_unshared) == (10, 0.1)
+    assert (policy.undecided_improvement, policy.undecided_regression) == ("fail", "warn")
 
 
 def test_load_policy_from_toml(tmp_path: Path) -> None:
@@ -453,6 +500,9 @@ def test_a_missing_policy_file(tmp_path: Path) -> None:
     ('[gate]\nrules = "aime25 >= 75"', "list of strings"),
     ("[gate]\nrules = [75]", "list of strings"),
     ("[gate]\nrules = []", "no rules"),
+    ('[gate]\nrules = ["aime25 >= 75"]\nundecided_improvement = "pass"', "fail.*or.*warn"),
+    ('[gate]\nrules = ["aime25 >= 75"]\nmin_problems = 1', "min_problems"),
+    ('[gate]\nrules = ["aime25 >= 75"]\nmax_unshared = 2', "max_unshared"),
     ('[gate]\nname = ""\nrules = ["aime25 >= 75"]', "name"),
     ('[gate]\nrules = ["aime25 >= 75", "aime25 beats live"]',
      r"rule 2: cannot read gate rule 'aime25 beats live'"),
@@ -475,22 +525,36 @@ def test_evaluate_checks_every_rule_and_fails_if_any_fails() -> None:
     policy = policy_from_strings(["aime25 >= 75", "aime25 improves >= 2.5%", "no regression > 1"], name="team")
     verdict = evaluate(policy, SKETCH_CANDIDATE, SKETCH_LIVE)
     assert not verdict.passed
-    assert [check.passed for check in verdict.checks] == [True, False, True]
+    assert [check.mark for check in verdict.checks] == ["✓", "✗", "⚠"]
     assert (verdict.candidate_sha, verdict.live_sha, verdict.policy) == (CANDIDATE_SHA, LIVE_SHA, "team")
     assert verdict.summary() == "2 of 3 rules pass"
-    assert verdict.format_text() == "\n".join([
-        "✗ gate 'team' fails for 9be11d0 (against live 3f2a9c1): 2 of 3 rules pass",
-        "  ✓ aime25 ≥ 75: 76.0",
-        "  ✗ aime25 improves on live by ≥ 2.5%: 76.0 vs live 74.4: +1.6 (+2.2%)",
-        "  ✓ no benchmark drops > 1 point vs live: largest drop: hmmt25 -0.6 (49.8 vs live 50.4); "
-        "3 benchmarks compared",
-    ])
+    lines = verdict.format_text().splitlines()
+    assert lines[0] == "✗ gate 'team' fails for 9be11d0 (against live 3f2a9c1): 2 of 3 rules pass"
+    assert lines[1] == "  ✓ aime25 ≥ 75: 76.0"
+    assert lines[2].startswith("  ✗ aime25 improves on live by ≥ 2.5% (95% CI lower bound): 76.0 vs live 74.4: +1.6")
+    assert lines[3].startswith("  ⚠ no benchmark drops > 1 point vs live: cannot rule out a drop")
 
 
-def test_default_policy_passes_the_sketch_candidate() -> None:
+def test_default_policy_does_not_pass_a_headline_gain_within_noise() -> None:
+    # The sketch candidate (+1.6 on AIME25's 30 problems, headline numbers only) passed the old default gate.
     verdict = evaluate(DEFAULT_POLICY, SKETCH_CANDIDATE, SKETCH_LIVE)
+    assert not verdict.passed and verdict.summary() == "2 of 3 rules pass"
+    assert "within noise" in verdict.checks[1].detail and verdict.checks[1].mark == "✗"
+
+
+def test_default_policy_passes_a_gain_beyond_noise() -> None:
+    verdict = evaluate(DEFAULT_POLICY, *CERTAIN_GAIN)
     assert verdict.passed and verdict.summary() == "3 of 3 rules pass"
     assert verdict.format_text().startswith("✓ gate 'default' passes for 9be11d0 (against live 3f2a9c1)")
+
+
+def test_against_another_version_is_labelled_as_such() -> None:
+    verdict = evaluate(DEFAULT_POLICY, *CERTAIN_GAIN, against="--against")
+    assert verdict.against == "3f2a9c1 (--against)"
+    text = verdict.format_text()
+    assert text.startswith("✓ gate 'default' passes for 9be11d0 (against 3f2a9c1 (--against))")
+    assert "live" not in text
+    assert Verdict.from_dict(verdict.to_dict()) == verdict
 
 
 def test_with_no_live_version_only_the_candidates_own_rules_can_fail() -> None:
@@ -519,14 +583,15 @@ def test_verdict_round_trips_through_json() -> None:
     old = live(aime25=with_problems(0.0, outcomes(0)), hmmt25=50.4)
     verdict = evaluate(policy, new, old)
     data = json.loads(json.dumps(verdict.to_dict(), allow_nan=False))
-    assert data["summary"] == "3 of 4 rules pass"
+    assert data["summary"] == "4 of 4 rules pass"
     assert data["checks"][1]["measured"] is None  # a relative gain over 0 is undefined
-    assert data["checks"][3]["measured"] == -2.4
+    assert data["checks"][3]["measured"] == -2.4 and data["checks"][3]["warning"] is True  # hmmt25 within noise
     assert Verdict.from_dict(data) == verdict
 
 
 def test_verdict_round_trips_through_the_audit_log(engine: Engine) -> None:
     verdict = evaluate(DEFAULT_POLICY, SKETCH_CANDIDATE, SKETCH_LIVE)
+    assert any(check.warning for check in verdict.checks)
     record_event(engine, kind="promote", actor="tester", target="deploy-1", version_sha=CANDIDATE_SHA,
                  verdict=verdict.to_dict())
     (stored,) = latest_events(engine)

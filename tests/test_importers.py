@@ -186,13 +186,36 @@ def test_vibethinker_problem_lines() -> None:
     assert flipped == {"21", "26", "28"}
 
 
-def test_vibethinker_problem_ids_fall_back_to_line_numbers(tmp_path: Path) -> None:
+# Was "problem ids fall back to line numbers": drop one line and every later "pair" compares two different
+# problems (issue 9). Without extra_info.index, a problem is identified by its text; with no text, not paired.
+def test_vibethinker_problems_without_ids_are_paired_by_their_text_never_by_line(tmp_path: Path) -> None:
+    def line(problem: str, correctness: list[int]) -> str:
+        return json.dumps({"prompt": [{"role": "user", "content": problem}], "correctness": correctness})
+
+    full = "\n".join(line(f"Problem {i}: find x.", [1, 0, 0, i % 2]) for i in range(5)) + "\n"
+    shorter = "\n".join(line(f"Problem {i}: find x.", [1, 0, 0, i % 2]) for i in range(5) if i != 1) + "\n"
+    (run_a, _), (run_b, _) = load_results(write(tmp_path, "hmmt25.json", full)), \
+        load_results(write(tmp_path / "b", "hmmt25.json", shorter))
+    ids_a = {o.problem_id: o for o in run_a.problem_outcomes}
+    ids_b = {o.problem_id: o for o in run_b.problem_outcomes}
+    assert all(pid.startswith("text-") for pid in ids_a)
+    assert len(ids_b) == 4 and set(ids_b) < set(ids_a)  # the dropped line leaves the other pairs intact
+    assert all(ids_a[pid] == ids_b[pid] for pid in ids_b)
+    assert run_a.settings["problem_ids"] == "a hash of the problem text (no extra_info.index)"
+
+
+def test_vibethinker_lines_with_neither_id_nor_text_are_not_paired_with_other_runs(tmp_path: Path) -> None:
     lines = '{"correctness": [1, 0, 0, 1]}\n\n{"correctness": [true, true, true, false]}\n'
     path = write(tmp_path, "hmmt25.json", lines)
     (result, pass_4) = load_results(path)
     assert result.benchmark == "hmmt25"
     assert result.score == 62.5
-    assert [(o.problem_id, o.correct, o.samples) for o in result.problem_outcomes] == [("1", 2, 4), ("3", 3, 4)]
+    assert [(o.correct, o.samples) for o in result.problem_outcomes] == [(2, 4), (3, 4)]
+    ids = [o.problem_id for o in result.problem_outcomes]
+    assert all(pid.startswith("unpaired-") for pid in ids) and ids[0].endswith("line1") and ids[1].endswith("line3")
+    other = write(tmp_path / "other", "hmmt25.json", lines.replace("[1, 0, 0, 1]", "[0, 0, 0, 1]"))
+    assert not set(ids) & {o.problem_id for o in load_results(other)[0].problem_outcomes}
+    assert "not paired" in result.settings["problem_ids"]
     assert pass_4.score == 100.0
 
 

@@ -135,7 +135,7 @@ def test_promote_page_shows_every_candidate_with_its_verdict(open_page: OpenPage
     assert at.subheader[0].value == f"candidate {preferred.sha[:7]} → replaces live {live_sha[:7]}"
     verdict_text = "\n".join(texts(at.markdown))
     for check in preferred.verdict.checks:
-        assert (f"{fmt.PASS_ICON if check.passed else fmt.FAIL_ICON} **{fmt.benchmark_words(check.rule)}**: "
+        assert (f"{fmt.mark_icon(check.mark)} **{fmt.benchmark_words(check.rule)}**: "
                 f"{fmt.benchmark_words(check.detail)}") in verdict_text
     table = at.dataframe[0].value
     assert list(table["version"]) == [frame.version_url(c.sha) for c in expected]

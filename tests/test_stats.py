@@ -12,10 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vibedash.decisions.bootstrap import bootstrap_score_ci, paired_bootstrap_ci
+from vibedash.decisions.distributions import t_quantile
 from vibedash.decisions.stats import (
-    BOOTSTRAP,
     NORMAL_APPROXIMATION,
-    PAIRED_BOOTSTRAP,
+    PAIRED_T,
+    T_INTERVAL,
+    WILSON_OVER_PROBLEMS,
     diff_ci_from_scores,
     flipped_problems,
     natural_key,
@@ -43,19 +46,26 @@ def test_score_estimate_is_the_mean_of_per_problem_accuracies() -> None:
     interval = score_ci({"a": (3, 4), "b": (1, 2), "c": (0, 1)})
     assert interval.estimate == pytest.approx(100 * (0.75 + 0.5 + 0.0) / 3)
     assert 0.0 <= interval.low <= interval.estimate <= interval.high <= 100.0
-    assert interval.method == BOOTSTRAP
+    assert interval.method == T_INTERVAL
 
 
-def test_score_ci_of_identical_problems_has_no_width() -> None:
+# Was "identical problems have no width": a zero-width interval from 30 problems was the bug (issue 9).
+def test_score_ci_of_identical_problems_is_a_wilson_interval_over_problems() -> None:
     interval = score_ci({f"p{i}": (48, 64) for i in range(30)})
-    assert (interval.low, interval.estimate, interval.high) == (75.0, 75.0, 75.0)
+    assert interval.estimate == 75.0 and interval.method == WILSON_OVER_PROBLEMS
+    assert interval.low < 75.0 < interval.high
 
 
-def test_score_ci_matches_the_normal_approximation_of_the_mean() -> None:
+def test_an_all_correct_score_is_not_a_certain_hundred() -> None:
+    interval = score_ci({f"p{i}": (1, 1) for i in range(30)})
+    assert interval.high == 100.0 and interval.low == pytest.approx(100 * 30 / (30 + Z95**2))
+    assert bootstrap_score_ci({f"p{i}": (1, 1) for i in range(30)}).low == 100.0  # the old, too-sure interval
+
+
+def test_score_ci_is_the_t_interval_of_the_mean() -> None:
     per_problem = spread_outcomes()
     acc = accuracies(per_problem)
-    # The bootstrap distribution of a mean has the plug-in standard error sd(ddof=0) / sqrt(n).
-    half_width = 100 * Z95 * acc.std() / math.sqrt(len(acc))
+    half_width = 100 * t_quantile(0.975, len(acc) - 1) * acc.std(ddof=1) / math.sqrt(len(acc))
     interval = score_ci(per_problem)
     assert interval.estimate == pytest.approx(100 * acc.mean())
     assert interval.low == pytest.approx(interval.estimate - half_width, abs=0.05 * half_width)
@@ -71,29 +81,36 @@ def test_a_lower_confidence_gives_a_narrower_interval() -> None:
 # --- paired_diff_ci -------------------------------------------------------------------------------------
 
 
-def test_identical_versions_differ_by_exactly_zero() -> None:
+# Was "differ by exactly zero" with a [0, 0] interval: the same outcomes twice are not proof that two versions
+# are equal, and a zero-width interval was the bug (issue 9). The within-problem variance floors it.
+def test_identical_versions_differ_by_zero_within_noise_with_a_real_interval() -> None:
     per_problem = spread_outcomes(30)
     diff = paired_diff_ci(per_problem, dict(per_problem))
-    assert (diff.delta, diff.low, diff.high) == (0.0, 0.0, 0.0)
-    assert diff.within_noise is True
+    assert diff.delta == 0.0 and diff.low == pytest.approx(-diff.high) and diff.high > 1.0
+    assert diff.within_noise is True and diff.p_value == 1.0
     assert diff.n_common == 30
-    assert diff.method == PAIRED_BOOTSTRAP
+    assert diff.method == PAIRED_T
 
 
-def test_all_correct_against_all_wrong_is_a_certain_hundred_points() -> None:
+def test_all_correct_against_all_wrong_is_a_clear_hundred_points_but_not_a_zero_width_interval() -> None:
     all_right = {f"p{i}": (8, 8) for i in range(30)}
     all_wrong = {f"p{i}": (0, 8) for i in range(30)}
     down = paired_diff_ci(all_right, all_wrong)
-    assert (down.delta, down.low, down.high, down.within_noise) == (-100.0, -100.0, -100.0, False)
+    assert (down.delta, down.low, down.within_noise) == (-100.0, -100.0, False)
+    assert -100.0 < down.high < -90.0
     up = paired_diff_ci(all_wrong, all_right)
-    assert (up.delta, up.low, up.high, up.within_noise) == (100.0, 100.0, 100.0, False)
+    assert (up.delta, up.high, up.within_noise) == (100.0, 100.0, False)
+    assert 90.0 < up.low < 100.0
+    assert up.p_value == pytest.approx(2 * 0.5**30)  # the exact sign-flip test: every problem gained
 
 
-def test_paired_ci_matches_the_normal_approximation_of_the_mean_difference() -> None:
+def test_paired_ci_is_the_t_interval_of_the_mean_difference() -> None:
     a = spread_outcomes()
-    b = {pid: (min(samples, correct + int(pid[1:]) % 7), samples) for pid, (correct, samples) in a.items()}
+    # Gains that differ a lot from problem to problem: far more spread than sampling noise, so no floor applies.
+    b = {pid: (min(samples, max(0, correct + (int(pid[1:]) * 7) % 41 - 10)), samples)
+         for pid, (correct, samples) in a.items()}
     differences = accuracies(b) - accuracies(a)
-    half_width = 100 * Z95 * differences.std() / math.sqrt(len(differences))
+    half_width = 100 * t_quantile(0.975, len(differences) - 1) * differences.std(ddof=1) / math.sqrt(len(differences))
     diff = paired_diff_ci(a, b)
     assert diff.delta == pytest.approx(100 * differences.mean())
     assert diff.low == pytest.approx(diff.delta - half_width, abs=0.05 * half_width)
@@ -102,14 +119,17 @@ def test_paired_ci_matches_the_normal_approximation_of_the_mean_difference() -> 
 
 
 def test_pairing_cancels_problem_difficulty() -> None:
-    # Problems range from trivial to impossible; B is one sample better on every problem it can improve.
-    a = spread_outcomes(30)
-    b = {pid: (min(samples, correct + 1), samples) for pid, (correct, samples) in a.items()}
+    # Problems range from trivial to impossible; B solves each a little more often, with real sampling noise.
+    rng = np.random.default_rng(5)
+    p = np.linspace(0.02, 0.98, 60)
+    a = {f"p{i}": (int(rng.binomial(64, q)), 64) for i, q in enumerate(p)}
+    b = {f"p{i}": (int(rng.binomial(64, min(1.0, q + 0.08))), 64) for i, q in enumerate(p)}
     paired = paired_diff_ci(a, b)
     separate_a, separate_b = score_ci(a), score_ci(b)
     unpaired_width = (separate_a.high - separate_a.low) + (separate_b.high - separate_b.low)
-    assert paired.high - paired.low < unpaired_width / 10
+    assert paired.high - paired.low < unpaired_width / 4
     assert paired.low > 0 and not paired.within_noise
+    assert paired.correlation is not None and paired.correlation > 0.9  # the between-version correlation
 
 
 def test_paired_ci_uses_only_the_common_problems() -> None:
@@ -143,9 +163,9 @@ def test_swapping_the_versions_negates_the_difference(pairs: dict[str, tuple[int
 
 def test_same_seed_same_interval_and_another_seed_a_slightly_different_one() -> None:
     per_problem = spread_outcomes(50)
-    assert score_ci(per_problem, seed=7) == score_ci(per_problem, seed=7)
-    other = score_ci(per_problem, seed=8)
-    first = score_ci(per_problem, seed=7)
+    assert bootstrap_score_ci(per_problem, seed=7) == bootstrap_score_ci(per_problem, seed=7)
+    other = bootstrap_score_ci(per_problem, seed=8)
+    first = bootstrap_score_ci(per_problem, seed=7)
     assert other != first
     assert other.low == pytest.approx(first.low, abs=1.0)
 
@@ -159,11 +179,12 @@ def test_results_do_not_depend_on_dict_order() -> None:
 
 def test_ten_thousand_resamples_of_five_hundred_problems_are_fast() -> None:
     a, b = spread_outcomes(500), {f"p{i}": (i % 65, 64) for i in range(500)}
-    score_ci(a)  # warm up numpy
+    bootstrap_score_ci(a)  # warm up numpy
     timings = []
     for _ in range(3):
         start = time.perf_counter()
-        score_ci(a)
+        bootstrap_score_ci(a)
+        paired_bootstrap_ci(a, b)
         paired_diff_ci(a, b)
         timings.append((time.perf_counter() - start) / 2)
     assert min(timings) < 0.1

@@ -1,7 +1,8 @@
 """`python -m vibedash ...`: the registry, the gate and Netlify actions for terminals and CI pipelines.
 
-Exit codes: 0 success, 1 gate failed or not found, 2 bad input (or a setting missing), 3 Netlify or
-database unavailable.
+Exit codes: 0 success, 1 gate failed or not found, 2 bad input (or a setting missing, or a database URL or
+file that cannot be a registry), 3 Netlify or the database unavailable (unreachable, damaged, busy, a failed
+migration), 4 an action only partly done.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
             "created_at": version.created_at, "synthetic": version.synthetic,
             "results": [{"benchmark": r.benchmark, "metric": r.metric, "score": r.score, "primary": r.is_primary,
                          "problems": r.problems, "samples_per_problem": r.samples_per_problem,
-                         "temperature": r.temperature, "source": r.source_format, "file": r.source_file}
+                         "temperature": r.temperature, "source": r.source_format, "file": r.source_file,
+                         **_interval_fields(r)}
                         for r in results],
             "deploys": [{"deploy_id": d.netlify_id, "state": d.state, "context": d.context, "branch": d.branch,
                          "permalink": d.permalink, "created_at": d.created_at, "live": d.is_live,
@@ -162,8 +164,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     for key in ("branch", "message", "model", "created_at"):
         print(f"  {key:<10} {_cell(data[key])}")
     print("\nresults")
-    _print_table(data["results"], ["benchmark", "metric", "score", "primary", "problems", "samples_per_problem",
-                                   "temperature", "source"])
+    _print_table(data["results"], ["benchmark", "metric", "score", "ci95", "primary", "problems",
+                                   "samples_per_problem", "temperature", "source"])
+    if data["results"]:
+        print("  ci95: 95% CI over problems; ≈ from the stderr or the number of problems only; "
+              "'noise unknown' when neither is known")
     print("\ndeploys")
     _print_table(data["deploys"], ["deploy_id", "state", "context", "created_at", "live", "locked", "permalink"])
     print("\naudit events")
@@ -171,6 +176,19 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
                    "reason": e.get("reason") or ""} for e in data["events"]],
                  ["started_at", "actor", "kind", "status", "target", "reason"])
     return EXIT_OK
+
+
+def _interval_fields(result) -> dict:
+    """The 95% CI of one stored result, as `show` prints it and --json gives it (ci_low, ci_high, ci_method)."""
+    from vibedash.decisions.noise import APPROXIMATE_METHODS, score_interval
+
+    interval = score_interval(result.benchmark, result.score, problems=result.problems, stderr=result.stderr,
+                              per_problem={p.problem_id: (p.correct, p.samples) for p in result.problem_results})
+    if interval is None:
+        return {"ci95": "noise unknown", "ci_low": None, "ci_high": None, "ci_method": None, "stderr": result.stderr}
+    mark = "≈" if interval.method in APPROXIMATE_METHODS else ""
+    return {"ci95": f"{mark}[{interval.low:.1f}, {interval.high:.1f}]", "ci_low": round(interval.low, 4),
+            "ci_high": round(interval.high, 4), "ci_method": interval.method, "stderr": result.stderr}
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
@@ -226,20 +244,33 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings, engine: Engine) 
 
 def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from vibedash.decisions import gate as gate_mod
+    from vibedash.registry import queries
     from vibedash.registry import records as registry
     from vibedash.registry.db import unit_of_work
 
     policy = _load_gate_policy(args, settings)
+    selection = None
     with unit_of_work(engine) as session:
         _check_rule_benchmarks(policy, registry.benchmarks_in_registry(session))
-        candidate = registry.find_version(session, args.commit)
+        if args.commit.strip().casefold() == "best":
+            # The best candidate, as Overview and Promote define it (decisions.candidates).
+            best = queries.best_candidate(session, policy, queries.lead_benchmark(session))
+            if best is None:
+                raise registry.NotFound("no candidate with results: every ready deploy is live or expired, or "
+                                        "has no results yet")
+            candidate, selection = registry.find_version(session, best.sha), best.selection_note
+        else:
+            candidate = registry.find_version(session, args.commit)
         live = registry.live_deploy(session)
         if args.against:
             against = registry.find_version(session, args.against)
         else:
             against = live.version if live is not None and live.version is not None else None
-        verdict = gate_mod.evaluate(policy, registry.version_facts(session, candidate),
-                                    registry.version_facts(session, against) if against else None)
+        candidate_facts = registry.version_facts(session, candidate)
+        against_facts = registry.version_facts(session, against) if against else None
+        verdict = gate_mod.evaluate(policy, candidate_facts, against_facts,
+                                    against="--against" if args.against else "live")
+        power = gate_mod.power_lines(policy, candidate_facts, against_facts)
         candidate_sha, against_sha = candidate.sha, against.sha if against else None
     from vibedash.registry.audit import record_event
 
@@ -247,9 +278,11 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
                  status="passed" if verdict.passed else "failed", verdict=verdict.to_dict(),
                  detail={"against": against_sha})
     if args.json:
-        _dump_json(verdict.to_dict())
+        _dump_json({**verdict.to_dict(), "power": power, **({"selection": selection} if selection else {})})
     else:
         print(verdict.format_text())
+        for line in ([selection] if selection else []) + power:
+            print(f"  {line}")
     if verdict.passed and args.trigger:
         from vibedash.cli.commands import run_trigger
 
@@ -327,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("gate", cmd_gate, "Run the promotion gate for a version against the live one; exit 0 pass, 1 fail.")
-    p.add_argument("--commit", required=True, metavar="SHA")
+    p.add_argument("--commit", required=True, metavar="SHA",
+                   help='the version to judge; "best" for the best candidate (as Overview and Promote show it)')
     p.add_argument("--against", metavar="SHA", help="compare with this version instead of the live one")
     p.add_argument("--policy", metavar="FILE", help="gate policy TOML (default: VIBEDASH_GATE_POLICY)")
     p.add_argument("--rule", action="append", metavar="RULE",
@@ -354,9 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
     """Commands that live in their own modules register themselves here."""
-    from vibedash.cli import commands
+    from vibedash.cli import commands, maintenance
 
     commands.register(sub)
+    maintenance.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -368,8 +403,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    settings = None
     try:
         settings = load_settings({"db_url": args.db})
+        if args.command not in READ_ONLY_VERBS:
+            settings.actor  # noqa: B018  (no name for the audit log: stop before writing anything)
         engine = None
         if args.needs_db:
             from vibedash.registry.db import open_registry
@@ -390,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, message = classify_error(exc)
         if code is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {redact(message, settings)}", file=sys.stderr)
         return code
 
 
@@ -406,9 +444,22 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+# Verbs that never write an audit event, so they run even where no user name is known.
+READ_ONLY_VERBS = frozenset({"init", "list", "show", "export", "settings", "backup", "restore", "netlify-sim"})
+
+
+def redact(message: str, settings: Settings | None) -> str:
+    """``message`` with every secret value in force (token, hook URL, API key, database password) replaced."""
+    from vibedash.config import secret_values
+
+    for value in secret_values(settings):
+        message = message.replace(value, "***")
+    return message
+
+
 def classify_error(exc: BaseException) -> tuple[int | None, str]:
     from vibedash.importers.base import ResultFileError
-    from vibedash.registry.db import DatabaseError
+    from vibedash.registry.db import DatabaseError, DatabaseUnavailable, explain_database_failure
     from vibedash.registry.records import NotFound, RegistryError
 
     if isinstance(exc, CliError):
@@ -417,8 +468,13 @@ def classify_error(exc: BaseException) -> tuple[int | None, str]:
         return EXIT_FAILED, str(exc)
     if isinstance(exc, (RegistryError, ResultFileError, ConfigError)):
         return EXIT_BAD_INPUT, str(exc)
-    if isinstance(exc, DatabaseError):
-        return EXIT_BAD_INPUT, str(exc)
+    # A database that is unreachable, damaged or busy is "unavailable" (3), like Netlify; a URL or file the
+    # user chose that cannot be a registry is bad input (2).
+    explained = explain_database_failure(exc)
+    if isinstance(explained, DatabaseUnavailable):
+        return EXIT_UNAVAILABLE, str(explained)
+    if isinstance(explained, DatabaseError):
+        return EXIT_BAD_INPUT, str(explained)
     try:
         from vibedash.netlify.client import (
             NetlifyError,

@@ -24,6 +24,26 @@ _HEADLINE_NAMES: dict[str, str] = {
 HEADLINE_BENCHMARKS: tuple[str, ...] = tuple(_HEADLINE_NAMES)
 """The benchmarks of the VibeThinker report, in its order: the dashboard's default columns."""
 
+# How many problems each known benchmark has, so that a headline-only score (a published number, a summary
+# CSV) still gets an honest interval. AIME and HMMT rounds have 30 (AIME I + II: 15 + 15).
+KNOWN_PROBLEM_COUNTS: dict[str, int] = {
+    "aime24": 30,
+    "aime25": 30,
+    "hmmt25": 30,
+    "lcb_v5": 279,
+    "lcb_v6": 131,
+    "gpqa_diamond": 198,
+    "math500": 500,
+}
+_THIRTY_PROBLEM_FAMILY = re.compile(r"^(?:aime|hmmt)\d{2}$")
+
+
+def known_problem_count(key: str) -> int | None:
+    """The number of problems of a known benchmark (aime25 -> 30, lcb_v6 -> 131), else None."""
+    if key in KNOWN_PROBLEM_COUNTS:
+        return KNOWN_PROBLEM_COUNTS[key]
+    return 30 if _THIRTY_PROBLEM_FAMILY.match(key) else None
+
 # LiveCodeBench scores only mean something with their release (v5: 2024-08..2025-01, 279 problems;
 # v6: 2025-02..2025-05, 131 problems), so a LiveCodeBench name without a version gets this key.
 UNVERSIONED_LIVECODEBENCH = "livecodebench"

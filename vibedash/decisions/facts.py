@@ -20,6 +20,8 @@ class ScoreFact:
     temperature: float | None = None
     # problem id -> (correct samples, samples); empty when the source had no per-problem results
     per_problem: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # standard error of the score in points, as the evaluation tool reported it (lm-eval, lighteval); None if not
+    stderr: float | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ benchmark names, and the choice of each benchmark's headline metric."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -246,3 +247,35 @@ def mark_primary(results: Sequence[ParsedResult], rank: Callable[[ParsedResult],
         if current is None or rank(result) < rank(results[current]):
             best[result.benchmark] = index
     return [replace(result, is_primary=best[result.benchmark] == index) for index, result in enumerate(results)]
+
+
+# Where a result file names no problem id, problems are identified by their text: the same problem gets the same
+# id in every run, whatever line it is on. Line numbers are never ids: drop one line and every later "pair" would
+# compare two different problems.
+PROBLEM_TEXT_KEYS = ("problem", "question", "question_content", "prompt", "input")
+
+
+def problem_text(record: dict[str, Any]) -> str | None:
+    """The problem statement of a record: a text field, or the user turns of a chat prompt; None when absent."""
+    for key in PROBLEM_TEXT_KEYS:
+        value = record.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, list):  # chat messages: [{"role": "user", "content": "..."}]
+            turns = [m.get("content") for m in value
+                     if isinstance(m, dict) and m.get("role", "user") == "user" and isinstance(m.get("content"), str)]
+            if any(turn.strip() for turn in turns):
+                return "\n".join(turns)
+    return None
+
+
+def problem_text_id(text: str) -> str:
+    """A stable id from a problem's text (whitespace and case normalised): "text-" and 16 hex digits of SHA-256."""
+    normalised = " ".join(text.split()).casefold()
+    return "text-" + hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:16]
+
+
+def unpaired_id(source: SourceFile, line_number: int) -> str:
+    """An id for a problem with neither an id nor a text: unique to this file, so it never pairs with another run."""
+    digest = hashlib.sha256(source.text.encode("utf-8")).hexdigest()[:8]
+    return f"unpaired-{digest}-line{line_number}"

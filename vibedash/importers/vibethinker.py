@@ -6,7 +6,11 @@ Two files per run:
   model_path,dataset,pass@1,pass@<n>,cons@<n>,cutoff_raio,mean_response_tokens,run_hours
   with fractions for the scores and "dataset" the parquet file name ("aime25.parquet");
 - the per-problem <dataset>.json, JSON Lines: each input row plus "responses" (the n completions)
-  and "correctness" (0/1 per completion); the problem id is "extra_info" -> "index".
+  and "correctness" (0/1 per completion); the problem id is "extra_info" -> "index". A line without it is
+  identified by a hash of its problem text ("prompt", "problem", ...), so runs pair problem by problem
+  whatever the line order; never by line number (drop one line and every later pair would be wrong). A line
+  with neither gets an id unique to the file: its run still has a score and an interval, but is not paired.
+  The result's settings say which ("problem_ids").
 
 pass@1 (the mean of every 0/1 score) is the primary metric; pass@<n> (any sample correct) and
 cons@<n> (majority vote) are kept beside it.
@@ -29,7 +33,10 @@ from vibedash.importers.common import (
     first_csv_row,
     fraction_to_percent,
     override_benchmark,
+    problem_text,
+    problem_text_id,
     short_repr,
+    unpaired_id,
 )
 
 NAME = "vibethinker"
@@ -159,6 +166,7 @@ def _parse_problem_lines(source: SourceFile, benchmark: str | None) -> list[Pars
     records = source.require_records(_EXPECTED_JSONL)
     outcomes: list[ProblemOutcome] = []
     seen: set[str] = set()
+    id_kinds: set[str] = set()
     first_line = records[0][0]
     for line_number, record in records:
         if not isinstance(record, dict):
@@ -183,7 +191,8 @@ def _parse_problem_lines(source: SourceFile, benchmark: str | None) -> list[Pars
                 f"but line {first_line} has {outcomes[0].samples}",
                 "every problem of one run has the same number of samples; re-run or remove the partial lines",
             )
-        problem_id = _problem_id(record, line_number)
+        problem_id, kind = _problem_id(source, record, line_number)
+        id_kinds.add(kind)
         if problem_id in seen:
             raise source.error(
                 f"problem {problem_id} appears twice (line {line_number})", "keep one line per problem"
@@ -203,6 +212,7 @@ def _parse_problem_lines(source: SourceFile, benchmark: str | None) -> list[Pars
         "problems": len(outcomes),
         "samples_per_problem": samples,
         "source_format": NAME,
+        "settings": {"problem_ids": "; ".join(_ID_KINDS[kind] for kind in sorted(id_kinds))},
     }
     # pass@1 as main_evaluation.py computes it: the mean of every 0/1 score.
     results = [
@@ -234,12 +244,23 @@ def _benchmark_from_file_name(source: SourceFile) -> str:
     return dataset_benchmark(source.path.name)
 
 
-def _problem_id(record: dict[str, Any], line_number: int) -> str:
+_ID_KINDS = {
+    "index": "extra_info.index",
+    "text": "a hash of the problem text (no extra_info.index)",
+    "unpaired": "none: no extra_info.index and no problem text, so these problems are not paired with other runs",
+}
+
+
+def _problem_id(source: SourceFile, record: dict[str, Any], line_number: int) -> tuple[str, str]:
+    """(problem id, how it was found): extra_info.index, else a hash of the problem text, never the line number."""
     extra_info = record.get("extra_info")
     index = extra_info.get("index") if isinstance(extra_info, dict) else None
     if isinstance(index, (int, str)) and not isinstance(index, bool) and str(index).strip():
-        return str(index)
-    return str(line_number)
+        return str(index), "index"
+    text = problem_text(record)
+    if text is not None:
+        return problem_text_id(text), "text"
+    return unpaired_id(source, line_number), "unpaired"
 
 
 def _is_binary(value: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -21,17 +22,69 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# How long a writer waits for another one before giving up with "registry busy, retry" (SQLite's busy_timeout,
+# PostgreSQL's lock_timeout).
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 class DatabaseError(RuntimeError):
-    """The registry database cannot be opened or migrated; the message says what to do."""
+    """The registry database cannot be opened or migrated because of a setting or file the user chose (a URL
+    that does not parse, a file that is not a database, a newer schema); the message says what to do."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The registry is there but cannot be used now: the server is unreachable, the file is damaged or
+    truncated, a migration failed. (CLI exit code 3, like an unreachable Netlify.)"""
+
+
+class RegistryBusy(DatabaseUnavailable):
+    """Another writer held the registry past the busy timeout; running the same thing again is safe."""
+
+
+BUSY_MESSAGE = ("registry busy, retry: another process kept the registry locked for more than {seconds:g} s "
+                "(nothing was written)")
+
+
+def explain_database_failure(exc: BaseException, url: str | None = None) -> DatabaseError | None:
+    """The DatabaseError (with its one-line message) for a driver error met while using the registry, or
+    None when ``exc`` is not a database failure vibedash knows how to explain."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DatabaseError):
+        return exc
+    if not isinstance(exc, DBAPIError):
+        return None
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    lowered = detail.lower()
+    where = f" ({_hide_password(url)})" if url else ""
+    if any(phrase in lowered for phrase in ("database is locked", "database is busy", "database table is locked",
+                                            "lock timeout")):
+        return RegistryBusy(BUSY_MESSAGE.format(seconds=SQLITE_BUSY_TIMEOUT_MS / 1000))
+    if "malformed" in lowered or "file is not a database" in lowered or "disk image" in lowered:
+        from vibedash.registry.sqlite_file import damaged_message
+
+        return DatabaseUnavailable(damaged_message(url and _hide_password(url) or "file", detail))
+    if any(phrase in lowered for phrase in ("password authentication failed", "authentication failed",
+                                            "does not exist", "no password supplied")):
+        # The server answered: the URL names a user, password or database it does not have (a setting to fix).
+        return DatabaseError(f"cannot open database{where}: {detail}. Check VIBEDASH_DB_URL")
+    if exc.connection_invalidated or isinstance(exc, OperationalError):
+        return DatabaseUnavailable(f"the registry database is unavailable{where}: {detail}")
+    return None
+
+
+def _hide_password(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # Read at every connect (not bound at import) so a test can shorten the wait.
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -45,16 +98,43 @@ def create_registry_engine(url: str) -> Engine:
         raise DatabaseError(f"cannot parse database URL {url!r}: use a SQLAlchemy URL such as "
                             "sqlite:///vibedash.db or postgresql+psycopg://user@host/db") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        folder = Path(parsed.database).expanduser().resolve().parent
-        if not folder.is_dir():
-            raise DatabaseError(f"cannot open database {parsed.database}: folder {folder} does not exist")
+        path = Path(parsed.database).expanduser().resolve()
+        if not path.parent.is_dir():
+            raise DatabaseError(f"cannot open database {parsed.database}: folder {path.parent} does not exist")
+        check_sqlite_file(path)
     try:
         engine = create_engine(parsed)
     except (ArgumentError, ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot open database {parsed.render_as_string(hide_password=True)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _set_postgresql_lock_timeout)
     return engine
+
+
+def _set_postgresql_lock_timeout(dbapi_connection, _record) -> None:
+    """PostgreSQL waits for a lock forever by default; like SQLite's busy timeout, give up after a while so
+    a blocked writer hears "registry busy, retry" instead of hanging (a server-side setting wins if lower)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"SET lock_timeout = {int(SQLITE_BUSY_TIMEOUT_MS)}")
+    cursor.close()
+    dbapi_connection.commit()
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Header check (a zero-length or foreign file) and, for files of ordinary size, PRAGMA quick_check, so a
+    damaged registry is reported when it is opened, not halfway through a command."""
+    from vibedash.registry.sqlite_file import FileProblem, check_file
+
+    try:
+        check_file(path)
+    except FileProblem as problem:
+        raise (DatabaseUnavailable if problem.damaged else DatabaseError)(str(problem)) from None
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise RegistryBusy(BUSY_MESSAGE.format(seconds=SQLITE_BUSY_TIMEOUT_MS / 1000)) from None
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -85,10 +165,9 @@ def _backup_sqlite(engine: Engine, current: str | None) -> Path | None:
     # The SQLite backup API copies a consistent snapshot, WAL included.
     raw = engine.raw_connection()
     try:
-        import sqlite3
-
         with sqlite3.connect(backup) as target:
             raw.driver_connection.backup(target)
+        target.close()
     finally:
         raw.close()
     return backup
@@ -99,6 +178,9 @@ def migrate(engine: Engine) -> str | None:
     try:
         current, head = schema_revisions(engine)
     except (OperationalError, SQLAlchemyDatabaseError) as exc:
+        explained = explain_database_failure(exc, engine.url.render_as_string(hide_password=True))
+        if isinstance(explained, DatabaseUnavailable):
+            raise explained from None
         raise DatabaseError(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
                             f"{exc.orig}") from None
     script = ScriptDirectory.from_config(alembic_config(engine))
@@ -111,7 +193,19 @@ def migrate(engine: Engine) -> str | None:
     backup = _backup_sqlite(engine, current)
     if backup:
         log.info("backed up %s to %s before migrating", engine.url.database, backup)
-    command.upgrade(alembic_config(engine), "head")
+    try:
+        # env.py runs every pending migration and its checks in one transaction: a failure anywhere leaves
+        # the database exactly as it was, still at ``current``, so the next open tries again (and says so).
+        command.upgrade(alembic_config(engine), "head")
+    except Exception as exc:  # a migration or its post-check failed; the transaction was rolled back
+        explained = explain_database_failure(exc, engine.url.render_as_string(hide_password=True))
+        if isinstance(explained, RegistryBusy):
+            raise explained from None
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseUnavailable(
+            f"upgrading the registry schema from {current or 'empty'} to {head} failed and was undone "
+            f"(the database is unchanged): {detail}"
+            + (f". A copy made before the attempt is at {backup}" if backup else "")) from None
     return str(backup) if backup else None
 
 

@@ -17,9 +17,11 @@ from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
+from vibedash.decisions.candidates import MAX_JUDGED, choose_best_candidate
 from vibedash.decisions.facts import ScoreFact, VersionFacts
-from vibedash.decisions.gate import Policy, Verdict, compare_results, evaluate
-from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems
+from vibedash.decisions.gate import Policy, Verdict
+from vibedash.decisions.noise import NOISE_UNKNOWN, BenchmarkComparison, NoiseSettings, compare_facts
+from vibedash.decisions.stats import DiffInterval, Flips, flipped_problems, holm
 from vibedash.registry import records as registry
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 
@@ -45,7 +47,8 @@ class LiveNow:
 
 @dataclass(frozen=True)
 class CandidateSummary:
-    """The best candidate on the lead benchmark, with the gate's verdict against live."""
+    """The best candidate (:mod:`vibedash.decisions.candidates`: the version the gate passes against live that
+    scores highest on the policy's primary benchmark), with the gate's verdict and how it was chosen."""
 
     sha: str
     branch: str | None
@@ -56,9 +59,19 @@ class CandidateSummary:
     scores: dict[str, float]
     lead_benchmark: str | None
     # candidate - live on the lead benchmark (paired when both have per-problem results); None when there is
-    # nothing live, no score on either side, or the numbers of problems are unknown
+    # nothing live, no score on either side, or the noise is unknown
     lead_diff: DiffInterval | None
     verdict: Verdict
+    passes_gate: bool = False  # False: no candidate passes; this is the highest-scoring one with results
+    considered: int = 1  # candidates the gate judged to choose it
+    selection_note: str = ""  # how it was chosen, and that its lead will shrink on a re-run
+    # per benchmark the candidate and live both have: the comparison (judged delta, interval, undecided reason)
+    comparisons: dict[str, BenchmarkComparison] = field(default_factory=dict)
+
+    def beyond_noise(self, benchmark: str) -> bool:
+        """Whether the change from live on ``benchmark`` is beyond noise (a colour, an arrow, are then honest)."""
+        comparison = self.comparisons.get(benchmark)
+        return comparison is not None and comparison.direction != 0
 
 
 def live_now(session: Session) -> LiveNow | None:
@@ -97,23 +110,29 @@ def lead_benchmark(session: Session) -> str | None:
 
 
 def best_candidate(session: Session, policy: Policy, lead: str | None) -> CandidateSummary | None:
-    """The best candidate (registry.best_candidate on ``lead``) with its gate verdict against live."""
+    """The best candidate by the one shared rule (:func:`vibedash.decisions.candidates.choose_best_candidate`):
+    candidates best-first on the policy's primary benchmark (else ``lead``), the first the gate passes against
+    live; else the highest-scoring candidate with results. None when no candidate has results."""
+    primary = policy.primary_benchmark or lead
     live = registry.live_deploy(session)
-    row = registry.best_candidate(session, lead)
-    if row is None:
-        return None
-    version, deploy = row
-    candidate = registry.version_facts(session, version)
     live_facts = (registry.version_facts(session, live.version)
                   if live is not None and live.version is not None else None)
-    lead_diff = None
-    if lead is not None and live_facts is not None and lead in candidate.scores and lead in live_facts.scores:
-        lead_diff = compare_results(live_facts.scores[lead], candidate.scores[lead])
+    ranked = registry.ranked_candidates(session, primary, limit=MAX_JUDGED)
+    choice = choose_best_candidate(live_facts, (registry.version_facts(session, version) for version, _ in ranked),
+                                   policy, available=len(ranked))
+    if choice.index is None or choice.verdict is None:
+        return None
+    version, deploy = ranked[choice.index]
+    candidate = registry.version_facts(session, version)
+    comparisons = ({b: compare_facts(live_facts.scores[b], fact, policy.noise) for b, fact in candidate.scores.items()
+                    if b in live_facts.scores} if live_facts is not None else {})
+    lead_diff = comparisons[lead].diff if lead in comparisons else None
     return CandidateSummary(
         sha=version.sha, branch=version.branch, message=version.message, created_at=version.created_at,
         deploy_id=deploy.netlify_id, permalink=deploy.permalink,
         scores={b: fact.score for b, fact in candidate.scores.items()}, lead_benchmark=lead, lead_diff=lead_diff,
-        verdict=evaluate(policy, candidate, live_facts))
+        verdict=choice.verdict, passes_gate=choice.passes, considered=choice.considered,
+        selection_note=choice.selection_note(primary), comparisons=comparisons)
 
 
 @dataclass(frozen=True)
@@ -201,6 +220,7 @@ class ResultDetail:
     source_file: str | None
     imported_at: datetime
     per_problem: dict[str, tuple[int, int]] = field(default_factory=dict)
+    stderr: float | None = None  # the score's standard error as the evaluation tool reported it (points)
 
 
 @dataclass(frozen=True)
@@ -248,7 +268,8 @@ def version_detail(session: Session, sha_or_prefix: str, *, event_limit: int = 1
             benchmark=r.benchmark, metric=r.metric, score=r.score, headline=r.is_primary, problems=r.problems,
             samples_per_problem=r.samples_per_problem, temperature=r.temperature, top_p=r.top_p, k=r.k,
             max_tokens=r.max_tokens, source_format=r.source_format, source_file=r.source_file,
-            imported_at=r.imported_at, per_problem={p.problem_id: (p.correct, p.samples) for p in r.problem_results})
+            imported_at=r.imported_at, per_problem={p.problem_id: (p.correct, p.samples) for p in r.problem_results},
+            stderr=r.stderr)
             for r in results],
         events=[registry.event_dict(e) for e in event_rows],
         solve_runs=solve_runs_for_version(session, version.id, limit=solve_limit))
@@ -349,24 +370,36 @@ class ScoreDiff:
     other_sha: str
     baseline: float | None
     other: float | None
-    # other - baseline with its 95% CI; None when a side has no score or the problem counts are unknown
+    # other - baseline on the problems both share, with its 95% CI; None when a side has no score or the noise
+    # is unknown
     interval: DiffInterval | None
     different_protocol: str | None  # "64 vs 8 samples per problem", or None when the protocols match
+    # "too few problems", "problem sets differ", "noise unknown": why the data cannot decide; None when it can
+    undecided: str | None = None
+    reason: str = ""  # the undecided verdict in words (which problems are missing, how many are needed)
+    # beyond noise after Holm's correction across this version's benchmarks (the family-wise error stays 5%)
+    holm_beyond: bool = False
+    note: str = ""  # e.g. "beyond noise alone, not after Holm across 4 benchmarks"
 
     @property
     def delta(self) -> float | None:
+        """The judged delta: on the problems both share when paired, else the headline difference."""
         if self.baseline is None or self.other is None:
             return None
+        if self.interval is not None:
+            return self.interval.delta
         return self.other - self.baseline
 
     @property
     def verdict(self) -> str:
-        """'within noise', 'better', 'worse', or why there is no verdict."""
+        """'better' / 'worse' (beyond noise, after Holm), 'within noise', or why there is no verdict."""
         if self.baseline is None or self.other is None:
             return "no result" if self.other is None else "no baseline result"
+        if self.undecided:
+            return self.undecided
         if self.interval is None:
-            return "no interval (number of problems unknown)"
-        if self.interval.within_noise:
+            return "noise unknown"
+        if not self.holm_beyond:
             return "within noise"
         return "better" if self.interval.low > 0 else "worse"
 
@@ -387,12 +420,19 @@ class Comparison:
         return [f"{display_name(d.benchmark)} ({registry.short(self.baseline)} vs {registry.short(d.other_sha)}): "
                 f"{d.different_protocol}" for d in self.diffs if d.different_protocol]
 
+    def problem_set_warnings(self) -> list[str]:
+        """One line per comparison the data cannot decide: too few problems, problem sets that differ."""
+        return [f"{display_name(d.benchmark)} ({registry.short(self.baseline)} vs {registry.short(d.other_sha)}): "
+                f"{d.reason}" for d in self.diffs if d.undecided and d.undecided != NOISE_UNKNOWN]
 
-def compare_versions(versions: Sequence[VersionFacts]) -> Comparison:
+
+def compare_versions(versions: Sequence[VersionFacts], settings: NoiseSettings = NoiseSettings()) -> Comparison:
     """Every version against the first (the baseline), benchmark by benchmark. Pure: no database.
 
-    Differences carry the 95% CI of :func:`vibedash.decisions.gate.compare_results` (paired bootstrap when both sides have
-    per-problem results on common problems, else the conservative approximation from the scores).
+    Each difference is like with like (:func:`vibedash.decisions.noise.compare_facts`: the problems both share,
+    a paired t interval and an exact sign-flip test), and is marked better or worse only when it stays beyond
+    noise after Holm's correction across the benchmarks of that version: with four benchmarks and no true
+    change, at most 5% of comparisons show any mark.
     """
     if not versions:
         raise ValueError("compare needs at least one version")
@@ -400,19 +440,32 @@ def compare_versions(versions: Sequence[VersionFacts]) -> Comparison:
     present = {b for v in versions for b in v.scores}
     order = {b: i for i, b in enumerate(HEADLINE_BENCHMARKS)}
     benchmarks = sorted(present, key=lambda b: (order.get(b, len(order)), b))
+    alpha = 1 - settings.confidence
     diffs: list[ScoreDiff] = []
     flips: dict[tuple[str, str], Flips] = {}
     for other in versions[1:]:
+        judged: list[tuple[str, ScoreFact | None, ScoreFact | None, BenchmarkComparison | None]] = []
         for bench in benchmarks:
             old, new = baseline.scores.get(bench), other.scores.get(bench)
-            interval = compare_results(old, new) if old is not None and new is not None else None
-            protocol = protocol_difference(old, new) if old is not None and new is not None else None
-            diffs.append(ScoreDiff(benchmark=bench, other_sha=other.sha, baseline=old.score if old else None,
-                                   other=new.score if new else None, interval=interval, different_protocol=protocol))
+            judged.append((bench, old, new, compare_facts(old, new, settings) if old and new else None))
             if old is not None and new is not None and old.per_problem and new.per_problem:
                 flipped = flipped_problems(old.per_problem, new.per_problem)
                 if flipped.n_common:
                     flips[(other.sha, bench)] = flipped
+        p_values = [c.diff.p_value if c is not None and c.diff is not None and not c.undecided else None
+                    for _, _, _, c in judged]
+        tested = sum(p is not None for p in p_values)
+        rejected = holm(p_values, alpha)
+        for (bench, old, new, cmp), holm_ok in zip(judged, rejected):
+            beyond = cmp is not None and cmp.direction != 0
+            note = (f"beyond noise alone, not after Holm's correction across {tested} benchmarks"
+                    if beyond and not holm_ok else "")
+            diffs.append(ScoreDiff(
+                benchmark=bench, other_sha=other.sha, baseline=old.score if old else None,
+                other=new.score if new else None, interval=cmp.diff if cmp else None,
+                different_protocol=protocol_difference(old, new) if old and new else None,
+                undecided=cmp.undecided if cmp else None, reason=cmp.reason if cmp else "",
+                holm_beyond=beyond and holm_ok, note=note))
     return Comparison(shas=[v.sha for v in versions], benchmarks=benchmarks,
                       scores={v.sha: {b: f.score for b, f in v.scores.items()} for v in versions},
                       diffs=diffs, flips=flips)

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from vibedash.decisions.facts import DeployFacts, ScoreFact, VersionFacts
@@ -248,7 +248,7 @@ def version_facts(session: Session, version: Version, *, with_problems: bool = T
         per_problem = ({p.problem_id: (p.correct, p.samples) for p in r.problem_results} if with_problems else {})
         scores[r.benchmark] = ScoreFact(benchmark=r.benchmark, score=r.score, metric=r.metric,
                                         problems=r.problems, samples_per_problem=r.samples_per_problem,
-                                        temperature=r.temperature, per_problem=per_problem)
+                                        temperature=r.temperature, per_problem=per_problem, stderr=r.stderr)
     return VersionFacts(sha=version.sha, scores=scores, branch=version.branch, created_at=version.created_at)
 
 
@@ -458,6 +458,9 @@ def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Vers
     """The candidate (ready, not expired, not live) with the highest headline score on ``benchmark``
     (default: the first headline benchmark the registry has); the newest candidate when none has that score.
 
+    A raw query (a deploy to act on in scripts and tests). The product's *best candidate*, the one Overview,
+    Promote and ``gate --commit best`` show, also asks the gate: :func:`vibedash.registry.queries.best_candidate`.
+
     One SQL query with a LIMIT, whatever the size of the registry.
     """
     benchmark = benchmark or next(iter(benchmarks_in_registry(session)), None)
@@ -476,6 +479,39 @@ def best_candidate(session: Session, benchmark: str | None = None) -> tuple[Vers
             return row[0], row[1]
     newest = candidates(session, limit=1)
     return newest[0] if newest else None
+
+
+def ranked_candidates(session: Session, benchmark: str | None, *, limit: int = 20) -> list[tuple[Version, Deploy]]:
+    """Candidates (ready, not expired, not live; one deploy each) with a headline result on ``benchmark``,
+    highest score first (newest first on a tie); then, when fewer than ``limit``, candidates with results on
+    other benchmarks, newest first. Never a version without results. Two SQL queries with a LIMIT."""
+    live = live_deploy(session)
+    conditions = [Deploy.state == "ready", Deploy.expired_at.is_(None), Deploy.is_live.is_(False)]
+    if live is not None and live.version_id is not None:
+        conditions.append(Version.id != live.version_id)
+    out: list[tuple[Version, Deploy]] = []
+    seen: set[int] = set()
+    if benchmark is not None:
+        rows = session.execute(
+            select(Version, Deploy).join(Deploy, Deploy.version_id == Version.id)
+            .join(BenchmarkResult, and_(BenchmarkResult.version_id == Version.id,
+                                        BenchmarkResult.benchmark == benchmark, BenchmarkResult.is_primary.is_(True)))
+            .where(*conditions)
+            .order_by(BenchmarkResult.score.desc(), Deploy.created_at.desc()).limit(limit * 4)).all()
+        for version, deploy in rows:
+            if version.id not in seen:
+                seen.add(version.id)
+                out.append((version, deploy))
+    if len(out) < limit:
+        has_results = exists().where(BenchmarkResult.version_id == Version.id, BenchmarkResult.is_primary.is_(True))
+        rows = session.execute(
+            select(Version, Deploy).join(Deploy, Deploy.version_id == Version.id).where(*conditions, has_results)
+            .order_by(Deploy.created_at.desc()).limit(limit * 4)).all()
+        for version, deploy in rows:
+            if version.id not in seen and len(out) < limit:
+                seen.add(version.id)
+                out.append((version, deploy))
+    return out[:limit]
 
 
 def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -> list[DeployFacts]:

@@ -142,9 +142,9 @@ def show_outcome() -> None:
 # --- the gate's verdict -----------------------------------------------------------------------------------
 
 def verdict_lines(verdict: Verdict) -> str:
-    """Markdown: every rule of the verdict with a pass or fail icon and the numbers behind it (benchmarks by
-    their display names)."""
-    return "\n".join(f"- {fmt.PASS_ICON if check.passed else fmt.FAIL_ICON} **{fmt.benchmark_words(check.rule)}**: "
+    """Markdown: every rule of the verdict with its icon (passes, passes with a warning, fails) and the numbers
+    behind it, benchmarks by their display names."""
+    return "\n".join(f"- {fmt.mark_icon(check.mark)} **{fmt.benchmark_words(check.rule)}**: "
                      f"{fmt.benchmark_words(check.detail)}" for check in verdict.checks)
 
 

@@ -107,3 +107,12 @@ def with_plain(message: str, *typed: str) -> str:
             return plain(message)
         message = message.replace(text, plain(text))
     return message
+
+
+WARN_ICON = ":orange[:material/warning:]"
+_MARK_ICONS = {PASS_MARK: PASS_ICON, "⚠": WARN_ICON, FAIL_MARK: FAIL_ICON}
+
+
+def mark_icon(mark: str) -> str:
+    """The Markdown icon of a gate check's mark ("✓", "⚠" passes with a warning, "✗")."""
+    return _MARK_ICONS.get(mark, mark)

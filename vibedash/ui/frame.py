@@ -16,10 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
-from vibedash.config import ConfigError
-from vibedash.registry.db import DatabaseError, unit_of_work
+from vibedash.config import ConfigError, mask_url_password
+from vibedash.registry.db import DatabaseError, DatabaseUnavailable, unit_of_work
+from vibedash.ui import auth, state
 from vibedash.ui import format as fmt
-from vibedash.ui import state
 
 # Reads are cheap but not free on a big registry; a short TTL keeps pages fast while other people's changes
 # (a CLI import, a CI promotion) still show up within half a minute without a reload.
@@ -44,11 +44,11 @@ def db_url() -> str:
 
 
 def database_label(url: str) -> str:
-    """The URL with any password hidden, as shown to a person."""
+    """The URL with any password hidden, as shown to a person (also when it does not parse)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return url
+        return mask_url_password(url)
 
 
 def open_registry_or_explain() -> str | None:
@@ -57,6 +57,8 @@ def open_registry_or_explain() -> str | None:
         state.engine()
     except ConfigError as exc:
         return f"The settings cannot be read: {exc}"
+    except DatabaseUnavailable as exc:  # damaged, busy, unreachable, a failed migration: the message says what to do
+        return f"The registry cannot be used now: {exc}."
     except DatabaseError as exc:
         return (f"The registry cannot be opened: {exc}. Set VIBEDASH_DB_URL (environment or "
                 ".streamlit/secrets.toml) to a database you can write, e.g. sqlite:///vibedash.db, then reload. "
@@ -157,6 +159,8 @@ def sync_button(*, key: str) -> None:
     After a sync the page reruns, so everything on it shows the new truth; the outcome stays visible next to
     the button.
     """
+    if not auth.may(auth.Action.SYNC):
+        return
     reason = state.netlify_status()
     full = reason is None and next_sync_is_full()
     clicked = st.button("Sync now (full)" if full else "Sync now", key=key, icon=":material/sync:",
@@ -201,7 +205,7 @@ def run_sync() -> tuple[str, str]:
             pages.write(f"page {page}: {seen} deploys read")
 
         try:
-            report = sync_site(state.engine(), client, current.netlify_site_id, actor=current.actor,
+            report = sync_site(state.engine(), client, current.netlify_site_id, actor=auth.actor(),
                                progress=on_page)
         except NetlifyError as exc:
             status.update(label="Sync failed", state="error")

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
+from vibedash.decisions.noise import APPROXIMATE_METHODS
 from vibedash.decisions.stats import DiffInterval, Flips, Interval, natural_key
 from vibedash.registry.queries import Comparison, ResultDetail
 from vibedash.ui import format as fmt
@@ -188,7 +189,7 @@ def results_table(results: Sequence[ResultDetail], intervals: Mapping[int, Inter
             ci = "–"
         else:
             ci = f"{fmt.score(interval.low)} – {fmt.score(interval.high)}"
-            if interval.method != "bootstrap":
+            if interval.method in APPROXIMATE_METHODS:
                 ci += " (approx.)"
         records.append({
             "benchmark": display_name(r.benchmark),
@@ -204,8 +205,8 @@ def results_table(results: Sequence[ResultDetail], intervals: Mapping[int, Inter
     columns = ["benchmark", "metric", "score", "95% CI", "per-problem", "protocol", "headline", "source", "imported"]
     return Table(pd.DataFrame.from_records(records, columns=columns), {
         "score": st.column_config.NumberColumn("score", format=SCORE_FORMAT),
-        "95% CI": st.column_config.TextColumn("95% CI", help="Bootstrap over problems; '(approx.)' when only the "
-                                                            "score and the number of problems are known"),
+        "95% CI": st.column_config.TextColumn("95% CI", help="Over problems; '(approx.)' when only the score and "
+                                                            "its stderr or number of problems are known"),
         "imported": _time_column("imported")})
 
 
@@ -303,9 +304,7 @@ def verdict_label(verdict: str) -> str:
 def interval_method(interval: DiffInterval | None) -> str:
     if interval is None:
         return "–"
-    if interval.n_common is not None:
-        return f"paired bootstrap, {interval.n_common} problems"
-    return "approximation from scores"
+    return interval.method_text()
 
 
 def flips_table(problem_ids: Sequence[str], baseline: Mapping[str, tuple[int, int]],
