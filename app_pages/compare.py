@@ -139,7 +139,8 @@ def noise_details(comparison: queries.Comparison) -> None:
     if not rows:
         return
     with st.expander("Noise details: paired SE, correlation, power"):
-        st.dataframe(pd.DataFrame.from_records(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame.from_records(rows), hide_index=True, width="stretch",
+                     column_config={"benchmark": st.column_config.TextColumn("benchmark", pinned=True)})
         worst = max((d for d in comparison.diffs if d.interval is not None and d.interval.mde is not None),
                     key=lambda d: d.interval.mde, default=None)
         if worst is not None:

@@ -18,7 +18,7 @@ from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
 RECENT_EVENTS = 10
-METRIC_WIDTH_PX = 96  # "MATH-500" and "83.3" with room to spare
+METRIC_WIDTH = "content"  # each metric as wide as its label, value and change ("+5.8 (within noise)")
 NOTICE_KEY = "overview_notice"
 
 
@@ -122,18 +122,18 @@ def score_metrics(scores: dict[str, float], against: dict[str, float] | None = N
             change = comparison.delta  # judged on the problems both share
         beyond = candidate is not None and candidate.beyond_noise(bench)
         if change is None:
-            row.metric(display_name(bench), fmt.score(scores[bench]), width=METRIC_WIDTH_PX)
+            row.metric(display_name(bench), fmt.score(scores[bench]), width=METRIC_WIDTH)
         elif round(change, 1) == 0:  # "+0.0" with a green arrow would claim a gain
             row.metric(display_name(bench), fmt.score(scores[bench]), delta="±0.0", delta_color="off",
-                       delta_arrow="off", width=METRIC_WIDTH_PX)
+                       delta_arrow="off", width=METRIC_WIDTH)
         elif beyond:
             row.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change),
-                       help="Beyond noise: the 95% CI of the change excludes zero.", width=METRIC_WIDTH_PX)
+                       help="Beyond noise: the 95% CI of the change excludes zero.", width=METRIC_WIDTH)
         else:
             why = comparison.reason if comparison is not None and comparison.undecided else "within noise"
             row.metric(display_name(bench), fmt.score(scores[bench]), delta=f"{fmt.delta(change)} ({why})",
                        delta_color="off", help="Not coloured: the change cannot be told from noise.",
-                       width=METRIC_WIDTH_PX)
+                       width=METRIC_WIDTH)
 
 
 def candidate_section(candidate: queries.CandidateSummary | None, live: queries.LiveNow | None,

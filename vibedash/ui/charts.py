@@ -66,7 +66,7 @@ def trend_chart(rows: Sequence[Mapping[str, Any]], benchmark: str) -> alt.LayerC
     frame["live"] = frame["went_live"].map({True: "went live", False: ""})
     name = display_name(benchmark)
     base = alt.Chart(frame).encode(
-        x=alt.X("created_at:T", title=None),
+        x=alt.X("created_at:T", title=None, axis=alt.Axis(format="%-d %b", labelOverlap=True, labelFlush=True)),
         y=alt.Y("score:Q", title=name, scale=SCORE_SCALE),
         tooltip=[alt.Tooltip("short:N", title="version"), alt.Tooltip("branch:N"),
                  alt.Tooltip("shown:N", title=name), _created_tooltip(), alt.Tooltip("live:N", title="live")])
