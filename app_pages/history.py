@@ -137,9 +137,8 @@ def read_url(choices: dict[str, list[str]]) -> None:
 
 def write_url(page: int) -> None:
     """Put the view in the URL (defaults left out, so the plain page has a plain URL)."""
-    current = {"branch": st.session_state.get("history_branch"), "context": st.session_state.get("history_context"),
-               "state": st.session_state.get("history_state"), "q": (st.session_state.get("history_text") or "").strip(),
-               "sort": st.session_state.get(SORT_KEY), "page": str(page)}
+    current = {name: st.session_state.get(key) for name, key in URL_PARAMS.items()}
+    current.update(q=(current["q"] or "").strip(), page=str(page))
     defaults = {"branch": ALL, "context": ALL, "state": ALL, "q": "", "sort": NEWEST, "page": "1"}
     shown = {name: value for name, value in current.items() if value and value != defaults[name]}
     for name in URL_PARAMS:
