@@ -20,7 +20,7 @@ from vibedash.solve.problems import (
     ProblemFileError,
     parse_problems,
 )
-from vibedash.solve.prompts import VIBETHINKER_MAX_NEW_TOKENS, SamplingSettings
+from vibedash.solve.prompts import DEFAULT_ANSWER_MAX_TOKENS, VIBETHINKER_MAX_NEW_TOKENS, SamplingSettings
 from vibedash.solve.runlog import recent_runs
 from vibedash.solve.versions import VersionRef, list_versions
 from vibedash.ui import solve_view, state
@@ -55,11 +55,14 @@ def _init_from_query(versions: list[VersionRef], problems: list[Problem]) -> Non
 
 def _version_pickers(versions: list[VersionRef]) -> tuple[VersionRef, VersionRef | None]:
     by_sha = {v.sha: v for v in versions}
+    # Preselected: the newest versions that can run (with a model reference), not merely the newest.
+    runnable = [v.sha for v in versions if v.model_ref]
+    st.session_state.setdefault("solve_a", runnable[0] if runnable else versions[0].sha)
+    st.session_state.setdefault("solve_b", next((sha for sha in runnable if sha != st.session_state["solve_a"]),
+                                                NO_VERSION))
     left, right = st.columns(2)
     sha_a = left.selectbox("Version A", [v.sha for v in versions], format_func=lambda sha: by_sha[sha].label,
                            key="solve_a")
-    default_b = versions[1].sha if len(versions) > 1 else NO_VERSION
-    st.session_state.setdefault("solve_b", default_b)
     sha_b = right.selectbox("Version B", [NO_VERSION] + [v.sha for v in versions],
                             format_func=lambda sha: by_sha[sha].label if sha else "— none —", key="solve_b")
     for column, sha in ((left, sha_a), (right, sha_b)):
@@ -137,13 +140,41 @@ def _sampling_inputs() -> tuple[SamplingSettings, bool] | None:
                                               key="solve_temperature", help="0 for greedy decoding")
         seed = columns[2].number_input("Seed", min_value=0, value=0, step=1, key="solve_seed",
                                        help="Same seed and settings: the same answer, served from the log")
+        budget_on = st.toggle("Thinking budget", key="solve_budget_on",
+                              help="Budget forcing: after this many thinking tokens without </think>, the engine "
+                                   "closes the thinking and the model answers within the answer cap")
+        thinking_budget = answer_max_tokens = None
+        if budget_on:
+            budget_col, cap_col = st.columns(2)
+            thinking_budget = int(budget_col.number_input(
+                "Thinking tokens at most", min_value=0, max_value=VIBETHINKER_MAX_NEW_TOKENS, value=1024, step=256,
+                key="solve_budget", help="0: answer at once, without thinking"))
+            answer_max_tokens = int(cap_col.number_input(
+                "Answer tokens at most", min_value=1, max_value=VIBETHINKER_MAX_NEW_TOKENS,
+                value=DEFAULT_ANSWER_MAX_TOKENS, step=256, key="solve_answer_cap",
+                help="The answer's own cap once the thinking is closed; max new tokens still caps everything"))
         fresh = st.checkbox("Fresh run (ignore the log's answer for an identical request)", key="solve_fresh")
     try:
         return SamplingSettings(temperature=float(temperature), max_new_tokens=int(max_new_tokens), seed=int(seed),
-                                samples=samples), fresh
+                                samples=samples, thinking_budget=thinking_budget,
+                                answer_max_tokens=answer_max_tokens), fresh
     except SolveError as exc:
         st.error(str(exc))
         return None
+
+
+def _not_ready_reason(version_a: VersionRef, version_b: VersionRef | None, question: str,
+                      sampling: tuple[SamplingSettings, bool] | None) -> str | None:
+    """Why Run cannot go ahead, in words; None when it can."""
+    missing = [v.short for v in (version_a, version_b) if v is not None and not v.model_ref]
+    if missing:
+        return (f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} no model reference; pick "
+                "another version or set one with `record --model`")
+    if not question.strip():
+        return "write a question or pick a problem"
+    if sampling is None:
+        return "fix the settings above"
+    return None
 
 
 def _run(requests: dict[str, SolveRequest]) -> None:
@@ -196,6 +227,9 @@ def main() -> None:
     if not versions:
         st.info(f"No versions in the registry yet. Record one with {RECORD_HINT}.")
         return
+    if not any(v.model_ref for v in versions):
+        st.info(f"No version has a model reference yet, so none can answer. Give one a model with {RECORD_HINT} "
+                "(a local folder, a hub id, or openai:MODEL@http://host:8000/v1).", icon=":material/info:")
     problems = list(BUILTIN_PROBLEMS)
     _init_from_query(versions, problems)
     version_a, version_b = _version_pickers(versions)
@@ -207,10 +241,13 @@ def main() -> None:
     problem, question, kind, expected = _question_inputs(problems)
     sampling = _sampling_inputs()
 
-    run_col, stop_col, _ = st.columns([1, 1, 6])
-    ready = sampling is not None and bool(question.strip())
-    run = run_col.button("Run", type="primary", disabled=not ready, key="solve_run")
-    stop = stop_col.button("Stop", key="solve_stop")
+    run_col, stop_col, reason_col = st.columns([1, 1, 6], vertical_alignment="center")
+    reason = _not_ready_reason(version_a, version_b, question, sampling)
+    run = run_col.button("Run", type="primary", disabled=reason is not None, key="solve_run",
+                         icon=":material/play_arrow:", help=reason)
+    stop = stop_col.button("Stop", key="solve_stop", icon=":material/stop:")
+    if reason:
+        reason_col.caption(f"Run is off: {reason}")
 
     if run and sampling is not None:
         settings, fresh = sampling

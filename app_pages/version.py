@@ -11,7 +11,9 @@ from vibedash.decisions.stats import Interval
 from vibedash.registry import queries
 from vibedash.registry import records as registry
 from vibedash.ui import format as fmt
-from vibedash.ui import frame, tables
+from vibedash.solve.latency import VersionLatency, version_latency_in
+from vibedash.solve.runlog import RunSummary, runs_of_version
+from vibedash.ui import frame, solve_view, tables
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Reading the version…")
@@ -116,12 +118,21 @@ def events_section(detail: queries.VersionDetail) -> None:
     tables.show(tables.events_table(detail.events), key="version_events")
 
 
+@st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
+def load_solve_figures(db_url: str, sha: str) -> tuple[VersionLatency, list[RunSummary]]:
+    """Latency percentiles over the version's solve runs, and its newest runs with their figures."""
+    with frame.read_session() as session:
+        version = registry.find_version(session, sha)
+        return version_latency_in(session, version.id), runs_of_version(session, version.id)
+
+
 def solve_section(detail: queries.VersionDetail) -> None:
     st.subheader("Solve runs")
     if not detail.solve_runs:
         frame.empty_state("No solve runs with this version yet: try one on the Solve page.")
         return
-    tables.show(tables.solve_runs_table(detail.solve_runs), key="version_solve_runs")
+    latency, runs = load_solve_figures(frame.db_url(), detail.sha)
+    solve_view.version_solve_section(latency, runs)
 
 
 frame.require_registry()

@@ -32,10 +32,8 @@ sys.path.insert(0, str(REPO))
 from vibedash.registry import records as registry  # noqa: E402
 from vibedash.registry.db import open_registry, unit_of_work  # noqa: E402
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, Version  # noqa: E402
-from vibedash.registry.records import (
-    HistoryFilter,  # noqa: E402
-    queries,
-)
+from vibedash.registry import queries  # noqa: E402
+from vibedash.registry.records import HistoryFilter  # noqa: E402
 from vibedash.ui import frame  # noqa: E402
 
 BENCHMARKS = ("aime24", "aime25", "hmmt25", "lcb_v6")

@@ -116,3 +116,13 @@ def test_cli_without_a_known_user_asks_for_vibedash_actor(tmp_path: Path, monkey
     assert "set VIBEDASH_ACTOR" in capsys.readouterr().err
     assert main(["--db", url, "list", "--json"]) == 0  # reading needs no name
     assert '"total": 0' in capsys.readouterr().out  # and the refused record wrote nothing
+
+
+def test_redact_removes_every_secret_in_force_from_a_message(tmp_path: Path) -> None:
+    from vibedash.config import redact
+
+    settings = load_settings(environ={"VIBEDASH_DB_URL": "postgresql+psycopg://u:pw-9f8e7d@h/db",
+                                      "NETLIFY_AUTH_TOKEN": "nfp_token_abcdef"}, cwd=tmp_path)
+    message = "driver said: login u:pw-9f8e7d refused; header Bearer nfp_token_abcdef"
+    assert redact(message, settings) == "driver said: login u:*** refused; header Bearer ***"
+    assert redact(message, None) == message

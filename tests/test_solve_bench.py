@@ -26,9 +26,9 @@ def test_cpu_mode_compares_engine_and_plain_generate(tmp_path, capsys):
 
 def test_gpu_mode_code_path_runs_at_toy_size(tmp_path, capsys):
     figures = load_bench().gpu_fast_path(tmp_path, tokens=8, reps=1, tiny=True, bandwidth_tbs=4.8,
-                                         compile_backend="eager")
+                                         compile_backend="eager", prompt_tokens=64, batch=4)
     assert figures["speedup"] > 0 and figures["batch_gain"] > 0
     table = capsys.readouterr().out
-    for row in ("eager, k=1", "static cache + compile, k=1", "static cache + compile, k=8", "bandwidth limit, k=1",
-                "k=8 / k=1 throughput"):
+    for row in ("eager, k=1", "eager, k=4", "static cache + compile, k=1", "static cache + compile, k=4",
+                "bandwidth limit, k=1", "bandwidth limit, k=4", "k=4 / k=1 throughput", "-token prompt"):
         assert row in table

@@ -8,6 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported:
 
 import argparse
 import io
+import time
 
 import pytest
 from tiny_model import save_tiny_model
@@ -49,15 +50,18 @@ def solve(registry, tmp_path, *argv):
 def test_solve_streams_then_prints_grade_and_speed(registry, tmp_path, capsys):
     code, out = solve(registry, tmp_path, "--commit", SHA_A[:6], "--problem", "math-02", "--max-new-tokens", "16")
     assert code == 0
-    *streamed, summary, detail = out.rstrip("\n").split("\n")
+    *streamed, summary, figures, detail = out.rstrip("\n").split("\n")
     assert streamed  # the generated text came first
     assert summary.startswith(f"{SHA_A[:7]}  answer (none)  wrong · ")
     assert "s to first token" in summary and "tokens/s" in summary and summary.endswith("16 tokens")
+    # No end-of-thinking in 16 tokens of a random model: all thinking, cut by the cap, no answer token.
+    assert figures.strip().startswith("thinking 16 · answer 0 tokens · load ")
+    assert "first answer token – · total " in figures and figures.endswith("cut by the token cap")
     assert detail.strip() == "no \\boxed{} answer in the output (cut off, or never answered)"
 
     code, again = solve(registry, tmp_path, "--commit", SHA_A[:6], "--problem", "math-02", "--max-new-tokens", "16")
     assert code == 0 and "(answered from the solve log; --fresh to generate again)" in again
-    assert again.rstrip("\n").split("\n")[-2].endswith(" · cached")
+    assert again.rstrip("\n").split("\n")[-3].endswith(" · cached")
     _, fresh = solve(registry, tmp_path, "--commit", SHA_A[:6], "--problem", "math-02", "--max-new-tokens", "16",
                      "--fresh")
     assert "cached" not in fresh
@@ -100,3 +104,19 @@ def test_problems_from_a_file(registry, tmp_path):
     code, out = solve(registry, tmp_path, "--commit", SHA_A[:6], "--problem", "p1", "--problems", str(problems),
                       "--max-new-tokens", "8", "--temperature", "0")
     assert code == 0 and "answer (none)  wrong" in out
+
+
+def test_two_sides_stream_token_by_token_without_waiting_for_a_newline():
+    out = io.StringIO()
+    printer = command._StreamPrinter(out, {"a": "aaaaaaa", "b": "bbbbbbb"}, flush_every_s=0.2)
+    printer.write("a", "The answer")
+    assert out.getvalue() == "[aaaaaaa] The answer"  # out at once, no newline needed
+    printer.write("a", " is")
+    printer.write("b", "Let me")  # the other side: its own line
+    assert out.getvalue() == "[aaaaaaa] The answer is\n[bbbbbbb] Let me"
+    printer.write("a", " 4")  # held back briefly so the lines do not shred into single tokens
+    assert out.getvalue().endswith("Let me")
+    time.sleep(0.25)
+    printer.write("a", ".\nDone")
+    printer.flush()
+    assert out.getvalue() == "[aaaaaaa] The answer is\n[bbbbbbb] Let me\n[aaaaaaa]  4.\n[aaaaaaa] Done\n"

@@ -36,9 +36,15 @@ class FakeOpenAIServer:
     """Answers POST /v1/chat/completions with a streamed (chunked, server-sent events) completion: sample i
     is ``samples[i % len(samples)]``, sent piece by piece, with ``delay_s`` between pieces."""
 
-    def __init__(self, samples, *, model="vibe", api_key=None, delay_s=0.0, first_delay_s=0.0, reasoning=None):
+    def __init__(self, samples, *, model="vibe", api_key=None, delay_s=0.0, first_delay_s=0.0, reasoning=None,
+                 thinking=(), reasoning_field=True, honour_budget=False, continuation=("\\boxed{4}",)):
+        """``thinking``: pieces (one token each) streamed before every sample's answer, in the separate
+        ``reasoning_content`` field or inline between <think> tags; ``honour_budget``: stop them after
+        ``thinking_token_budget`` pieces as vLLM does; ``continuation``: what /completions streams."""
         self.samples, self.model, self.api_key = samples, model, api_key
         self.delay_s, self.first_delay_s, self.reasoning = delay_s, first_delay_s, reasoning
+        self.thinking, self.reasoning_field, self.honour_budget = list(thinking), reasoning_field, honour_budget
+        self.continuation = list(continuation)
         self.requests: list[tuple[dict, dict]] = []
         self.pieces_sent = 0
         server = self
@@ -78,7 +84,28 @@ class FakeOpenAIServer:
                 self.wfile.flush()
 
             def stream(self, body):
+                if "prompt" in body:  # /v1/completions: a continuation
+                    pieces = server.continuation[:body["max_tokens"]]
+                    for piece in pieces:
+                        self.event({"choices": [{"index": 0, "text": piece}]})
+                    reason = "length" if len(server.continuation) > body["max_tokens"] else "stop"
+                    self.event({"choices": [{"index": 0, "text": "", "finish_reason": reason}]})
+                    self.event("[DONE]")
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 texts = [server.samples[i % len(server.samples)] for i in range(body.get("n", 1))]
+                thinking = list(server.thinking)
+                if server.honour_budget and body.get("thinking_token_budget") is not None:
+                    thinking = thinking[:body["thinking_token_budget"]]
+                if thinking:
+                    for index in range(len(texts)):
+                        if not server.reasoning_field:
+                            self.event({"choices": [{"index": index, "delta": {"content": "<think>"}}]})
+                        for piece in thinking:
+                            field = "reasoning_content" if server.reasoning_field else "content"
+                            self.event({"choices": [{"index": index, "delta": {field: piece}}]})
+                        if not server.reasoning_field:
+                            self.event({"choices": [{"index": index, "delta": {"content": "</think>"}}]})
                 if server.reasoning:
                     for index in range(len(texts)):
                         self.event({"choices": [{"index": index, "delta": {"reasoning_content": server.reasoning}}]})
@@ -89,7 +116,10 @@ class FakeOpenAIServer:
                             self.event({"choices": [{"index": index, "delta": {"content": pieces[position]}}]})
                             server.pieces_sent += 1
                             time.sleep(server.delay_s)
-                self.event({"choices": [], "usage": {"completion_tokens": sum(len(p) for p in texts)}})
+                for index in range(len(texts)):
+                    self.event({"choices": [{"index": index, "delta": {}, "finish_reason": "stop"}]})
+                thought = (len(thinking) + (0 if server.reasoning_field else 2)) if thinking else 0
+                self.event({"choices": [], "usage": {"completion_tokens": sum(len(p) + thought for p in texts)}})
                 self.event("[DONE]")
                 self.wfile.write(b"0\r\n\r\n")
 

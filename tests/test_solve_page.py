@@ -17,6 +17,7 @@ from tiny_model import save_tiny_model
 
 from vibedash.registry.db import open_registry, unit_of_work
 from vibedash.registry.models import SolveRun, Version
+from vibedash.ui import solve_view
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "solve.py"
 SHA_A, SHA_B, SHA_GONE = "a1" * 20, "b2" * 20, "c3" * 20
@@ -71,9 +72,15 @@ def run_once(app: AppTest, max_new_tokens: int = 16) -> AppTest:
 
 
 def metrics(app: AppTest) -> dict[str, list[str]]:
+    """The figures tables under each result (label, **value**, label, **value** rows), value lists by label."""
     found: dict[str, list[str]] = {}
-    for metric in app.metric:
-        found.setdefault(metric.label, []).append(metric.value)
+    for block in app.markdown:
+        for line in block.value.splitlines():
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if len(cells) == 4 and cells[1].startswith("**"):
+                for label, value in (cells[:2], cells[2:]):
+                    if label:
+                        found.setdefault(label, []).append(value.strip("*"))
     return found
 
 
@@ -91,8 +98,14 @@ def test_run_streams_both_columns_then_shows_grade_speed_and_the_log(registry_ur
     shown = metrics(app)
     assert len(shown["Tokens"]) == 2 and shown["Tokens"] == ["16", "16"]
     assert len(shown["Tokens/s"]) == 2 and len(shown["First token"]) == 2
+    # Thinking-aware figures on both sides: a random model never closes its thinking in 16 tokens.
+    assert shown["Thinking tokens"] == ["16", "16"] and shown["Answer tokens"] == ["0", "0"]
+    assert shown["Cut by token cap"] == ["yes", "yes"] and shown["First answer token"] == ["–", "–"]
+    assert shown["Thinking budget"] == ["none", "none"]
+    assert all(value.endswith(" s") for value in shown["Load"] + shown["Total"])
+    assert [c.value for c in app.caption].count(solve_view.NO_GPU_TEXT) == 2  # on a CPU the panel says so
     verdicts = [m.value for m in app.markdown if m.value.startswith("**Answer**")]
-    assert verdicts == ["**Answer** no answer · **:red[:material/cancel: wrong]**"] * 2
+    assert verdicts == ["**Answer** no answer · **:material/cancel: wrong**"] * 2
     log = app.dataframe[0].value
     assert sorted(log["version"]) == [SHA_A[:7], SHA_B[:7]] and set(log["problem"]) == {"math-01"}
 
@@ -100,9 +113,10 @@ def test_run_streams_both_columns_then_shows_grade_speed_and_the_log(registry_ur
 
     run_once(app)  # the same request again: answered from the log
     verdicts = [m.value for m in app.markdown if m.value.startswith("**Answer**")]
-    assert verdicts == ["**Answer** no answer · **:red[:material/cancel: wrong]** · :material/bolt: cached"] * 2
+    assert verdicts == ["**Answer** no answer · **:material/cancel: wrong** · :material/bolt: cached"] * 2
     log = app.dataframe[0].value
     assert len(log) == 2 and list(log["served from log"]) == ["1×, last just now"] * 2
+    assert list(log["thinking"]) == [16, 16] and list(log["cut"]) == ["yes", "yes"]
 
 
 def test_the_log_shows_runs_served_in_earlier_sessions(registry_url):
@@ -122,6 +136,49 @@ def test_the_log_shows_runs_served_in_earlier_sessions(registry_url):
     log = app.dataframe[0].value
     assert dict(zip(log["version"], log["served from log"])) == {SHA_A[:7]: "3×, last 2 hours ago",
                                                                  SHA_B[:7]: ""}
+
+
+def test_versions_without_a_model_are_not_preselected_and_block_run_with_a_reason(registry_url):
+    engine = open_registry(registry_url)
+    with unit_of_work(engine) as session:  # the two newest versions have no model reference
+        session.add_all([Version(sha="d4" * 20, message="no model yet"), Version(sha="e5" * 20, message="nor this")])
+    engine.dispose()
+    app = page()
+    chosen = {app.selectbox(key="solve_a").value, app.selectbox(key="solve_b").value}
+    assert len(chosen) == 2 and chosen <= {SHA_A, SHA_B, SHA_GONE}  # never the newest two, which have no model
+    assert not app.button(key="solve_run").disabled
+    app.selectbox(key="solve_b").set_value("e5" * 20).run()
+    assert app.button(key="solve_run").disabled
+    assert any(c.value.startswith("Run is off: e5e5e5e has no model reference") for c in app.caption)
+
+
+def test_no_version_with_a_model_says_what_to_do_and_run_stays_off(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'no-models.db'}"
+    engine = open_registry(url)
+    with unit_of_work(engine) as session:
+        session.add(Version(sha="f6" * 20, message="weights not recorded"))
+    engine.dispose()
+    monkeypatch.setenv("VIBEDASH_DB_URL", url)
+    monkeypatch.chdir(tmp_path)
+    app = page()
+    assert app.info[0].value.startswith("No version has a model reference yet, so none can answer.")
+    assert app.button(key="solve_run").disabled
+    assert any(c.value.startswith("Run is off: f6f6f6f has no model reference") for c in app.caption)
+
+
+def test_thinking_budget_control_reaches_the_run(registry_url):
+    app = page(a=SHA_A[:7])
+    app.selectbox(key="solve_b").set_value("").run()
+    app.toggle(key="solve_budget_on").set_value(True).run()
+    app.number_input(key="solve_budget").set_value(4)
+    app.number_input(key="solve_answer_cap").set_value(3)
+    run_once(app, max_new_tokens=400)
+    shown = metrics(app)
+    assert shown["Thinking tokens"] == ["4"]
+    assert shown["Thinking budget"] == ["4 tokens, closed the thinking"]
+    # Only the answer part is Markdown; the thinking is plain text.
+    assert any(c.value.startswith("**Final Answer**") for c in app.markdown)
+    assert app.dataframe[0].value["budget"][0] == 4
 
 
 def test_a_missing_model_gets_a_clear_message_not_a_traceback(registry_url):
@@ -161,7 +218,7 @@ def test_after_stop_the_partial_output_is_shown(registry_url):
     app.session_state["solve_partial"] = {"a": "The answer is probably"}  # what an interrupted run leaves
     app.run()
     assert any(w.value.startswith("Stopped.") for w in app.warning)
-    assert any(m.value == "The answer is probably" for m in app.markdown)
+    assert any(c.value == "The answer is probably" for c in app.code)  # still thinking: shown as text
     app.run()
     assert not app.warning  # shown once
     app.button(key="solve_stop").click().run()

@@ -126,6 +126,13 @@ def secret_values(settings: Settings | None) -> list[str]:
     return sorted({v for v in found if v and len(v) >= 4}, key=len, reverse=True)
 
 
+def redact(message: str, settings: Settings | None) -> str:
+    """``message`` with every secret value in force (token, hook URL, API key, database password) replaced."""
+    for value in secret_values(settings):
+        message = message.replace(value, "***")
+    return message
+
+
 @dataclass(frozen=True)
 class Settings:
     values: Mapping[str, str | None]

@@ -31,7 +31,7 @@ from vibedash.cli.output import (
     _load_gate_policy,
     _print_table,
 )
-from vibedash.config import ConfigError, Settings, load_settings
+from vibedash.config import ConfigError, Settings, load_settings, redact
 
 Handler = Callable[[argparse.Namespace, Settings, Engine], int]
 
@@ -157,6 +157,15 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
                         for d in deploys],
             "events": registry.events(session, target=version.sha, limit=20),
         }
+        from vibedash.solve.latency import describe, version_latency_in
+
+        latency = version_latency_in(session, version.id)
+        data["solve_latency"] = None if latency.empty else {
+            "runs": latency.runs, "answered_runs": latency.answered_runs,
+            "first_answer_s": {f"p{q}": v for q, v in latency.first_answer_s.items()},
+            "total_s": {f"p{q}": v for q, v in latency.total_s.items()},
+            "mean_thinking_tokens": latency.mean_thinking_tokens, "mean_answer_tokens": latency.mean_answer_tokens,
+            "mean_energy_j": latency.mean_energy_j}
     if args.json:
         _dump_json(data)
         return EXIT_OK
@@ -171,6 +180,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
               "'noise unknown' when neither is known")
     print("\ndeploys")
     _print_table(data["deploys"], ["deploy_id", "state", "context", "created_at", "live", "locked", "permalink"])
+    print("\nsolve latency (solve runs, from the request: model load included)")
+    for line in describe(latency):
+        print(f"  {line}")
     print("\naudit events")
     _print_table([{**e, "target": registry.short(e["target"]) if e.get("target") == data["sha"] else e.get("target"),
                    "reason": e.get("reason") or ""} for e in data["events"]],
@@ -446,15 +458,6 @@ def _silence_stdout() -> None:
 
 # Verbs that never write an audit event, so they run even where no user name is known.
 READ_ONLY_VERBS = frozenset({"init", "list", "show", "export", "settings", "backup", "restore", "netlify-sim"})
-
-
-def redact(message: str, settings: Settings | None) -> str:
-    """``message`` with every secret value in force (token, hook URL, API key, database password) replaced."""
-    from vibedash.config import secret_values
-
-    for value in secret_values(settings):
-        message = message.replace(value, "***")
-    return message
 
 
 def classify_error(exc: BaseException) -> tuple[int | None, str]:

@@ -245,6 +245,19 @@ class SolveRun(Base):
     elapsed_s: Mapped[float | None] = mapped_column(Float)
     tokens: Mapped[int | None] = mapped_column(Integer)
     tokens_per_second: Mapped[float | None] = mapped_column(Float)
+    # Thinking-aware figures (0004). Times are seconds from the request, model load or queue included.
+    load_s: Mapped[float | None] = mapped_column(Float)  # model load, worker or server queue
+    time_to_first_answer_s: Mapped[float | None] = mapped_column(Float)  # first token after </think>
+    total_s: Mapped[float | None] = mapped_column(Float)
+    thinking_tokens: Mapped[int | None] = mapped_column(Integer)  # all samples
+    answer_tokens: Mapped[int | None] = mapped_column(Integer)  # all samples
+    decode_tokens_per_second: Mapped[float | None] = mapped_column(Float)  # the version's own decode rate
+    samples_cut: Mapped[int | None] = mapped_column(Integer)  # samples a token cap ended
+    samples_forced: Mapped[int | None] = mapped_column(Integer)  # samples whose thinking the budget closed
+    energy_j: Mapped[float | None] = mapped_column(Float)  # GPU energy over the run (NVML)
+    gpu_utilisation_pct: Mapped[float | None] = mapped_column(Float)  # mean
+    gpu_memory_mb: Mapped[float | None] = mapped_column(Float)  # peak
+    gpu_power_w: Mapped[float | None] = mapped_column(Float)  # mean
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # How often this run answered an identical request from the log instead of generating, and when last.
     cache_hits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from typing import TextIO
 
 from sqlalchemy import Engine
@@ -33,7 +34,7 @@ from vibedash.solve.problems import (
     find_problem,
     load_problems,
 )
-from vibedash.solve.prompts import SamplingSettings
+from vibedash.solve.prompts import DEFAULT_ANSWER_MAX_TOKENS, SamplingSettings
 from vibedash.solve.runlog import SolveResult
 from vibedash.solve.versions import resolve_version
 
@@ -63,6 +64,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--temperature", type=float, default=_DEFAULTS.temperature,
                         help=f"0 for greedy (default {_DEFAULTS.temperature})")
     parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="sampling seed (default 0)")
+    parser.add_argument("--thinking-budget", type=int, default=None, metavar="N",
+                        help="close the thinking after N tokens (budget forcing: </think> and a cue to answer are "
+                             "appended) and let the model answer within --answer-max-tokens (default: no budget)")
+    parser.add_argument("--answer-max-tokens", type=int, default=None, metavar="N",
+                        help=f"token cap on the answer after the thinking closed (default {DEFAULT_ANSWER_MAX_TOKENS} "
+                             "with a budget; the total --max-new-tokens cap applies either way)")
     parser.add_argument("--fresh", action="store_true", help="generate even if the log has this exact request")
     return parser
 
@@ -121,7 +128,8 @@ def run(args: argparse.Namespace, settings: Settings, engine: Engine, out: TextI
 
 def _build_requests(args: argparse.Namespace, engine: Engine) -> dict[str, SolveRequest]:
     sampling = SamplingSettings(temperature=args.temperature, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                                samples=args.k)
+                                samples=args.k, thinking_budget=getattr(args, "thinking_budget", None),
+                                answer_max_tokens=getattr(args, "answer_max_tokens", None))
     version = resolve_version(engine, args.commit)
     versions = {"a": version}
     if args.compare:
@@ -141,6 +149,7 @@ def _build_requests(args: argparse.Namespace, engine: Engine) -> dict[str, Solve
 
 
 def summary_line(result: SolveResult, short_sha: str) -> str:
+    """Three lines: answer and grade with speed and tokens; the thinking-aware figures; the grade's detail."""
     if result.correct is True:
         verdict = "correct"
     elif result.correct is False:
@@ -153,47 +162,104 @@ def summary_line(result: SolveResult, short_sha: str) -> str:
         parts.append(f"agreement {result.agreement:.0%}")
     if result.time_to_first_token_s is not None:
         parts.append(f"{result.time_to_first_token_s:.2f} s to first token")
-    if result.tokens_per_second is not None:
-        parts.append(f"{result.tokens_per_second:.1f} tokens/s")
+    rate = result.decode_tokens_per_second or result.tokens_per_second
+    if rate is not None:
+        parts.append(f"{rate:.1f} tokens/s")
     if result.tokens is not None:
         parts.append(f"{result.tokens:,} tokens")
     if result.cached:
         parts.append("cached")
     if result.stopped:
         parts.append("stopped")
-    return " · ".join(parts) + f"\n    {result.grade_detail}"
+    return " · ".join(parts) + f"\n    {figures_line(result)}\n    {result.grade_detail}"
+
+
+def _s(value: float | None) -> str:
+    return f"{value:.2f} s" if value is not None else "–"
+
+
+def figures_line(result: SolveResult) -> str:
+    """Where the time and the tokens went: load, first answer token, thinking vs answer, caps, energy."""
+    samples = result.settings.samples
+    per = " per sample" if samples > 1 else ""
+    parts = []
+    if result.thinking_tokens is not None and result.answer_tokens is not None:
+        parts.append(f"thinking {result.thinking_tokens / samples:,.0f} · answer {result.answer_tokens / samples:,.0f} "
+                     f"tokens{per}")
+    parts += [f"load {_s(result.load_s)}", f"first answer token {_s(result.time_to_first_answer_s)}",
+              f"total {_s(result.total_s if result.total_s is not None else result.elapsed_s)}"]
+    budget = result.settings.thinking_budget
+    if budget is not None:
+        forced = result.samples_forced or 0
+        parts.append(f"budget {budget:,}: closed by it in {forced} of {samples}" if samples > 1
+                     else f"budget {budget:,}" + (" closed the thinking" if forced else " not reached"))
+    if result.samples_cut:
+        parts.append("cut by the token cap" + (f" in {result.samples_cut} of {samples}" if samples > 1 else ""))
+    if result.energy_j is not None:
+        parts.append(f"{result.energy_j:,.0f} J on the GPU")
+    return " · ".join(parts)
 
 
 class _StreamPrinter:
-    """Writes chunks as they come; with two sides, whole lines prefixed by the side's short sha."""
+    """Writes text as it comes, token by token. With two sides each line is prefixed by the side's short sha;
+    a side's text goes out when it reaches a line end, when the other side has been quiet for a moment, or at
+    least every ``flush_every_s``, so an answer without newlines still appears as it is written."""
 
-    def __init__(self, out: TextIO, prefixes: dict[str, str] | None) -> None:
+    def __init__(self, out: TextIO, prefixes: dict[str, str] | None, flush_every_s: float = 0.25) -> None:
         self._out = out
         self._prefixes = prefixes
-        self._partial: dict[str, str] = {}
+        self._pending: dict[str, str] = {}
+        self._flushed_at: dict[str, float] = {}
+        self._flush_every_s = flush_every_s
+        self._line_side: str | None = None  # the side whose line is open (not ended) on the terminal
 
     def write(self, side: str, text: str) -> None:
         if self._prefixes is None:
             self._out.write(text)
             self._out.flush()
             return
-        buffered = self._partial.get(side, "") + text
-        *lines, self._partial[side] = buffered.split("\n")
-        for line in lines:
-            self._out.write(f"[{self._prefixes[side]}] {line}\n")
+        self._pending[side] = self._pending.get(side, "") + text
+        now = time.monotonic()
+        if "\n" in self._pending[side] or self._line_side in (None, side) \
+                or now - self._flushed_at.get(side, 0.0) >= self._flush_every_s:
+            self._emit(side)
+            self._flushed_at[side] = now
+
+    def _emit(self, side: str) -> None:
+        text = self._pending.pop(side, "")
+        if not text:
+            return
+        if self._line_side not in (None, side):
+            self._out.write("\n")  # the other side's open line ends here; it continues on its next line
+            self._line_side = None
+        for index, piece in enumerate(text.split("\n")):
+            if index:
+                self._out.write("\n")
+                self._line_side = None
+            if piece:
+                if self._line_side is None:
+                    self._out.write(f"[{self._prefixes[side]}] ")
+                    self._line_side = side
+                self._out.write(piece)
         self._out.flush()
 
     def note(self, side: str, text: str) -> None:
-        prefix = f"[{self._prefixes[side]}] " if self._prefixes else ""
-        self._out.write(f"{prefix}{text}\n")
+        if self._prefixes is None:
+            self._out.write(f"{text}\n")
+            return
+        self._emit(side)
+        if self._line_side is not None:
+            self._out.write("\n")
+        self._out.write(f"[{self._prefixes[side]}] {text}\n")
+        self._line_side = None
 
     def flush(self) -> None:
-        if self._prefixes is None:
+        if self._prefixes is not None:
+            for side in list(self._pending):
+                self._emit(side)
+        if self._line_side is not None or self._prefixes is None:
             self._out.write("\n")
-        for side, rest in self._partial.items():
-            if rest:
-                self._out.write(f"[{self._prefixes[side]}] {rest}\n")
-        self._partial.clear()
+        self._line_side = None
         self._out.flush()
 
 

@@ -39,11 +39,14 @@ from vibedash.solve.generation import (
     GenerationEvent,
     GenerationJob,
     GenerationOutcome,
+    GpuReading,
+    LiveFigures,
     Phase,
     TextDelta,
 )
 from vibedash.solve.grading import Grade, Grader
 from vibedash.solve.openai_compat import OpenAICompatBackend, is_openai_ref
+from vibedash.solve.pacing import Lockstep
 from vibedash.solve.problems import Kind, Problem, TestCase
 from vibedash.solve.prompts import SamplingSettings, build_prompt, chat_messages
 from vibedash.solve.runlog import SolveResult
@@ -122,7 +125,8 @@ class Failed:
         return f"{type(self.error).__name__}: {self.error}"
 
 
-SolveEvent = Progress | Chunk | Tick | Finished | Failed
+# LiveFigures (a run's figures so far) and GpuReading (one NVML sample) come from the backends as they are.
+SolveEvent = Progress | Chunk | Tick | Finished | Failed | LiveFigures | GpuReading
 
 
 # -- the engine --------------------------------------------------------------------------------------------
@@ -145,7 +149,10 @@ class SolveEngine:
     def __init__(self, db: Engine, *, device: str = "auto", model_cache_bytes: int = 24 * 1024**3,
                  openai_base_url: str | None = None, openai_api_key: str | None = None,
                  grader: Grader | None = None, local_backend: LocalBackend | None = None,
-                 openai_backend: OpenAICompatBackend | None = None, stall_timeout_s: float = 300.0) -> None:
+                 openai_backend: OpenAICompatBackend | None = None, stall_timeout_s: float = 300.0,
+                 lockstep: bool = True) -> None:
+        """``lockstep``: local generations side by side take turns step by step (fair shares of the machine,
+        each side's own tokens/s); False lets them contend freely (for comparison in the benchmark)."""
         self._db = db
         self._device = device
         self._model_cache_bytes = model_cache_bytes
@@ -154,6 +161,7 @@ class SolveEngine:
         self._openai = openai_backend or OpenAICompatBackend(openai_base_url, openai_api_key)
         self._backend_lock = threading.Lock()
         self.stall_timeout_s = stall_timeout_s
+        self.lockstep = lockstep
 
     @classmethod
     def from_settings(cls, db: Engine, settings: Settings, **options) -> SolveEngine:
@@ -191,7 +199,11 @@ class SolveEngine:
         stop = stop or threading.Event()
         events: queue.SimpleQueue[tuple[str, SolveEvent]] = queue.SimpleQueue()
         side_stops = {side: threading.Event() for side in requests}
-        workers = [threading.Thread(target=self._work, args=(side, request, side_stops[side], events),
+        local_sides = [side for side, request in requests.items() if request.backend_name == LOCAL_BACKEND]
+        pacer = Lockstep() if self.lockstep and len(local_sides) > 1 else None
+        workers = [threading.Thread(target=self._work,
+                                    args=(side, request, side_stops[side], events,
+                                          pacer if side in local_sides else None),
                                     name=f"vibedash-solve-{side}", daemon=True)
                    for side, request in requests.items()]
         for worker in workers:
@@ -236,12 +248,12 @@ class SolveEngine:
     # -- one side, on its worker thread ------------------------------------------------------------------
 
     def _work(self, side: str, request: SolveRequest, stop: threading.Event,
-              events: queue.SimpleQueue[tuple[str, SolveEvent]]) -> None:
+              events: queue.SimpleQueue[tuple[str, SolveEvent]], pacer: Lockstep | None = None) -> None:
         def emit(event: SolveEvent) -> None:
             events.put((side, event))
 
         try:
-            result = self._run(request, stop, emit)
+            result = self._run(request, stop, emit, pacer)
         except BaseException as exc:  # handed to the consumer, which raises or shows it
             emit(Failed(exc))  # first: nothing below may keep the consumer waiting
             if not isinstance(exc, SolveError):
@@ -249,7 +261,8 @@ class SolveEngine:
             return
         emit(Finished(result))
 
-    def _run(self, request: SolveRequest, stop: threading.Event, emit: Callable[[SolveEvent], None]) -> SolveResult:
+    def _run(self, request: SolveRequest, stop: threading.Event, emit: Callable[[SolveEvent], None],
+             pacer: Lockstep | None = None) -> SolveResult:
         version = request.version
         if not version.model_ref:
             raise ModelLoadError(None, version_sha=version.sha)
@@ -268,8 +281,10 @@ class SolveEngine:
                 emit(Chunk(event.text, event.sample))
             elif isinstance(event, Phase):
                 emit(Progress(event.name, event.detail))
+            else:  # LiveFigures, GpuReading
+                emit(event)
 
-        job = GenerationJob(messages=tuple(chat_messages(prompt)), settings=request.settings)
+        job = GenerationJob(messages=tuple(chat_messages(prompt)), settings=request.settings, pacer=pacer)
         try:
             outcome = self._backend(request.backend_name).generate(version.model_ref, job, forward, stop)
         except ModelLoadError as exc:
@@ -317,7 +332,14 @@ class SolveEngine:
             answer=grade.answer, correct=grade.correct, grade_detail=grade.detail, agreement=agreement,
             stopped=outcome.stopped, time_to_first_token_s=outcome.time_to_first_token_s,
             elapsed_s=outcome.elapsed_s, tokens=outcome.total_tokens, tokens_per_second=outcome.tokens_per_second,
-            sample_outputs=tuple(texts), sample_answers=sample_answers, notes=tuple(outcome.notes))
+            sample_outputs=tuple(texts), sample_answers=sample_answers, notes=tuple(outcome.notes),
+            load_s=outcome.load_s, time_to_first_answer_s=outcome.time_to_first_answer_s, total_s=outcome.total_s,
+            thinking_tokens=sum(outcome.thinking_tokens) if outcome.thinking_tokens else None,
+            answer_tokens=sum(outcome.answer_tokens) if outcome.answer_tokens else None,
+            decode_tokens_per_second=outcome.decode_tokens_per_second, samples_cut=outcome.samples_cut,
+            samples_forced=outcome.samples_forced, energy_j=outcome.energy_j,
+            gpu_utilisation_pct=outcome.gpu_utilisation_pct, gpu_memory_mb=outcome.gpu_memory_mb,
+            gpu_power_w=outcome.gpu_power_w)
 
     def _regraded(self, cached: SolveResult, request: SolveRequest) -> SolveResult:
         """A cached run graded for this request: the cache key covers what was generated, not what it is

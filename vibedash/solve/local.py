@@ -52,11 +52,15 @@ from vibedash.solve.generation import (
     Emit,
     GenerationJob,
     GenerationOutcome,
+    LiveFigures,
     Phase,
     TextDelta,
 )
+from vibedash.solve.gpu_monitor import open_monitor
 from vibedash.solve.model_cache import ModelCache
-from vibedash.solve.prompts import SamplingSettings
+from vibedash.solve.pacing import Seat
+from vibedash.solve.prompts import BUDGET_FORCED_TEXT, SamplingSettings
+from vibedash.solve.thinking import ThinkingTracker
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +239,8 @@ class StopOnEvent(StoppingCriteria):
 
 
 class SampleStreamer(BaseStreamer):
-    """Text deltas per sample (batch row) as tokens arrive; counts tokens and times the first one.
+    """Text deltas per sample (batch row) as tokens arrive; each sample's thinking and answer tracked by a
+    :class:`ThinkingTracker`, live figures sent a few times a second.
 
     Detokenization is incremental (as in vLLM and text-generation-inference): each new token is decoded
     together with the few tokens before it, and only the text it adds is kept. A step then costs the same at
@@ -246,9 +251,11 @@ class SampleStreamer(BaseStreamer):
     thread for every token costs more than the token itself on a small model, and no one reads faster."""
 
     _MAX_UNDECODED = 64  # give up waiting for a character to complete after this many tokens
+    FIGURES_EVERY_S = 0.25
 
     def __init__(self, tokenizer: Any, samples: int, eos_token_ids: frozenset[int], emit: Emit,
-                 emit_interval_s: float = 0.02) -> None:
+                 emit_interval_s: float = 0.02, *, requested_at: float | None = None,
+                 load_s: float | None = None, seat: Seat | None = None) -> None:
         self._tokenizer = tokenizer
         self._eos = eos_token_ids
         self._emit = emit
@@ -259,9 +266,20 @@ class SampleStreamer(BaseStreamer):
         self._read_offset = [0] * samples  # tokens before this are already turned into text
         self._pending: list[list[str]] = [[] for _ in range(samples)]
         self._emitted_at = [float("-inf")] * samples  # the first text goes out at once
-        self.finished = [False] * samples
-        self.tokens = [0] * samples
+        self.finished = [False] * samples  # ended: end-of-sequence, or the answer cap (see AnswerCap)
+        self.ended_on_its_own = [False] * samples  # ended by end-of-sequence
+        self.trackers = [ThinkingTracker() for _ in range(samples)]
+        self.requested_at = requested_at if requested_at is not None else time.monotonic()
+        self.load_s = load_s
+        self.seat = seat
+        self.own_time_at_first_token: float | None = None
         self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
+        self._figures_at = float("-inf")
+
+    @property
+    def tokens(self) -> list[int]:
+        return [tracker.tokens for tracker in self.trackers]
 
     def put(self, value: torch.Tensor) -> None:
         if not self._prompt_skipped:  # generate first puts the prompt ids
@@ -270,43 +288,138 @@ class SampleStreamer(BaseStreamer):
         now = time.monotonic()
         if self.first_token_at is None:
             self.first_token_at = now
-        for row, token in enumerate(value.reshape(len(self.tokens), -1)[:, -1].tolist()):
+            self.own_time_at_first_token = self.seat.own_time_now() if self.seat is not None else None
+        self.last_token_at = now
+        for row, token in enumerate(value.reshape(len(self.trackers), -1)[:, -1].tolist()):
             if self.finished[row]:
                 continue  # padding after this sample ended
-            self.tokens[row] += 1
+            tracker = self.trackers[row]
             if token in self._eos:
-                self.finished[row] = True
+                tracker.observe("", now)
+                self.finished[row] = self.ended_on_its_own[row] = True
                 self._decode_new(row, final=True)
                 self._send(row, now)
                 continue
             self._ids[row].append(token)
-            self._decode_new(row, final=False)
+            tracker.observe(self._decode_new(row, final=False), now)
             if now - self._emitted_at[row] >= self._interval:
                 self._send(row, now)
+        if now - self._figures_at >= self.FIGURES_EVERY_S:
+            self._figures_at = now
+            self._emit(self.figures(now))
 
     def end(self) -> None:
         now = time.monotonic()
-        for row in range(len(self.tokens)):
+        for row in range(len(self.trackers)):
             self._decode_new(row, final=True)
             self._send(row, now)
+        self._emit(self.figures(now))
 
-    def _decode_new(self, row: int, final: bool) -> None:
+    def own_decode_s(self, now: float | None = None) -> float | None:
+        """Generation time after the first token that was this run's own (turns held, with a Lockstep)."""
+        if self.first_token_at is None:
+            return None
+        if self.seat is not None and self.own_time_at_first_token is not None:
+            return self.seat.own_time_now() - self.own_time_at_first_token
+        return (now or self.last_token_at or self.first_token_at) - self.first_token_at
+
+    def figures(self, now: float) -> LiveFigures:
+        decoded = sum(max(0, t.tokens - 1) for t in self.trackers)
+        own = self.own_decode_s(now)
+        answers = [t.first_answer_at for t in self.trackers if t.first_answer_at is not None]
+        return LiveFigures(
+            elapsed_s=now - self.requested_at, load_s=self.load_s,
+            time_to_first_token_s=self.first_token_at - self.requested_at if self.first_token_at else None,
+            time_to_first_answer_s=min(answers) - self.requested_at if answers else None,
+            thinking_tokens=sum(t.thinking_tokens for t in self.trackers),
+            answer_tokens=sum(t.answer_tokens for t in self.trackers),
+            decode_tokens_per_second=decoded / own if own and decoded else None,
+            answering=self.trackers[0].closed)
+
+    def _decode_new(self, row: int, final: bool) -> str:
+        """Decode what the row's new tokens add; returns the text added now ("" while a character waits)."""
         ids, prefix, read = self._ids[row], self._prefix_offset[row], self._read_offset[row]
         if read >= len(ids):
-            return
+            return ""
         prefix_text = self._tokenizer.decode(ids[prefix:read], skip_special_tokens=True)
         new_text = self._tokenizer.decode(ids[prefix:], skip_special_tokens=True)
         complete = not new_text.endswith("\ufffd") or len(ids) - read >= self._MAX_UNDECODED
+        added = ""
         if final or (complete and len(new_text) > len(prefix_text)):
             if len(new_text) > len(prefix_text):
-                self._pending[row].append(new_text[len(prefix_text):])
+                added = new_text[len(prefix_text):]
+                self._pending[row].append(added)
             self._prefix_offset[row], self._read_offset[row] = read, len(ids)
+        return added
 
     def _send(self, row: int, now: float) -> None:
         if self._pending[row]:
             self._emit(TextDelta(sample=row, text="".join(self._pending[row])))
             self._pending[row].clear()
             self._emitted_at[row] = now
+
+
+class BudgetForcer(LogitsProcessor):
+    """Budget forcing: a sample that has thought ``budget`` tokens without closing its thinking is given the
+    forced text (end-of-thinking marker and answer cue), one token per step, whatever it would have chosen.
+    Runs after sampling (it overrides the sampler's one-hot choice), per batch row, so k samples are forced
+    each at its own moment."""
+
+    def __init__(self, streamer: SampleStreamer, budget: int, forced_ids: Sequence[int]) -> None:
+        self.streamer = streamer
+        self.budget = budget
+        self.forced_ids = list(forced_ids)
+        self._queues: list[list[int]] = [[] for _ in streamer.trackers]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, tracker in enumerate(self.streamer.trackers):
+            if self.streamer.finished[row]:
+                continue
+            queue_ = self._queues[row]
+            if not tracker.closed and not tracker.forced and tracker.thinking_tokens >= self.budget:
+                tracker.forced, tracker.forced_at = True, tracker.tokens
+                queue_.extend(self.forced_ids)
+            if queue_:
+                scores[row].fill_(float("-inf"))
+                scores[row, queue_.pop(0)] = 0.0
+                if not queue_:
+                    tracker.forced_text_end = tracker.tokens + 1  # once this last forced token is counted
+        return scores
+
+
+class AnswerCap(StoppingCriteria):
+    """Ends a sample once its answer (after the thinking closed, and after a forced cue) reaches ``cap``."""
+
+    def __init__(self, streamer: SampleStreamer, cap: int) -> None:
+        self.streamer = streamer
+        self.cap = cap
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        done = []
+        for row, tracker in enumerate(self.streamer.trackers):
+            reached = (not self.streamer.finished[row] and tracker.closed
+                       and (not tracker.forced or tracker.forced_text_end is not None)
+                       and tracker.answer_tokens_after_close() >= self.cap)
+            if reached:
+                tracker.cut = True
+                self.streamer.finished[row] = True
+            done.append(self.streamer.finished[row] and not self.streamer.ended_on_its_own[row])
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class TakeTurns(StoppingCriteria):
+    """With a Lockstep: after each decode step, hand the turn to the other side and wait for the next one.
+    Never stops anything."""
+
+    def __init__(self, seat: Seat) -> None:
+        self.seat = seat
+        self._answer: torch.BoolTensor | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        self.seat.step()
+        if self._answer is None or self._answer.shape[0] != input_ids.shape[0]:
+            self._answer = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return self._answer
 
 
 # -- the backend -------------------------------------------------------------------------------------------
@@ -331,13 +444,14 @@ class LocalBackend:
         self.models: ModelCache[LoadedModel] = ModelCache(cache_budget_bytes, lambda ref: load_model(ref, self.plan))
 
     def generate(self, model_ref: str, job: GenerationJob, emit: Emit, stop: threading.Event) -> GenerationOutcome:
+        requested_at = time.monotonic()
         emit(Phase("loading", model_ref))
         loaded = self.models.get(model_ref)
         emit(Phase("generating", self.plan.label))
 
         def run() -> GenerationOutcome:
             return generate_with(loaded, job, emit, stop, compile_backend=self.compile_backend,
-                                 emit_interval_s=self.emit_interval_s)
+                                 emit_interval_s=self.emit_interval_s, requested_at=requested_at)
 
         return loaded.worker.run(run) if loaded.worker is not None else run()
 
@@ -357,11 +471,19 @@ def encode_prompt(loaded: LoadedModel, messages: Sequence[dict[str, str]], sampl
     return {name: tensor.repeat(samples, 1).to(loaded.plan.device) for name, tensor in inputs.items()}
 
 
-def generation_config(loaded: LoadedModel, job: GenerationJob, compile_backend: str = "inductor") -> GenerationConfig:
+def generation_cap(settings: SamplingSettings, forced_tokens: int) -> int:
+    """Tokens a sample may take: the total cap, lowered to budget + forced text + answer cap with a budget."""
+    if settings.thinking_budget is None:
+        return settings.max_new_tokens
+    return min(settings.max_new_tokens, settings.thinking_budget + forced_tokens + (settings.answer_cap or 0))
+
+
+def generation_config(loaded: LoadedModel, job: GenerationJob, compile_backend: str = "inductor",
+                      max_new_tokens: int | None = None) -> GenerationConfig:
     settings = job.settings
     options: dict[str, Any] = dict(
         do_sample=False,  # sampling is SeededSampler's job (or greedy when temperature is 0)
-        max_new_tokens=settings.max_new_tokens,
+        max_new_tokens=max_new_tokens or settings.max_new_tokens,
         eos_token_id=sorted(loaded.eos_token_ids) or None,
         pad_token_id=loaded.pad_token_id,
         # transformers' global defaults (unused without do_sample): left unset, a checkpoint's own sampling
@@ -383,33 +505,78 @@ def generation_config(loaded: LoadedModel, job: GenerationJob, compile_backend: 
     return GenerationConfig(**options)
 
 
+def forced_token_ids(tokenizer: Any) -> list[int]:
+    """The budget's forced text as token ids (the end-of-thinking marker first, at a token boundary)."""
+    return list(tokenizer.encode(BUDGET_FORCED_TEXT, add_special_tokens=False))
+
+
 def generate_with(loaded: LoadedModel, job: GenerationJob, emit: Emit, stop: threading.Event,
-                  compile_backend: str = "inductor", emit_interval_s: float = 0.02) -> GenerationOutcome:
+                  compile_backend: str = "inductor", emit_interval_s: float = 0.02,
+                  requested_at: float | None = None) -> GenerationOutcome:
     settings = job.settings
+    requested_at = requested_at if requested_at is not None else time.monotonic()
+    forced_ids = forced_token_ids(loaded.tokenizer) if settings.thinking_budget is not None else []
+    cap = generation_cap(settings, len(forced_ids))
     inputs = encode_prompt(loaded, job.messages, settings.samples)
     prompt_length = inputs["input_ids"].shape[1]
-    streamer = SampleStreamer(loaded.tokenizer, settings.samples, loaded.eos_token_ids, emit, emit_interval_s)
-    processors = LogitsProcessorList([] if settings.greedy else [SeededSampler(settings, loaded.plan.device)])
+    seat = job.pacer.seat() if job.pacer is not None else None
     started = time.monotonic()
+    streamer = SampleStreamer(loaded.tokenizer, settings.samples, loaded.eos_token_ids, emit, emit_interval_s,
+                              requested_at=requested_at, load_s=started - requested_at, seat=seat)
+    processors: list[LogitsProcessor] = [] if settings.greedy else [SeededSampler(settings, loaded.plan.device)]
+    if settings.thinking_budget is not None:
+        processors.append(BudgetForcer(streamer, settings.thinking_budget, forced_ids))
+    criteria: list[StoppingCriteria] = [StopOnEvent(stop)]
+    if settings.answer_cap is not None:
+        criteria.append(AnswerCap(streamer, settings.answer_cap))
+    if seat is not None:
+        criteria.append(TakeTurns(seat))
+    monitor = open_monitor(loaded.plan.device, on_reading=emit)
+    gpu = None
     try:
-        output = loaded.model.generate(**inputs, generation_config=generation_config(loaded, job, compile_backend),
-                                       logits_processor=processors,
-                                       stopping_criteria=StoppingCriteriaList([StopOnEvent(stop)]),
+        if seat is not None:
+            seat.acquire()  # the prompt's forward pass takes a turn too
+        output = loaded.model.generate(**inputs, generation_config=generation_config(loaded, job, compile_backend,
+                                                                                     max_new_tokens=cap),
+                                       logits_processor=LogitsProcessorList(processors),
+                                       stopping_criteria=StoppingCriteriaList(criteria),
                                        streamer=streamer)
     except torch.cuda.OutOfMemoryError as exc:
         raise GenerationError(f"the GPU ran out of memory generating {settings.samples} sample(s) of up to "
-                              f"{settings.max_new_tokens} tokens: lower k or max new tokens, or set a smaller "
+                              f"{cap} tokens: lower k or max new tokens, or set a smaller "
                               "VIBEDASH_MODEL_CACHE_GB so fewer models stay loaded") from exc
-    elapsed = time.monotonic() - started
+    finally:
+        if seat is not None:
+            seat.leave()
+        if monitor is not None:
+            gpu = monitor.stop()
+    finished_at = time.monotonic()
+    elapsed = finished_at - started
     generated = output[:, prompt_length:].tolist()
     texts = []
     for row, ids in enumerate(generated):
         kept = ids[:streamer.tokens[row]]  # drop the padding after the sample ended
         texts.append(loaded.tokenizer.decode(kept, skip_special_tokens=True))
+    for row, tracker in enumerate(streamer.trackers):
+        if not streamer.finished[row] and tracker.tokens >= cap:
+            tracker.cut = True
+    samples = [tracker.finish(ended_on_its_own=streamer.ended_on_its_own[row])
+               for row, tracker in enumerate(streamer.trackers)]
     first = streamer.first_token_at
+    answers = [sample.first_answer_at for sample in samples if sample.first_answer_at is not None]
     # Stopped: the Stop button cut a sample short (not merely pressed after every sample had ended).
-    cut_short = any(not done and count < settings.max_new_tokens
-                    for done, count in zip(streamer.finished, streamer.tokens))
-    return GenerationOutcome(texts=texts, tokens=list(streamer.tokens), device=loaded.plan.label,
-                             time_to_first_token_s=(first - started) if first is not None else None,
-                             elapsed_s=elapsed, stopped=stop.is_set() and cut_short)
+    cut_short = any(not done and not sample.cut for done, sample in zip(streamer.finished, samples))
+    outcome = GenerationOutcome(
+        texts=texts, tokens=[sample.tokens for sample in samples], device=loaded.plan.label,
+        time_to_first_token_s=(first - requested_at) if first is not None else None,
+        elapsed_s=elapsed, stopped=stop.is_set() and cut_short, load_s=started - requested_at,
+        time_to_first_answer_s=(min(answers) - requested_at) if answers else None,
+        total_s=(streamer.last_token_at or finished_at) - requested_at,
+        thinking_tokens=[sample.thinking_tokens for sample in samples],
+        answer_tokens=[sample.answer_tokens for sample in samples],
+        samples_cut=sum(sample.cut for sample in samples), samples_forced=sum(sample.forced for sample in samples),
+        own_decode_s=streamer.own_decode_s())
+    if gpu is not None:
+        outcome.energy_j, outcome.gpu_utilisation_pct = gpu.energy_j, gpu.utilisation_pct
+        outcome.gpu_memory_mb, outcome.gpu_power_w = gpu.memory_mb, gpu.power_w
+    return outcome

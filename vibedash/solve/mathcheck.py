@@ -83,9 +83,10 @@ class MathVerifier:
 
     def _ask(self, process: subprocess.Popen[str], request: dict, timeout_s: float) -> dict:
         assert process.stdin is not None
+        deadline = time.monotonic() + timeout_s  # the budget covers the whole exchange, the request's write too
         process.stdin.write(json.dumps(request) + "\n")
         process.stdin.flush()
-        return self._read_reply(process, timeout_s)
+        return self._read_reply(process, deadline - time.monotonic())
 
     @staticmethod
     def _read_reply(process: subprocess.Popen[str], timeout_s: float) -> dict:

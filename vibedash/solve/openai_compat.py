@@ -6,6 +6,13 @@ A version uses it when its model reference starts with ``openai:``:
     openai:VibeThinker-1.5B                            (base URL from VIBEDASH_OPENAI_BASE_URL)
 The API key (VIBEDASH_OPENAI_API_KEY) goes only into the Authorization header: never into messages, logs
 or reprs.
+
+Thinking budget: the request carries vLLM's ``thinking_token_budget``; a server that honours it closes the
+thinking itself. The budget is enforced here as well, so servers without one (or that ignore it) keep it too:
+a sample that streams more than N thinking tokens is cut there, and its answer is generated in a second
+request to ``/completions`` whose prompt is the conversation in ChatML, the thinking so far, and the forced
+``</think>`` plus cue. Tokens are counted as stream deltas (one token each on vLLM and SGLang); the forced
+text of a continuation is not counted as tokens.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import contextlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -24,12 +32,15 @@ from vibedash.solve.generation import (
     Emit,
     GenerationJob,
     GenerationOutcome,
+    LiveFigures,
     Phase,
     TextDelta,
 )
+from vibedash.solve.prompts import BUDGET_FORCED_TEXT, DEFAULT_ANSWER_MAX_TOKENS, THINK_END, THINK_START
+from vibedash.solve.thinking import ThinkingTracker
 
 PREFIX = "openai:"
-THINK_START, THINK_END = "<think>", "</think>"
+BUDGET_FIELD = "thinking_token_budget"  # vLLM's per-request thinking budget (needs a server reasoning config)
 
 
 def is_openai_ref(model_ref: str | None) -> bool:
@@ -58,17 +69,41 @@ def parse_ref(model_ref: str, default_base_url: str | None) -> Endpoint:
     return Endpoint(model=name.strip(), base_url=url.rstrip("/"))
 
 
-def request_body(endpoint: Endpoint, job: GenerationJob) -> dict[str, Any]:
+def request_body(endpoint: Endpoint, job: GenerationJob, budget_field: str | None = BUDGET_FIELD) -> dict[str, Any]:
     settings = job.settings
     body: dict[str, Any] = {
         "model": endpoint.model, "messages": list(job.messages), "stream": True,
         "stream_options": {"include_usage": True},
-        "max_tokens": settings.max_new_tokens, "temperature": settings.temperature, "top_p": settings.top_p,
+        "max_tokens": settings.generation_cap, "temperature": settings.temperature, "top_p": settings.top_p,
         "seed": settings.seed, "n": settings.samples,
     }
     if settings.top_k:
         body["top_k"] = settings.top_k  # a vLLM/SGLang extension; left out means disabled
+    if settings.thinking_budget is not None and budget_field:
+        body[budget_field] = settings.thinking_budget  # vLLM's own budget (with a reasoning config); else ignored
     return body
+
+
+def chatml_prompt(messages: Sequence[dict[str, str]]) -> str:
+    """The messages in ChatML, VibeThinker's (Qwen's) chat format, ready for the assistant's turn: the prompt
+    of a continuation through ``/completions``, which takes text, not messages."""
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"
+
+
+@dataclass
+class _Sample:
+    """One sample of a streamed request: its text, its thinking tracker, how it ended."""
+
+    parts: list[str] = field(default_factory=list)
+    tracker: ThinkingTracker = field(default_factory=ThinkingTracker)
+    in_reasoning_field: bool = False  # inside the server's separate reasoning field
+    finish_reason: str | None = None
+    over_budget: bool = False  # thought past the budget: the rest of its stream is dropped, then continued
+
+    @property
+    def done(self) -> bool:
+        return self.finish_reason is not None or self.over_budget
 
 
 class OpenAICompatBackend:
@@ -76,15 +111,27 @@ class OpenAICompatBackend:
 
     def __init__(self, default_base_url: str | None = None, api_key: str | None = None, *,
                  connect_timeout_s: float = 5.0, read_timeout_s: float = 300.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, budget_field: str | None = BUDGET_FIELD,
+                 figures_every_s: float = 0.25) -> None:
+        """``budget_field``: the request field that carries the thinking budget to the server (vLLM's
+        ``thinking_token_budget``), None to send none. Either way the budget is enforced here too: a sample
+        that thinks past it is cut and continued through ``/completions`` after the forced marker."""
         self._default_base_url = default_base_url
         self._api_key = api_key
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._session = session  # None: one session per generation (a Session is not meant to be shared by threads)
+        self._budget_field = budget_field
+        self._figures_every_s = figures_every_s
 
     def __repr__(self) -> str:  # no key, ever
         key = "set" if self._api_key else "not set"
         return f"OpenAICompatBackend(default_base_url={self._default_base_url!r}, api_key={key})"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
 
     def generate(self, model_ref: str, job: GenerationJob, emit: Emit, stop: threading.Event) -> GenerationOutcome:
         try:
@@ -92,24 +139,50 @@ class OpenAICompatBackend:
         except SolveConfigError as exc:
             raise ModelLoadError(model_ref, str(exc).split(": ", 1)[-1]) from None
         emit(Phase("connecting", endpoint.base_url))
-        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        started = time.monotonic()
+        requested_at = time.monotonic()
+        run = _StreamRun(job, emit, stop, endpoint, requested_at, self._figures_every_s)
         with contextlib.ExitStack() as cleanup:
             session = self._session or cleanup.enter_context(requests.Session())
-            try:
-                response = session.post(f"{endpoint.base_url}/chat/completions", json=request_body(endpoint, job),
-                                        headers=headers, stream=True, timeout=self._timeout)
-            except requests.ConnectionError:
-                raise ModelLoadError(model_ref, f"no server answers at {endpoint.base_url}") from None
-            except requests.Timeout:
-                raise ModelLoadError(model_ref, f"the server at {endpoint.base_url} did not answer in time",
-                                     missing=False) from None
+            response = self._post(session, model_ref, endpoint, "chat/completions",
+                                  request_body(endpoint, job, self._budget_field))
             with response:
                 self._check_status(response, model_ref, endpoint)
+                run.load_s = time.monotonic() - requested_at
                 emit(Phase("generating", endpoint.base_url))
-                return self._read_stream(response, job, emit, stop, started, endpoint)
+                run.read_chat(response)
+            for index, sample in enumerate(run.samples):
+                if sample.over_budget and not stop.is_set():
+                    self._continue_after_budget(session, model_ref, endpoint, run, index)
+        return run.outcome()
+
+    def _post(self, session: requests.Session, model_ref: str, endpoint: Endpoint, path: str,
+              body: dict[str, Any]) -> requests.Response:
+        try:
+            return session.post(f"{endpoint.base_url}/{path}", json=body, headers=self._headers(), stream=True,
+                                timeout=self._timeout)
+        except requests.ConnectionError:
+            raise ModelLoadError(model_ref, f"no server answers at {endpoint.base_url}") from None
+        except requests.Timeout:
+            raise ModelLoadError(model_ref, f"the server at {endpoint.base_url} did not answer in time",
+                                 missing=False) from None
+
+    def _continue_after_budget(self, session: requests.Session, model_ref: str, endpoint: Endpoint,
+                               run: _StreamRun, index: int) -> None:
+        """Phase two of budget forcing on a server that ignored the budget: the thinking so far, the forced
+        marker and cue, and the answer generated from there through ``/completions`` within the answer cap."""
+        settings = run.job.settings
+        sample = run.samples[index]
+        run.add(index, BUDGET_FORCED_TEXT, tokens=0)
+        body = {"model": endpoint.model, "prompt": chatml_prompt(run.job.messages) + "".join(sample.parts),
+                "stream": True, "max_tokens": settings.answer_cap or DEFAULT_ANSWER_MAX_TOKENS,
+                "temperature": settings.temperature, "top_p": settings.top_p, "seed": settings.seed + index}
+        if settings.top_k:
+            body["top_k"] = settings.top_k
+        response = self._post(session, model_ref, endpoint, "completions", body)
+        with response:
+            self._check_status(response, model_ref, endpoint)
+            sample.finish_reason = None
+            run.read_completion(response, index)
 
     @staticmethod
     def _check_status(response: requests.Response, model_ref: str, endpoint: Endpoint) -> None:
@@ -124,72 +197,160 @@ class OpenAICompatBackend:
                                             f"{response.status_code}): set VIBEDASH_OPENAI_API_KEY", missing=False)
         raise GenerationError(f"the server at {endpoint.base_url} answered HTTP {response.status_code}: {detail}")
 
-    def _read_stream(self, response: requests.Response, job: GenerationJob, emit: Emit, stop: threading.Event,
-                     started: float, endpoint: Endpoint) -> GenerationOutcome:
-        samples = job.settings.samples
-        texts: list[list[str]] = [[] for _ in range(samples)]
-        deltas = [0] * samples
-        thinking = [False] * samples
-        first_token_at: float | None = None
-        usage_tokens: int | None = None
-        stopped = False
 
-        def add(index: int, text: str) -> None:
-            texts[index].append(text)
-            emit(TextDelta(sample=index, text=text))
+class _StreamRun:
+    """The samples of one request as the stream fills them, and the figures they add up to."""
 
+    def __init__(self, job: GenerationJob, emit: Emit, stop: threading.Event, endpoint: Endpoint,
+                 requested_at: float, figures_every_s: float) -> None:
+        self.job, self.emit, self.stop, self.endpoint = job, emit, stop, endpoint
+        self.requested_at = requested_at
+        self.samples = [_Sample() for _ in range(job.settings.samples)]
+        self.load_s: float | None = None
+        self.usage_tokens: int | None = None
+        self.stopped = False
+        self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
+        self._figures_every_s = figures_every_s
+        self._figures_at = float("-inf")
+
+    def add(self, index: int, text: str, tokens: int = 1) -> None:
+        now = time.monotonic()
+        sample = self.samples[index]
+        sample.parts.append(text)
+        sample.tracker.observe(text, now, tokens)
+        if tokens:
+            self.first_token_at = self.first_token_at or now
+            self.last_token_at = now
+        self.emit(TextDelta(sample=index, text=text))
+        if now - self._figures_at >= self._figures_every_s:
+            self._figures_at = now
+            self.emit(self.figures(now))
+
+    def _events(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        """The stream's JSON chunks until [DONE]; sets ``stopped`` when Stop closed it."""
+        base_url = self.endpoint.base_url
         try:
             for raw in response.iter_lines(chunk_size=None):
-                if stop.is_set():
-                    stopped = True
-                    break
+                if self.stop.is_set():
+                    self.stopped = True
+                    return
                 line = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
                 if not line.startswith("data:"):
                     continue  # blank separators, comments, event names
                 data = line[len("data:"):].strip()
                 if data == "[DONE]":
-                    break
+                    return
                 chunk = json.loads(data)
                 if chunk.get("error"):
-                    raise GenerationError(f"the server at {endpoint.base_url} reported: {_error_text(chunk['error'])}")
-                if chunk.get("usage"):
-                    usage_tokens = chunk["usage"].get("completion_tokens", usage_tokens)
-                for choice in chunk.get("choices") or []:
-                    index = int(choice.get("index", 0))
-                    if not 0 <= index < samples:
-                        continue
-                    delta = choice.get("delta") or {}
-                    # Servers with a reasoning parser split the thinking out; put it back in <think> tags so
-                    # the answer is still graded after </think>, as for a local run.
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    content = delta.get("content")
-                    if reasoning:
-                        if not thinking[index]:
-                            thinking[index] = True
-                            add(index, THINK_START)
-                        add(index, reasoning)
-                    if content:
-                        if thinking[index]:
-                            thinking[index] = False
-                            add(index, THINK_END)
-                        add(index, content)
-                    if reasoning or content:
-                        deltas[index] += 1
-                        first_token_at = first_token_at or time.monotonic()
+                    raise GenerationError(f"the server at {base_url} reported: {_error_text(chunk['error'])}")
+                yield chunk
         except (requests.ConnectionError, requests.Timeout) as exc:
-            if not stop.is_set():
-                raise GenerationError(f"the stream from {endpoint.base_url} broke off: {type(exc).__name__}") from None
-            stopped = True
+            if not self.stop.is_set():
+                raise GenerationError(f"the stream from {base_url} broke off: {type(exc).__name__}") from None
+            self.stopped = True
         except (ValueError, KeyError, TypeError) as exc:
-            raise GenerationError(f"the server at {endpoint.base_url} sent a malformed stream chunk ({exc})") from None
-        elapsed = time.monotonic() - started
-        # Usage is exact but totals all samples; per-sample counts come from the deltas (one token each on
-        # vLLM and SGLang).
-        tokens = [usage_tokens] if usage_tokens is not None and samples == 1 else deltas
-        return GenerationOutcome(texts=["".join(parts) for parts in texts], tokens=tokens,
-                                 device=f"openai {endpoint.base_url}",
-                                 time_to_first_token_s=(first_token_at - started) if first_token_at else None,
-                                 elapsed_s=elapsed, stopped=stopped or stop.is_set())
+            raise GenerationError(f"the server at {base_url} sent a malformed stream chunk ({exc})") from None
+
+    def _thinking_delta(self, index: int) -> bool:
+        """Whether one more thinking token fits the budget; a sample past it is cut off here."""
+        budget = self.job.settings.thinking_budget
+        sample = self.samples[index]
+        if budget is None or sample.tracker.closed or sample.tracker.thinking_tokens < budget:
+            return True
+        sample.over_budget = True
+        sample.tracker.forced, sample.tracker.forced_at = True, sample.tracker.tokens
+        if sample.in_reasoning_field:
+            sample.in_reasoning_field = False  # the forced text closes it
+        return False
+
+    def read_chat(self, response: requests.Response) -> None:
+        for chunk in self._events(response):
+            if chunk.get("usage"):
+                self.usage_tokens = chunk["usage"].get("completion_tokens", self.usage_tokens)
+            for choice in chunk.get("choices") or []:
+                index = int(choice.get("index", 0))
+                if not 0 <= index < len(self.samples) or self.samples[index].over_budget:
+                    continue
+                sample = self.samples[index]
+                delta = choice.get("delta") or {}
+                # Servers with a reasoning parser split the thinking out; put it back in <think> tags so
+                # the answer is still graded after </think>, as for a local run.
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                content = delta.get("content")
+                if reasoning and self._thinking_delta(index):
+                    if not sample.in_reasoning_field:
+                        sample.in_reasoning_field = True
+                        self.add(index, THINK_START, tokens=0)
+                    self.add(index, reasoning)
+                if content and not sample.over_budget:
+                    if sample.in_reasoning_field:
+                        sample.in_reasoning_field = False
+                        self.add(index, THINK_END, tokens=0)
+                    # A delta that closes the thinking is let through even at the budget (a server that
+                    # honours the budget sends it right there).
+                    if sample.tracker.closed or THINK_END in content or self._thinking_delta(index):
+                        self.add(index, content)
+                if choice.get("finish_reason") and not sample.over_budget:
+                    sample.finish_reason = choice["finish_reason"]
+            if all(sample.done for sample in self.samples) and any(s.over_budget for s in self.samples):
+                return  # every sample ended or is to be continued: no need to wait for the rest
+
+    def read_completion(self, response: requests.Response, index: int) -> None:
+        for chunk in self._events(response):
+            for choice in chunk.get("choices") or []:
+                if choice.get("text"):
+                    self.add(index, choice["text"])
+                if choice.get("finish_reason"):
+                    self.samples[index].finish_reason = choice["finish_reason"]
+
+    def figures(self, now: float) -> LiveFigures:
+        trackers = [sample.tracker for sample in self.samples]
+        decoded = sum(max(0, t.tokens - 1) for t in trackers)
+        span = (self.last_token_at - self.first_token_at) if self.first_token_at and self.last_token_at else 0
+        answers = [t.first_answer_at for t in trackers if t.first_answer_at is not None]
+        return LiveFigures(
+            elapsed_s=now - self.requested_at, load_s=self.load_s,
+            time_to_first_token_s=self.first_token_at - self.requested_at if self.first_token_at else None,
+            time_to_first_answer_s=min(answers) - self.requested_at if answers else None,
+            thinking_tokens=sum(t.thinking_tokens for t in trackers),
+            answer_tokens=sum(t.answer_tokens for t in trackers),
+            decode_tokens_per_second=decoded / span if span > 0 and decoded else None,
+            answering=trackers[0].closed)
+
+    def outcome(self) -> GenerationOutcome:
+        now = time.monotonic()
+        self.emit(self.figures(now))
+        settings = self.job.settings
+        stopped = self.stopped or self.stop.is_set()
+        finished = []
+        for sample in self.samples:
+            if sample.finish_reason == "length":  # the total cap, or the answer cap of a continuation
+                sample.tracker.cut = True
+            # Ended on its own: a stop reason, or a stream that simply ended (servers that send no reason).
+            ended = sample.finish_reason != "length" and not sample.over_budget and not stopped
+            finished.append(sample.tracker.finish(ended_on_its_own=ended))
+        # Usage is exact but totals all samples and knows nothing of continuations; per-sample counts come
+        # from the deltas (one token each on vLLM and SGLang).
+        tokens = [f.tokens for f in finished]
+        if self.usage_tokens is not None and len(finished) == 1 and not finished[0].forced:
+            tokens = [self.usage_tokens]
+        answers = [f.first_answer_at for f in finished if f.first_answer_at is not None]
+        load_at = self.requested_at + (self.load_s or 0.0)
+        decode_span = (self.last_token_at - self.first_token_at) if self.first_token_at and self.last_token_at \
+            else None
+        return GenerationOutcome(
+            texts=["".join(sample.parts) for sample in self.samples], tokens=tokens,
+            device=f"openai {self.endpoint.base_url}",
+            time_to_first_token_s=(self.first_token_at - self.requested_at) if self.first_token_at else None,
+            elapsed_s=now - load_at, stopped=stopped, load_s=self.load_s,
+            time_to_first_answer_s=(min(answers) - self.requested_at) if answers else None,
+            total_s=(self.last_token_at or now) - self.requested_at,
+            thinking_tokens=[f.thinking_tokens for f in finished],
+            answer_tokens=[max(0, t - f.thinking_tokens - (f.tokens - f.thinking_tokens - f.answer_tokens))
+                           for t, f in zip(tokens, finished)],
+            samples_cut=sum(f.cut for f in finished), samples_forced=sum(f.forced for f in finished),
+            own_decode_s=decode_span)
 
 
 def _error_text(error: Any) -> str:

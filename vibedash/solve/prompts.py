@@ -6,6 +6,9 @@
   as VibeThinker's code evaluation does.
 - No system message: the tokenizer's chat template does the rest.
 - Sampling: temperature 0.6, top_p 0.95, top_k disabled, up to 40,960 new tokens (VibeThinker's README).
+- Thinking budget (off by default): after N thinking tokens without ``</think>``, the engine closes the
+  thinking itself (budget forcing, as in s1 and Qwen3's thinking budget) with ``BUDGET_FORCED_TEXT`` and lets
+  the model answer within ``answer_max_tokens``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ CODE_FORMAT_INSTRUCTION = ("Read the inputs from stdin solve the problem and wri
 
 VIBETHINKER_MAX_NEW_TOKENS = 40_960
 MAX_SAMPLES = 64
+THINK_START, THINK_END = "<think>", "</think>"
+# Budget forcing closes the thinking with the end-of-thinking marker and a short cue to answer now. The text
+# starts with the marker itself, so the tokens before it are exactly the thinking the model did.
+BUDGET_ANSWER_CUE = "\n\n**Final Answer**\n"  # s1's cue after a forced end of thinking
+BUDGET_FORCED_TEXT = THINK_END + BUDGET_ANSWER_CUE
+DEFAULT_ANSWER_MAX_TOKENS = 2048  # the answer's own cap once a budget closed (or the model closed) the thinking
 
 
 def build_prompt(kind: Kind, question: str) -> str:
@@ -57,6 +66,11 @@ class SamplingSettings:
     max_new_tokens: int = VIBETHINKER_MAX_NEW_TOKENS
     seed: int = 0  # every run is seeded, so an identical request gives an identical answer
     samples: int = 1  # k > 1: self-consistency vote over k samples drawn in one batch
+    # Budget forcing: None = no budget (the default); N = at most N thinking tokens per sample, then
+    # ``</think>`` and a cue are appended and the answer gets at most ``answer_max_tokens`` more tokens
+    # (``DEFAULT_ANSWER_MAX_TOKENS`` when None). ``max_new_tokens`` stays the cap on everything.
+    thinking_budget: int | None = None
+    answer_max_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.top_k is not None and self.top_k <= 0:
@@ -71,6 +85,26 @@ class SamplingSettings:
             raise SettingsError(f"samples (k) {self.samples} is out of range: use 1 to {MAX_SAMPLES}")
         if self.seed < 0:
             raise SettingsError(f"seed {self.seed} must be zero or positive")
+        if self.thinking_budget is not None and self.thinking_budget < 0:
+            raise SettingsError(f"thinking budget {self.thinking_budget} must be zero or more tokens "
+                                "(leave it unset for no budget)")
+        if self.answer_max_tokens is not None and self.answer_max_tokens < 1:
+            raise SettingsError(f"answer cap {self.answer_max_tokens} must be at least 1 token")
+
+    @property
+    def answer_cap(self) -> int | None:
+        """Tokens the answer may take after the thinking closed; None without a budget (only the total cap)."""
+        if self.thinking_budget is None and self.answer_max_tokens is None:
+            return None
+        return self.answer_max_tokens or DEFAULT_ANSWER_MAX_TOKENS
+
+    @property
+    def generation_cap(self) -> int:
+        """Tokens a sample may take in all: the total cap, lowered to what the budget and the answer cap allow."""
+        if self.thinking_budget is None:
+            return self.max_new_tokens
+        forced_allowance = 64  # the forced marker and cue, whatever the tokenizer makes of them
+        return min(self.max_new_tokens, self.thinking_budget + forced_allowance + (self.answer_cap or 0))
 
     @property
     def mode(self) -> str:
@@ -85,3 +119,12 @@ class SamplingSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def key_dict(self) -> dict[str, Any]:
+        """The settings as they enter a cache key: the budget fields only when set, so runs logged before the
+        budget existed keep their keys (and stay reusable)."""
+        data = asdict(self)
+        for name in ("thinking_budget", "answer_max_tokens"):
+            if data[name] is None:
+                del data[name]
+        return data

@@ -1,7 +1,8 @@
 """The solve log (table ``solve_run``): every finished or stopped run, and the cache of identical requests.
 
 A request is identified by its cache key: sha256 over the version, the model reference, the exact prompt,
-every sampling setting (seed included: all runs are seeded), the mode and the backend. A run that was
+every sampling setting (seed included: all runs are seeded; the thinking budget and answer cap when set), the
+mode and the backend. A run that was
 stopped is logged but never answers a later request. Each run counts how often it answered a repeat
 (``cache_hits``) and when it last did (``last_served_at``), so the log shows which runs are reused.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, Select, delete, select, update
+from sqlalchemy.orm import Session
 
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import SolveRun, Version, utcnow
@@ -24,7 +26,7 @@ DEVICE_COLUMN_LIMIT = 64
 
 
 def cache_key(*, version_sha: str, model_ref: str, prompt: str, settings: SamplingSettings, backend: str) -> str:
-    payload = {"version": version_sha, "model_ref": model_ref, "prompt": prompt, "settings": settings.as_dict(),
+    payload = {"version": version_sha, "model_ref": model_ref, "prompt": prompt, "settings": settings.key_dict(),
                "mode": settings.mode, "backend": backend}
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -55,6 +57,18 @@ class SolveResult:
     elapsed_s: float | None = None
     tokens: int | None = None
     tokens_per_second: float | None = None
+    load_s: float | None = None  # request to generation start: model load or queue
+    time_to_first_answer_s: float | None = None  # request to the first token after </think>
+    total_s: float | None = None  # request to the last token
+    thinking_tokens: int | None = None  # all samples
+    answer_tokens: int | None = None  # all samples
+    decode_tokens_per_second: float | None = None  # the version's own decode rate
+    samples_cut: int | None = None  # samples a token cap ended
+    samples_forced: int | None = None  # samples whose thinking the budget closed
+    energy_j: float | None = None  # GPU energy of the run (NVML); None without a GPU
+    gpu_utilisation_pct: float | None = None
+    gpu_memory_mb: float | None = None
+    gpu_power_w: float | None = None
     sample_outputs: tuple[str, ...] = ()  # each sample's text (live runs; a cached vote keeps only `output`)
     sample_answers: tuple[str | None, ...] = ()
     cached: bool = False  # answered from the log, not generated now
@@ -65,6 +79,19 @@ class SolveResult:
     @property
     def mode(self) -> str:
         return self.settings.mode
+
+    @property
+    def cut_by_cap(self) -> bool:
+        return bool(self.samples_cut)
+
+    @property
+    def mean_thinking_tokens(self) -> float | None:
+        return self.thinking_tokens / self.settings.samples if self.thinking_tokens is not None else None
+
+
+FIGURE_FIELDS = ("load_s", "time_to_first_answer_s", "total_s", "thinking_tokens", "answer_tokens",
+                 "decode_tokens_per_second", "samples_cut", "samples_forced", "energy_j", "gpu_utilisation_pct",
+                 "gpu_memory_mb", "gpu_power_w")
 
 
 def join_samples(texts: list[str]) -> str:
@@ -91,7 +118,8 @@ def _result_from_row(row: SolveRun, version_sha: str, cached: bool) -> SolveResu
         backend=row.backend, device=row.device, output=row.output, answer=row.answer, correct=row.correct,
         grade_detail=row.grade_detail or "", agreement=row.agreement, stopped=row.stopped,
         time_to_first_token_s=row.time_to_first_token_s, elapsed_s=row.elapsed_s, tokens=row.tokens,
-        tokens_per_second=row.tokens_per_second, cached=cached, run_id=row.id, created_at=row.created_at)
+        tokens_per_second=row.tokens_per_second, cached=cached, run_id=row.id, created_at=row.created_at,
+        **{name: getattr(row, name) for name in FIGURE_FIELDS})
 
 
 def serve_cached(engine: Engine, key: str, now: datetime | None = None) -> SolveResult | None:
@@ -123,7 +151,8 @@ def save_run(engine: Engine, result: SolveResult) -> SolveResult:
             backend=result.backend, device=(result.device or "")[:DEVICE_COLUMN_LIMIT] or None,
             output=result.output, answer=result.answer, correct=result.correct, grade_detail=result.grade_detail,
             agreement=result.agreement, stopped=result.stopped, time_to_first_token_s=result.time_to_first_token_s,
-            elapsed_s=result.elapsed_s, tokens=result.tokens, tokens_per_second=result.tokens_per_second)
+            elapsed_s=result.elapsed_s, tokens=result.tokens, tokens_per_second=result.tokens_per_second,
+            **{name: getattr(result, name) for name in FIGURE_FIELDS})
         session.add(row)
         session.flush()
         return replace(result, run_id=row.id, created_at=row.created_at)
@@ -150,6 +179,14 @@ class RunSummary:
     stopped: bool
     cache_hits: int = 0  # identical requests this run answered from the log
     last_served_at: datetime | None = None
+    time_to_first_answer_s: float | None = None
+    total_s: float | None = None
+    thinking_tokens: int | None = None
+    answer_tokens: int | None = None
+    decode_tokens_per_second: float | None = None
+    samples_cut: int | None = None
+    thinking_budget: int | None = None
+    energy_j: float | None = None
 
     @property
     def reusable(self) -> bool:
@@ -164,18 +201,34 @@ def recent_runs(engine: Engine, limit: int = 20, version_ids: list[int] | None =
     if version_ids:
         query = query.where(SolveRun.version_id.in_(version_ids))
     with unit_of_work(engine) as session:
-        summaries = []
-        for row, sha in session.execute(query):
-            settings = _settings_from_json(row.settings)
-            problem = row.problem_id or _first_words(row.prompt)
-            answer = row.answer if row.answer is None or "\n" not in row.answer else "(program)"
-            summaries.append(RunSummary(
-                run_id=row.id, created_at=row.created_at, version=sha[:7] if sha else "deleted", problem=problem,
-                mode=row.mode, samples=settings.samples, backend=row.backend, device=row.device, answer=answer,
-                correct=row.correct, agreement=row.agreement, tokens=row.tokens,
-                tokens_per_second=row.tokens_per_second, time_to_first_token_s=row.time_to_first_token_s,
-                stopped=row.stopped, cache_hits=row.cache_hits, last_served_at=row.last_served_at))
-        return summaries
+        return _summaries(session, query)
+
+
+def runs_of_version(session: Session, version_id: int, limit: int = 50) -> list[RunSummary]:
+    """A version's runs, newest first, in an open session (the Version page's read session)."""
+    query = (select(SolveRun, Version.sha).outerjoin(Version, SolveRun.version_id == Version.id)
+             .where(SolveRun.version_id == version_id)
+             .order_by(SolveRun.created_at.desc(), SolveRun.id.desc()).limit(limit))
+    return _summaries(session, query)
+
+
+def _summaries(session: Session, query: Select) -> list[RunSummary]:
+    summaries = []
+    for row, sha in session.execute(query):
+        settings = _settings_from_json(row.settings)
+        problem = row.problem_id or _first_words(row.prompt)
+        answer = row.answer if row.answer is None or "\n" not in row.answer else "(program)"
+        summaries.append(RunSummary(
+            run_id=row.id, created_at=row.created_at, version=sha[:7] if sha else "deleted", problem=problem,
+            mode=row.mode, samples=settings.samples, backend=row.backend, device=row.device, answer=answer,
+            correct=row.correct, agreement=row.agreement, tokens=row.tokens,
+            tokens_per_second=row.tokens_per_second, time_to_first_token_s=row.time_to_first_token_s,
+            stopped=row.stopped, cache_hits=row.cache_hits, last_served_at=row.last_served_at,
+            time_to_first_answer_s=row.time_to_first_answer_s, total_s=row.total_s,
+            thinking_tokens=row.thinking_tokens, answer_tokens=row.answer_tokens,
+            decode_tokens_per_second=row.decode_tokens_per_second, samples_cut=row.samples_cut,
+            thinking_budget=settings.thinking_budget, energy_j=row.energy_j))
+    return summaries
 
 
 def _first_words(prompt: str, limit: int = 40) -> str:

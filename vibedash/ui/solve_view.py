@@ -1,5 +1,9 @@
-"""Streamlit pieces of the Solve page: the shared solve engine, live columns fed by the engine's events,
-the result of a run, and the recent runs table."""
+"""Streamlit pieces of the Solve page: the shared solve engine, live columns fed by the engine's events
+(text, thinking-aware figures, GPU readings), the result of a run, the recent runs table, and the solve
+section of the Version page (latency percentiles and the version's runs).
+
+Model output is shown as text: the thinking in a plain text block, only the answer (after ``</think>``)
+rendered as Markdown with its math, so underscores and asterisks in code or reasoning stay as written."""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.delta_generator import DeltaGenerator
 
-from vibedash.solve.answers import THINK_END
 from vibedash.solve.engine import (
     Chunk,
     Failed,
@@ -23,6 +26,9 @@ from vibedash.solve.engine import (
     SolveEvent,
     Tick,
 )
+from vibedash.solve.generation import GpuReading, LiveFigures
+from vibedash.solve.latency import PERCENTILES, VersionLatency
+from vibedash.solve.prompts import THINK_END, THINK_START
 from vibedash.solve.runlog import RunSummary, SolveResult
 from vibedash.ui import state
 from vibedash.ui.format import relative_time
@@ -50,12 +56,63 @@ def solve_engine() -> SolveEngine:
                          settings.openai_base_url, _db=state.engine())
 
 
-def display_text(text: str, tail: int | None = LIVE_TAIL_CHARS) -> str:
-    """Model output for the page: the thinking marked off, and only the tail while it is long."""
-    if tail is not None and len(text) > tail:
-        text = "…" + text[-tail:]
-    text = text.replace("<think>", ":material/psychology: *thinking…*\n\n").replace(THINK_END, "\n\n---\n")
-    return text
+def split_output(text: str) -> tuple[str, str | None]:
+    """(thinking, answer) of an output: the answer is what follows the last ``</think>``, None while the
+    thinking is still open (or the model never closed it)."""
+    end = text.rfind(THINK_END)
+    thinking = text if end < 0 else text[:end]
+    thinking = thinking.lstrip()
+    if thinking.startswith(THINK_START):
+        thinking = thinking[len(THINK_START):]
+    return thinking.strip("\n"), (None if end < 0 else text[end + len(THINK_END):].strip())
+
+
+def _tail(text: str, tail: int | None) -> str:
+    return "…" + text[-tail:] if tail is not None and len(text) > tail else text
+
+
+def show_output(thinking_slot: DeltaGenerator, answer_slot: DeltaGenerator, text: str,
+                tail: int | None = LIVE_TAIL_CHARS, *, answered_without_thinking: bool = False) -> None:
+    """The thinking as plain text (wrapped), the answer as Markdown with math. An output with no
+    ``</think>`` is all thinking, unless the run says the model answered without thinking."""
+    thinking, answer = split_output(text)
+    if answer is None and answered_without_thinking:
+        thinking, answer = "", text.strip()
+    if thinking:
+        thinking_slot.code(_tail(thinking, tail), language=None, wrap_lines=True)
+    else:
+        thinking_slot.empty()
+    if answer is not None:
+        answer_slot.markdown(_tail(answer, tail) or "*(empty answer)*")
+    else:
+        answer_slot.empty()
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.2f} s" if value is not None else "–"
+
+
+def _tokens(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else "–"
+
+
+def live_figures_text(figures: LiveFigures) -> str:
+    """One wrapped line of a run's figures so far: never cut off, whatever the column's width."""
+    phase = "answering" if figures.answering else "thinking"
+    rate = f"{figures.decode_tokens_per_second:.1f} tok/s" if figures.decode_tokens_per_second else "– tok/s"
+    return (f"{phase} · thinking {_tokens(figures.thinking_tokens)} · answer {_tokens(figures.answer_tokens)} "
+            f"tokens · {rate} · load {_seconds(figures.load_s)} · first token "
+            f"{_seconds(figures.time_to_first_token_s)} · first answer {_seconds(figures.time_to_first_answer_s)}")
+
+
+def gpu_text(reading: GpuReading) -> str:
+    power = f" · {reading.power_w:.0f} W" if reading.power_w is not None else ""
+    return (f":material/memory: GPU {reading.utilisation_pct:.0f}% busy · {reading.memory_used_mb / 1024:.1f} of "
+            f"{reading.memory_total_mb / 1024:.1f} GiB{power}")
+
+
+NO_GPU_TEXT = ":material/memory: no GPU: this run is on the CPU (no utilisation, power or energy figures)"
+SERVER_GPU_TEXT = ":material/dns: on the server: its GPU is not watched from here"
 
 
 @dataclass
@@ -63,7 +120,10 @@ class LiveColumn:
     """The placeholders of one side while it streams."""
 
     status: DeltaGenerator
-    output: DeltaGenerator
+    figures: DeltaGenerator
+    gpu: DeltaGenerator
+    thinking: DeltaGenerator
+    answer: DeltaGenerator
     result: DeltaGenerator
     samples: int = 1
     text: str = ""
@@ -80,10 +140,20 @@ class LiveColumn:
     def draw_output(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self.drawn_at >= REDRAW_EVERY_S:
-            self.output.markdown(display_text(self.text) or "…")
+            show_output(self.thinking, self.answer, self.text)
             self.drawn_at = now
             if not force:
                 self.draw_status()
+
+    def draw_figures(self, figures: LiveFigures) -> None:
+        self.figures.caption(live_figures_text(figures))
+
+    def draw_device(self, detail: str) -> None:
+        """Under the figures: where the run happens (GPU readings replace this line as they come)."""
+        if detail.startswith("cpu"):
+            self.gpu.caption(NO_GPU_TEXT)
+        elif detail.startswith(("http://", "https://")):
+            self.gpu.caption(SERVER_GPU_TEXT)
 
 
 def live_columns(headers: dict[str, str], samples: int, height: int = 420) -> dict[str, LiveColumn]:
@@ -92,10 +162,11 @@ def live_columns(headers: dict[str, str], samples: int, height: int = 420) -> di
     for column, (side, header) in zip(columns, headers.items()):
         with column:
             st.markdown(f"**{header}**")
-            status = st.empty()
+            status, figures, gpu = st.empty(), st.empty(), st.empty()
             with st.container(height=height):
-                output = st.empty()
-            live[side] = LiveColumn(status=status, output=output, result=st.container(), samples=samples)
+                thinking, answer = st.empty(), st.empty()
+            live[side] = LiveColumn(status=status, figures=figures, gpu=gpu, thinking=thinking, answer=answer,
+                                    result=st.container(), samples=samples)
     return live
 
 
@@ -115,6 +186,12 @@ def stream_into(columns: dict[str, LiveColumn], events: Iterator[tuple[str, Solv
         elif isinstance(event, Progress):
             column.phase = event.phase
             column.draw_status()
+            if event.phase == "generating":
+                column.draw_device(event.detail)
+        elif isinstance(event, LiveFigures):
+            column.draw_figures(event)
+        elif isinstance(event, GpuReading):
+            column.gpu.caption(gpu_text(event))
         elif isinstance(event, Tick):
             column.draw_status()  # keeps the timer moving and lets Streamlit honour Stop
         elif isinstance(event, Finished):
@@ -122,28 +199,70 @@ def stream_into(columns: dict[str, LiveColumn], events: Iterator[tuple[str, Solv
             column.text = event.result.sample_outputs[0] if event.result.sample_outputs else event.result.output
             partial.pop(side, None)
             column.status.empty()
-            column.draw_output(force=True)
+            column.figures.empty()
+            if event.result.energy_j is None and not (event.result.device or "").startswith("cpu"):
+                column.gpu.empty()
+            show_output(column.thinking, column.answer, column.text,
+                        answered_without_thinking=event.result.thinking_tokens == 0)
             with column.result:
                 show_result(event.result)
         elif isinstance(event, Failed):
             failures[side] = event.message
             partial.pop(side, None)
             column.status.empty()
-            column.output.empty()
+            column.figures.empty()
+            column.gpu.empty()
+            column.thinking.empty()
+            column.answer.empty()
             with column.result:
                 st.error(event.message)
     return results, failures
 
 
-def _seconds(value: float | None) -> str:
-    return f"{value:.2f} s" if value is not None else "–"
+VERDICTS = {True: ":material/check_circle: correct", False: ":material/cancel: wrong",
+            None: ":material/remove: not graded"}
+
+
+def figures_table(result: SolveResult) -> str:
+    """The run's figures as a Markdown table (label, value, label, value): it wraps instead of cutting values
+    off, as metric tiles did in narrow columns."""
+    samples = result.settings.samples
+    per = f" (all {samples} samples)" if samples > 1 else ""
+    rate = result.decode_tokens_per_second or result.tokens_per_second
+    cut = "no"
+    if result.samples_cut:
+        cut = "yes" if samples == 1 else f"{result.samples_cut} of {samples} samples"
+    budget = "none"
+    if result.settings.thinking_budget is not None:
+        forced = result.samples_forced or 0
+        budget = (f"{result.settings.thinking_budget:,} tokens, closed the thinking"
+                  + (f" in {forced} of {samples}" if samples > 1 else "" if forced else " — not reached"))
+    cells = [
+        ("Load", _seconds(result.load_s)), ("First token", _seconds(result.time_to_first_token_s)),
+        ("First answer token", _seconds(result.time_to_first_answer_s)),
+        ("Total", _seconds(result.total_s if result.total_s is not None else result.elapsed_s)),
+        ("Thinking tokens" + per, _tokens(result.thinking_tokens)),
+        ("Answer tokens" + per, _tokens(result.answer_tokens)),
+        ("Tokens", _tokens(result.tokens)), ("Tokens/s", f"{rate:.1f}" if rate else "–"),
+        ("Cut by token cap", cut), ("Thinking budget", budget),
+    ]
+    if result.agreement is not None:
+        cells.append(("Agreement", f"{result.agreement:.0%}"))
+    if result.energy_j is not None:
+        per_answer = f"{result.energy_j:,.0f} J"
+        gpu = (f"{result.gpu_utilisation_pct:.0f}% busy, {result.gpu_power_w:.0f} W"
+               if result.gpu_utilisation_pct is not None and result.gpu_power_w is not None else "")
+        cells += [("Energy per answer", per_answer), ("GPU", gpu or "–")]
+    if len(cells) % 2:
+        cells.append(("", ""))
+    rows = ["| | | | |", "|---|---|---|---|"]
+    for (label_a, value_a), (label_b, value_b) in zip(cells[::2], cells[1::2]):
+        rows.append(f"| {label_a} | **{value_a}** | {label_b} | **{value_b}** |")
+    return "\n".join(rows)
 
 
 def show_result(result: SolveResult) -> None:
-    """Answer, grade and speed of one run, under its column."""
-    # Material icons, not emoji: a browser without an emoji font draws every emoji as the same empty box.
-    verdict = {True: ":green[:material/check_circle: correct]", False: ":red[:material/cancel: wrong]",
-               None: "– not graded"}[result.correct]
+    """Answer, grade and the run's figures, under its column."""
     answer = result.answer
     if result.kind == "code":
         answer_text = "program below" if answer else "no program"
@@ -154,26 +273,29 @@ def show_result(result: SolveResult) -> None:
         badges.append(":material/bolt: cached")
     if result.stopped:
         badges.append(":material/stop_circle: stopped")
-    st.markdown(f"**Answer** {answer_text} · **{verdict}**" + (" · " + " · ".join(badges) if badges else ""))
-    metrics = st.columns(4 if result.agreement is None else 5)
-    metrics[0].metric("First token", _seconds(result.time_to_first_token_s))
-    metrics[1].metric("Tokens/s", f"{result.tokens_per_second:.1f}" if result.tokens_per_second else "–")
-    metrics[2].metric("Tokens", f"{result.tokens:,}" if result.tokens is not None else "–")
-    metrics[3].metric("Time", _seconds(result.elapsed_s))
-    if result.agreement is not None:
-        metrics[4].metric("Agreement", f"{result.agreement:.0%}",
-                          help="Share of the samples that agree with the majority answer: a confidence signal")
+    st.markdown(f"**Answer** {answer_text} · **{VERDICTS[result.correct]}**"
+                + (" · " + " · ".join(badges) if badges else ""))
+    st.markdown(figures_table(result))
     st.caption(result.grade_detail + (f" · {result.device}" if result.device else ""))
     if result.kind == "code" and answer:
         with st.expander("Program"):
             st.code(answer, language="python")
     with st.expander("Full output"):
-        st.markdown(display_text(result.output, tail=None) or "(empty)")
+        if not result.output:
+            st.caption("(empty)")
+        elif result.settings.samples > 1:  # k samples, each under its header: all as text
+            st.code(result.output, language=None, wrap_lines=True)
+        else:
+            show_output(st.empty(), st.empty(), result.output, tail=None,
+                        answered_without_thinking=result.thinking_tokens == 0)
 
 
 def show_partial(text: str) -> None:
     with st.container(height=300):
-        st.markdown(display_text(text) or "(nothing yet)")
+        if text:
+            show_output(st.empty(), st.empty(), text)
+        else:
+            st.caption("(nothing yet)")
 
 
 def recent_runs_table(runs: Iterable[RunSummary]) -> None:
@@ -181,9 +303,12 @@ def recent_runs_table(runs: Iterable[RunSummary]) -> None:
     rows = [{
         "when": run.created_at, "version": run.version, "problem": run.problem,
         "mode": "single" if run.samples == 1 else f"vote k={run.samples}",
-        "answer": run.answer, "correct": {True: "✓ correct", False: "✗ wrong", None: "–"}[run.correct],
-        "agreement": run.agreement, "tokens": run.tokens, "tok/s": run.tokens_per_second,
-        "first token s": run.time_to_first_token_s, "backend": run.backend,
+        "answer": run.answer, "correct": {True: "✓", False: "✗", None: "–"}[run.correct],
+        "agreement": run.agreement, "tokens": run.tokens, "thinking": run.thinking_tokens,
+        "answer tokens": run.answer_tokens,
+        "tok/s": run.decode_tokens_per_second or run.tokens_per_second,
+        "first token s": run.time_to_first_token_s, "first answer s": run.time_to_first_answer_s,
+        "total s": run.total_s, "cut": _cut(run), "budget": run.thinking_budget, "backend": run.backend,
         "served from log": served_from_log(run),
     } for run in runs]
     if not rows:
@@ -194,10 +319,23 @@ def recent_runs_table(runs: Iterable[RunSummary]) -> None:
         "agreement": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
         "tok/s": st.column_config.NumberColumn(format="%.1f"),
         "first token s": st.column_config.NumberColumn(format="%.2f"),
+        "first answer s": st.column_config.NumberColumn(format="%.2f", help="Seconds from the request to the "
+                                                         "first token after </think> (model load included)"),
+        "total s": st.column_config.NumberColumn(format="%.2f"),
+        "thinking": st.column_config.NumberColumn(help="Thinking tokens (all samples)"),
+        "budget": st.column_config.NumberColumn(help="Thinking budget in tokens; empty: none"),
         "served from log": st.column_config.TextColumn(
             help="How often this run answered an identical request (same version, prompt and settings) "
                  "instead of generating again, and when it last did; stopped runs never answer repeats"),
     })
+
+
+def _cut(run: RunSummary) -> str:
+    if run.samples_cut is None:
+        return ""
+    if not run.samples_cut:
+        return "no"
+    return "yes" if run.samples == 1 else f"{run.samples_cut} of {run.samples}"
 
 
 def served_from_log(run: RunSummary, now: datetime | None = None) -> str:
@@ -207,3 +345,49 @@ def served_from_log(run: RunSummary, now: datetime | None = None) -> str:
     if not run.cache_hits:
         return ""
     return f"{run.cache_hits}×, last {relative_time(run.last_served_at, now)}"
+
+
+def latency_table(latency: VersionLatency) -> pd.DataFrame:
+    """P50/P95/P99 of the time to the first answer token and of the total time, one row each."""
+    rows = []
+    for label, values, runs in (("first answer token", latency.first_answer_s, latency.answered_runs),
+                                ("total time", latency.total_s, latency.runs)):
+        rows.append({"latency": label, **{f"P{q} s": values[q] for q in PERCENTILES}, "runs": runs})
+    return pd.DataFrame(rows)
+
+
+def version_solve_section(latency: VersionLatency, runs: list[RunSummary]) -> None:
+    """The Version page's solve runs: latency percentiles and mean thinking, then the runs themselves."""
+    if latency.empty:
+        st.caption("No solve runs with latency figures yet (runs logged before they were measured have none).")
+    else:
+        thinking = _tokens(latency.mean_thinking_tokens)
+        answer = _tokens(latency.mean_answer_tokens)
+        energy = f" · {latency.mean_energy_j:,.0f} J per answer" if latency.mean_energy_j is not None else ""
+        st.markdown(f"Mean per sample: **{thinking}** thinking tokens, **{answer}** answer tokens{energy} "
+                    f"· over {latency.runs} run{'s' if latency.runs != 1 else ''} (stopped runs left out)")
+        st.dataframe(latency_table(latency), hide_index=True, width="stretch", column_config={
+            f"P{q} s": st.column_config.NumberColumn(format="%.2f") for q in PERCENTILES})
+    version_runs_table(runs)
+
+
+def version_runs_table(runs: list[RunSummary]) -> None:
+    """One version's runs with where their time and tokens went."""
+    rows = [{
+        "when": run.created_at, "problem": run.problem,
+        "mode": "single" if run.samples == 1 else f"vote k={run.samples}", "answer": run.answer or "",
+        "grade": {True: "✓", False: "✗", None: "not graded"}[run.correct],
+        "first token s": run.time_to_first_token_s, "first answer s": run.time_to_first_answer_s,
+        "total s": run.total_s, "thinking": run.thinking_tokens, "answer tokens": run.answer_tokens,
+        "tokens": run.tokens, "tok/s": run.decode_tokens_per_second or run.tokens_per_second, "cut": _cut(run),
+        "budget": run.thinking_budget, "energy J": run.energy_j,
+        "backend": run.backend + (f" · {run.device}" if run.device else ""),
+        "stopped": "stopped" if run.stopped else "",
+    } for run in runs]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="version_solve_runs", column_config={
+        "when": st.column_config.DatetimeColumn(format="distance", pinned=True),  # stays in view when it scrolls
+        **{name: st.column_config.NumberColumn(format="%.2f") for name in ("first token s", "first answer s",
+                                                                           "total s")},
+        "tok/s": st.column_config.NumberColumn(format="%.0f"),
+        "energy J": st.column_config.NumberColumn(format="%.0f", help="GPU energy of the run (NVML)"),
+    })
