@@ -26,10 +26,13 @@ from vibedash.cli.output import (
     EXIT_UNAVAILABLE,
     CliError,
     _cell,
+    _check_rule_benchmarks,
     _dump_json,
     _json_default,
     _load_gate_policy,
     _print_table,
+    _silence_stdout,
+    _write_output,
 )
 from vibedash.config import ConfigError, Settings, load_settings, redact
 
@@ -232,19 +235,6 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     return EXIT_OK
 
 
-def _write_output(path: Path, text: str) -> None:
-    """Write an export file, or a CliError saying what to change (never a traceback)."""
-    if path.is_dir():
-        raise CliError(f"-o {path}: is a folder; give a file name, e.g. -o {path / 'registry.json'}")
-    if not path.parent.is_dir():
-        raise CliError(f"-o {path}: the folder {path.parent} does not exist; create it first or write elsewhere")
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"-o {path}: cannot be written ({exc.strerror or exc}); check its permissions, or write "
-                       "elsewhere") from None
-
-
 def cmd_demo_data(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from vibedash.registry.demo import load_sample_registry
 
@@ -300,19 +290,6 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
         return run_trigger(args, settings, engine, sha=candidate_sha, verdict=verdict)
     return EXIT_OK if verdict.passed else EXIT_FAILED
-
-
-def _check_rule_benchmarks(policy, in_registry: Sequence[str]) -> None:
-    """A rule that names a benchmark nobody has ever scored is a typo, not a failed gate: bad input (exit 2)."""
-    from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
-
-    known = dict.fromkeys([*HEADLINE_BENCHMARKS, *in_registry])
-    for rule in policy.rules:
-        named = [getattr(rule, "benchmark", None), *(getattr(rule, "benchmarks", None) or ())]
-        unknown = [name for name in named if name and name not in known]
-        if unknown:
-            raise CliError(f"rule '{rule.text}' names benchmark {unknown[0]}, which no version has; "
-                           f"known benchmarks: {', '.join(known)}")
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings, engine: Engine | None) -> int:
@@ -442,18 +419,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {redact(message, settings)}", file=sys.stderr)
         return code
-
-
-def _silence_stdout() -> None:
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout is not a real file (captured in a test): nothing to flush into a pipe
-        pass
-    finally:
-        os.close(devnull)
 
 
 # Verbs that never write an audit event, so they run even where no user name is known.
