@@ -7,11 +7,15 @@ page runs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from vibedash.ui import auth, frame
 
-st.set_page_config(page_title="vibedash", page_icon=":material/monitoring:", layout="wide")
+# A local file: a Material icon as page icon is fetched from a font CDN, which fails offline.
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.png"
+st.set_page_config(page_title="vibedash", page_icon=str(FAVICON), layout="wide")
 
 settings_page = st.Page(frame.SETTINGS, title="Settings", icon=":material/settings:")
 navigation = st.navigation({

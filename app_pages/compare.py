@@ -13,6 +13,7 @@ import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
 from vibedash.decisions.power import power_text
+from vibedash.decisions.stats import normal_score_ci, score_ci
 from vibedash.registry import queries
 from vibedash.ui import charts, frame, tables
 from vibedash.ui import format as fmt
@@ -35,6 +36,21 @@ def load_comparison(db_url: str, shas: tuple[str, ...]) -> tuple[queries.Compari
         facts = queries.facts_of(session, list(shas))
     per_problem = {f.sha: {b: dict(s.per_problem) for b, s in f.scores.items()} for f in facts}
     return queries.compare_versions(facts), per_problem
+
+
+@st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
+def load_score_intervals(db_url: str, shas: tuple[str, ...]) -> dict[str, dict[str, tuple[float, float] | None]]:
+    """Each version's 95% CI on each benchmark (sha -> benchmark -> (low, high)), for the chart's error bars."""
+    with frame.read_session() as session:
+        facts = queries.facts_of(session, list(shas))
+    return {f.sha: {b: score_interval(s) for b, s in f.scores.items()} for f in facts}
+
+
+def score_interval(fact) -> tuple[float, float] | None:
+    """Bootstrap over problems where per-problem results exist, else the approximation from the problem count."""
+    interval = (score_ci(fact.per_problem, n_boot=2000) if fact.per_problem
+                else normal_score_ci(fact.score, fact.problems, fact.samples_per_problem))
+    return (interval.low, interval.high) if interval is not None else None
 
 
 def requested_shas() -> tuple[str, ...]:
@@ -68,14 +84,7 @@ def scores_section(comparison: queries.Comparison) -> None:
         frame.empty_state("None of these versions has results yet: import them with `python -m vibedash import`.")
         return
     tables.show(tables.comparison_table(comparison), key="compare_table")
-    noisy = sum(d.verdict == "within noise" for d in comparison.diffs)
-    st.caption(f"Δ against the baseline {fmt.short(comparison.baseline)}, on the problems both versions share. "
-               f"Within noise: the 95% CI of the difference includes zero or the exact test cannot reject "
-               f"\"no difference\" ({noisy} of {len(comparison.diffs)} differences here). ▲/▼ only where the "
-               "difference stays beyond noise after Holm's correction across the benchmarks compared, so that "
-               "with no true change at most 5% of comparisons show any mark. The CI is a paired t interval over "
-               "the shared problems when both have per-problem results, else an approximation from standard "
-               "errors or the number of problems.")
+    st.caption(noise_caption(comparison))
     notes = [f"{display_name(d.benchmark)} ({fmt.short(d.other_sha)}): {d.note}" for d in comparison.diffs if d.note]
     if notes:
         st.caption("Not marked: " + "; ".join(notes) + ".")
@@ -88,6 +97,23 @@ def scores_section(comparison: queries.Comparison) -> None:
     if warnings:
         st.warning("Measured with different protocols, so the scores are not strictly comparable:\n\n"
                    + "\n".join(f"- {w}" for w in warnings), icon=":material/warning:")
+
+
+def noise_caption(comparison: queries.Comparison) -> str:
+    """How many of the differences that could be judged are within noise; rows without a result on both sides, or
+    without an interval, are differences nobody measured and are counted apart."""
+    judged = [d for d in comparison.diffs if d.interval is not None]
+    noisy = sum(d.verdict == "within noise" for d in judged)
+    unjudged = len(comparison.diffs) - len(judged)
+    apart = (f"; {unjudged} row{'s' if unjudged != 1 else ''} without a result on both sides or without an "
+             "interval are not counted" if unjudged else "")
+    return (f"Δ against the baseline {fmt.short(comparison.baseline)}, on the problems both versions share. "
+            "Within noise: the 95% CI of the difference includes zero or the exact test cannot reject "
+            f"\"no difference\" ({noisy} of {len(judged)} differences here{apart}). ▲/▼ only where the "
+            "difference stays beyond noise after Holm's correction across the benchmarks compared, so that "
+            "with no true change at most 5% of comparisons show any mark. The CI is a paired t interval over "
+            "the shared problems when both have per-problem results, else an approximation from standard "
+            "errors or the number of problems.")
 
 
 def noise_details(comparison: queries.Comparison) -> None:
@@ -113,7 +139,8 @@ def noise_details(comparison: queries.Comparison) -> None:
     if not rows:
         return
     with st.expander("Noise details: paired SE, correlation, power"):
-        st.dataframe(pd.DataFrame.from_records(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame.from_records(rows), hide_index=True, width="stretch",
+                     column_config={"benchmark": st.column_config.TextColumn("benchmark", pinned=True)})
         worst = max((d for d in comparison.diffs if d.interval is not None and d.interval.mde is not None),
                     key=lambda d: d.interval.mde, default=None)
         if worst is not None:
@@ -150,9 +177,11 @@ def flips_section(comparison: queries.Comparison, per_problem: dict[str, dict]) 
 
 frame.header("Compare", "Two or more versions side by side; the first one is the baseline.")
 frame.require_registry()
+frame.own_query_params(PARAM)
 choices = load_choices(frame.db_url(), requested_shas())
 for problem in choices.problems:
-    st.warning(problem, icon=":material/search_off:")
+    # The sentence quotes the URL's ?commits=: that part is shown as typed, never as Markdown.
+    st.warning(fmt.with_plain(problem, *requested_shas()), icon=":material/search_off:")
 if not choices.versions:
     frame.empty_state("The registry has no versions yet: start on the Overview page.")
     st.page_link(frame.OVERVIEW, label="Go to the overview", icon=":material/dashboard:")
@@ -171,7 +200,10 @@ else:
         comparison, per_problem = load_comparison(frame.db_url(), tuple(selected))
         scores_section(comparison)
         if comparison.benchmarks:
-            st.altair_chart(charts.comparison_bars(comparison), width="stretch")
+            intervals = load_score_intervals(frame.db_url(), tuple(selected))
+            st.altair_chart(charts.comparison_bars(comparison, intervals), width="stretch")
+            st.caption("Error bars: each version's 95% CI on the benchmark (bootstrap over problems, or an "
+                       "approximation from the number of problems; none when that is unknown).")
             flips_section(comparison, per_problem)
         from vibedash.ui import eval_view
 

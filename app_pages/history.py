@@ -15,7 +15,10 @@ from vibedash.registry.records import HistoryFilter
 from vibedash.ui import charts, frame, tables
 
 PAGE_SIZE = 50
-TABLE_HEIGHT_PX = 36 * 16  # about 15 rows in view; the page of 50 scrolls inside the table
+MAX_ROWS_IN_VIEW = 15  # a page of 50 scrolls inside the table; fewer rows get a table just their height
+NEWEST = "newest"
+OLDEST = "oldest"
+SORT_KEY = "history_sort"
 TIMELINE_VERSIONS = 200
 TIMELINE_DEFAULT_BENCHMARKS = 4
 ALL = "all"
@@ -40,10 +43,33 @@ def load_choices(db_url: str) -> dict[str, list[str]]:
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Reading versions…")
 def load_page(db_url: str, benchmarks: tuple[str, ...], filter_key: str, _flt: HistoryFilter,
-              page: int) -> tuple[list[dict[str, Any]], int]:
+              page: int, sort: str = NEWEST) -> tuple[list[dict[str, Any]], int]:
     """One page of versions plus the number matching (``filter_key`` is the filter's repr, for the cache)."""
+    sort_by, descending = sort_order(sort)
     with frame.read_session() as session:
-        return registry.history_page(session, list(benchmarks), _flt, page=page, page_size=PAGE_SIZE)
+        return registry.history_page(session, list(benchmarks), _flt, page=page, page_size=PAGE_SIZE,
+                                     sort_by=sort_by, descending=descending)
+
+
+def sort_order(sort: str) -> tuple[str | None, bool]:
+    """"aime25:desc" -> ("aime25", True); "newest" and "oldest" sort by creation time."""
+    if sort in (NEWEST, OLDEST):
+        return None, sort == NEWEST
+    bench, _, direction = sort.partition(":")
+    return bench, direction != "asc"
+
+
+def sort_choices(benchmarks: list[str]) -> list[str]:
+    return [NEWEST, OLDEST, *(f"{b}:{d}" for b in benchmarks for d in ("desc", "asc"))]
+
+
+def sort_label(sort: str) -> str:
+    if sort == NEWEST:
+        return "Newest first"
+    if sort == OLDEST:
+        return "Oldest first"
+    bench, descending = sort_order(sort)
+    return f"{display_name(bench)}, {'highest' if descending else 'lowest'} first"
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Drawing the timeline…")
@@ -51,8 +77,10 @@ def load_timeline(db_url: str, benchmarks: tuple[str, ...], branch: str | None) 
     with frame.read_session() as session:
         rows = registry.score_timeline(session, list(benchmarks), limit=TIMELINE_VERSIONS, branch=branch)
         since = min((r["created_at"] for r in rows), default=None)
-        return {"rows": rows, "periods": registry.live_periods(session),
-                "changes": queries.live_changes(session, since=since)}
+        periods = registry.live_periods(session)
+        changes = queries.live_changes(session, since=since)
+    periods, changes = charts.on_branch(periods, changes, branch)
+    return {"rows": rows, "periods": periods, "changes": changes}
 
 
 # --- state ------------------------------------------------------------------------------------------------
@@ -72,9 +100,54 @@ def clear_filters(benchmarks: list[str]) -> None:
     st.session_state["history_state"] = ALL
     st.session_state["history_dates"] = ()
     st.session_state["history_text"] = ""
+    st.session_state[SORT_KEY] = NEWEST
     for bench in benchmarks:
         st.session_state[f"history_min_{bench}"] = None
     first_page()
+
+
+# The URL keeps what the page shows (a link to it opens the same view): query parameter -> widget key.
+URL_PARAMS = {"branch": "history_branch", "context": "history_context", "state": "history_state",
+              "q": "history_text", "sort": SORT_KEY, "page": PAGE_KEY}
+URL_WRITTEN_KEY = "history_url_written"
+
+
+def url_state() -> dict[str, str]:
+    return {name: st.query_params[name] for name in URL_PARAMS if st.query_params.get(name)}
+
+
+def read_url(choices: dict[str, list[str]]) -> None:
+    """Open the view a link names: when the URL has parameters this page did not write (a shared link, a
+    bookmark, the back button), they set the filters, the sort and the page. A URL without any (the menu, the
+    version page's "History" link) keeps the session's filters, and write_url then shows them in the URL."""
+    wanted = url_state()
+    if not wanted or wanted == st.session_state.get(URL_WRITTEN_KEY):
+        return
+    allowed = {"history_branch": [ALL, *choices["branches"]], "history_context": [ALL, *choices["contexts"]],
+               "history_state": [ALL, *choices["states"]], SORT_KEY: sort_choices(choices["benchmarks"])}
+    for name, key in URL_PARAMS.items():
+        value = wanted.get(name)
+        if key == PAGE_KEY:
+            st.session_state[PAGE_KEY] = int(value) if value and value.isdigit() and int(value) > 0 else 1
+        elif key == "history_text":
+            st.session_state[key] = value or ""
+        elif key in allowed:
+            st.session_state[key] = value if value in allowed[key] else allowed[key][0]
+
+
+def write_url(page: int) -> None:
+    """Put the view in the URL (defaults left out, so the plain page has a plain URL)."""
+    current = {name: st.session_state.get(key) for name, key in URL_PARAMS.items()}
+    current.update(q=(current["q"] or "").strip(), page=str(page))
+    defaults = {"branch": ALL, "context": ALL, "state": ALL, "q": "", "sort": NEWEST, "page": "1"}
+    shown = {name: value for name, value in current.items() if value and value != defaults[name]}
+    for name in URL_PARAMS:
+        if name in shown:
+            if st.query_params.get(name) != shown[name]:
+                st.query_params[name] = shown[name]
+        elif name in st.query_params:
+            del st.query_params[name]
+    st.session_state[URL_WRITTEN_KEY] = shown
 
 
 def day_start(day: date) -> datetime:
@@ -125,13 +198,23 @@ def filters(choices: dict[str, list[str]]) -> HistoryFilter:
                          minimums=minimums, text=text.strip() or None)
 
 
-def pager(page: int, pages: int, total: int) -> None:
-    with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="right"):
+def pager(page: int, pages: int, total: int, benchmarks: list[str]) -> str:
+    """Sort order (applied in the database, across pages) and the page buttons; returns the sort order."""
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        choices = sort_choices(benchmarks)
+        if st.session_state.get(SORT_KEY) not in choices:
+            st.session_state[SORT_KEY] = NEWEST
+        sort = st.selectbox("Sort all versions by", choices, key=SORT_KEY, format_func=sort_label,
+                            on_change=first_page, width=260, persist_state=KEEP,
+                            help="Sorts every matching version, across pages. Clicking a column header sorts "
+                                 "only the rows of this page.")
+        st.space("stretch")
         st.markdown(f"page {page} of {pages} · {total:,} version{'s' if total != 1 else ''}", width="content")
         st.button("Previous", key="history_previous", icon=":material/chevron_left:", disabled=page <= 1,
                   on_click=turn_page, args=(-1,))
         st.button("Next", key="history_next", icon=":material/chevron_right:", disabled=page >= pages,
                   on_click=turn_page, args=(1,))
+    return sort
 
 
 def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
@@ -139,12 +222,14 @@ def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
     generation = st.session_state.setdefault(TABLE_GENERATION_KEY, 0)
     # A fresh key per visit: the selection that opened a version must not reopen it when coming back.
     selection = tables.show(tables.history_table(rows, benchmarks), key=f"history_table_{generation}",
-                            height=TABLE_HEIGHT_PX, on_select="rerun", selection_mode="single-row")
+                            height=tables.fitted_height(len(rows), MAX_ROWS_IN_VIEW), on_select="rerun",
+                            selection_mode="single-row")
     chosen = selection.selection.rows if selection is not None else []
     if chosen:
         st.session_state[TABLE_GENERATION_KEY] = generation + 1
         st.switch_page(frame.VERSION, query_params={"commit": rows[chosen[0]]["sha"]})
-    st.caption("Select a row, or click its version, to open the version's detail page.")
+    st.caption("Select a row, or click its version, to open the version's detail page. Clicking a column header "
+               "sorts this page only; “Sort all versions by” sorts across every page.")
 
 
 def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> None:
@@ -164,7 +249,8 @@ def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> N
         return
     st.altair_chart(charts.timeline_chart(data["rows"], data["periods"], data["changes"]), width="stretch")
     where = f" on {branch}" if branch else ""
-    st.caption(f"The newest {TIMELINE_VERSIONS} versions{where}. Shaded: when a deploy was live. Dashed lines: "
+    whose = f"a deploy of {branch}" if branch else "a deploy"
+    st.caption(f"The newest {TIMELINE_VERSIONS} versions{where}. Shaded: when {whose} was live. Dashed lines: "
                "promotions and rollbacks (hover for who and when).")
 
 
@@ -172,15 +258,21 @@ def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> N
 
 frame.header("History", "Every version, newest first, with its headline scores and its latest deploy.")
 frame.require_registry()
+frame.own_query_params(*URL_PARAMS)
 choices = load_choices(frame.db_url())
+read_url(choices)
 flt = filters(choices)
 benchmarks = choices["benchmarks"]
 page = st.session_state.setdefault(PAGE_KEY, 1)
-rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page)
+sort = st.session_state.get(SORT_KEY) or NEWEST
+if sort not in sort_choices(benchmarks):
+    sort = NEWEST
+rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page, sort)
 pages = max(1, math.ceil(total / PAGE_SIZE))
 if page > pages:  # the registry shrank, or the filters narrowed, since the page was chosen
     st.session_state[PAGE_KEY] = page = pages
-    rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page)
+    rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page, sort)
+write_url(page)
 
 if total == 0 and flt == HistoryFilter():
     frame.empty_state("The registry has no versions yet. Load the sample registry or connect Netlify on the "
@@ -191,6 +283,6 @@ elif total == 0:
     st.button("Clear filters", key="history_clear", icon=":material/filter_alt_off:", on_click=clear_filters,
               args=(benchmarks,))
 else:
-    pager(page, pages, total)
+    pager(page, pages, total, benchmarks)
     versions_table(rows, benchmarks)
     timeline(benchmarks, choices["timeline_default"], flt.branch)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import streamlit as st
@@ -14,11 +13,12 @@ from vibedash.decisions.policies import gate_policy
 from vibedash.decisions.power import power_text
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
-from vibedash.ui import auth, charts, frame, state, tables
+from vibedash.ui import auth, charts, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
 RECENT_EVENTS = 10
+METRIC_WIDTH = "content"  # each metric as wide as its label, value and change ("+5.8 (within noise)")
 NOTICE_KEY = "overview_notice"
 
 
@@ -47,7 +47,10 @@ def show_notice() -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice is not None:
         kind, text = notice
-        (st.success if kind == "success" else st.error)(text)
+        if kind == "success":
+            st.success(text, icon=":material/check_circle:")
+        else:
+            st.error(text, icon=":material/error:")
 
 
 def first_run() -> None:
@@ -90,8 +93,7 @@ def live_section(live: queries.LiveNow | None) -> None:
                  "locked" if live.locked else "auto-publishing (not locked)"]
         st.markdown(" · ".join(p for p in parts if p), help=live.message or None)
         if live.since is not None:
-            lived = (datetime.now(timezone.utc) - live.since).total_seconds()
-            st.caption(f"live for {fmt.duration(lived)}", help=f"since {fmt.exact_time(live.since)}")
+            st.caption(fmt.live_for(live.since), help=f"since {fmt.exact_time(live.since)}")
         score_metrics(live.scores)
         with st.container(horizontal=True):
             if live.site_url:
@@ -110,24 +112,28 @@ def score_metrics(scores: dict[str, float], against: dict[str, float] | None = N
     if not shown:
         st.caption("No results yet: import them with `python -m vibedash import`.")
         return
-    for column, bench in zip(st.columns(len(shown)), shown):
+    # Fixed-width metrics in a wrapping row: on a narrow window they flow onto a second line instead of being
+    # squeezed into "7…".
+    row = st.container(horizontal=True, gap="medium")
+    for bench in shown:
         change = scores[bench] - against[bench] if against and bench in against else None
         comparison = candidate.comparisons.get(bench) if candidate is not None else None
         if comparison is not None and comparison.diff is not None and comparison.diff.n_common is not None:
             change = comparison.delta  # judged on the problems both share
         beyond = candidate is not None and candidate.beyond_noise(bench)
         if change is None:
-            column.metric(display_name(bench), fmt.score(scores[bench]))
+            row.metric(display_name(bench), fmt.score(scores[bench]), width=METRIC_WIDTH)
         elif round(change, 1) == 0:  # "+0.0" with a green arrow would claim a gain
-            column.metric(display_name(bench), fmt.score(scores[bench]), delta="±0.0", delta_color="off",
-                          delta_arrow="off")
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta="±0.0", delta_color="off",
+                       delta_arrow="off", width=METRIC_WIDTH)
         elif beyond:
-            column.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change),
-                          help="Beyond noise: the 95% CI of the change excludes zero.")
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta=fmt.delta(change),
+                       help="Beyond noise: the 95% CI of the change excludes zero.", width=METRIC_WIDTH)
         else:
             why = comparison.reason if comparison is not None and comparison.undecided else "within noise"
-            column.metric(display_name(bench), fmt.score(scores[bench]), delta=f"{fmt.delta(change)} ({why})",
-                          delta_color="off", help="Not coloured: the change cannot be told from noise.")
+            row.metric(display_name(bench), fmt.score(scores[bench]), delta=f"{fmt.delta(change)} ({why})",
+                       delta_color="off", help="Not coloured: the change cannot be told from noise.",
+                       width=METRIC_WIDTH)
 
 
 def candidate_section(candidate: queries.CandidateSummary | None, live: queries.LiveNow | None,
@@ -162,8 +168,7 @@ def candidate_section(candidate: queries.CandidateSummary | None, live: queries.
         verdict = candidate.verdict
         icon = ":material/check_circle:" if verdict.passed else ":material/cancel:"
         st.markdown(f"{icon} **gate {verdict.summary()}**" + (f" (policy {verdict.policy})" if verdict.policy else ""))
-        marks = {"✓": ":green[✓]", "⚠": ":orange[⚠]", "✗": ":red[✗]"}
-        st.markdown("\n".join(f"- {marks[check.mark]} {check.rule}: {check.detail}" for check in verdict.checks))
+        st.markdown(dialogs.verdict_lines(verdict))
         with st.container(horizontal=True):
             if live is not None and live.sha:
                 st.page_link(frame.COMPARE, label="Compare with live", icon=":material/compare_arrows:",
@@ -215,6 +220,7 @@ def footer(counts: registry.RegistryCounts) -> None:
 
 frame.header("Overview")
 frame.require_registry()
+frame.own_query_params()
 show_notice()
 policy, policy_problem = current_policy()
 data = load_overview(frame.db_url(), policy.settings_key(), policy)
@@ -231,5 +237,5 @@ else:
 
         eval_view.running_section()
         trend_section(data.trend, data.lead_benchmark)
-        activity_section(data.events)
+    activity_section(data.events)  # full width: a narrow column would squeeze its columns out of view
     footer(data.counts)

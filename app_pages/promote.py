@@ -8,7 +8,6 @@ log is at the bottom of the page) and, once done, every page shows the new truth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
@@ -97,42 +96,47 @@ def live_line(live: queries.LiveNow | None) -> str:
     parts = [f"**Live now** `{fmt.short(live.sha)}`", live.branch or "no branch", f"deploy `{live.deploy_id}`",
              "locked" if live.locked else "**not locked**: the next production build may replace it"]
     if live.since is not None:
-        lived = (datetime.now(timezone.utc) - live.since).total_seconds()
-        parts.append("just went live" if lived < 60 else f"live for {fmt.duration(lived)}")
+        parts.append(fmt.live_for(live.since))
     return " · ".join(parts)
 
 
 def candidate_label(candidate: CandidateVerdict) -> str:
-    mark = "✓" if candidate.verdict.passed else "✗"
+    mark = fmt.PASS_MARK if candidate.verdict.passed else fmt.FAIL_MARK
     return (f"{fmt.short(candidate.sha)} · {candidate.branch or 'no branch'} · "
             f"{fmt.relative_time(candidate.created_at)} · {mark} {candidate.verdict.summary()}")
 
 
 def candidates_table(candidates: list[CandidateVerdict]) -> tables.Table:
-    """One row per candidate: its gate outcome, one column per rule (✓/✗ with the numbers), its scores."""
+    """One row per candidate: its gate outcome, its scores, one column per rule (✓/✗ with the numbers).
+
+    The version stays pinned at the left when the rules' columns make the table scroll sideways."""
     present = {b for c in candidates for b in c.scores}
     benchmarks = [b for b in HEADLINE_BENCHMARKS if b in present] + sorted(present - set(HEADLINE_BENCHMARKS))
-    rules = list(dict.fromkeys(check.rule for c in candidates for check in c.verdict.checks))
+    rules = list(dict.fromkeys(fmt.benchmark_words(check.rule) for c in candidates for check in c.verdict.checks))
     rows = []
     for c in candidates:
         row: dict[str, Any] = {
             "version": frame.version_url(c.sha), "branch": c.branch or "", "created": c.created_at,
-            "gate": f"{'✓' if c.verdict.passed else '✗'} {c.verdict.summary()}",
+            "gate": f"{fmt.PASS_MARK if c.verdict.passed else fmt.FAIL_MARK} {c.verdict.summary()}",
         }
-        row.update({check.rule: f"{check.mark} {check.detail}" for check in c.verdict.checks})
+        row.update({fmt.benchmark_words(check.rule): f"{check.mark} {fmt.benchmark_words(check.detail)}"
+                    for check in c.verdict.checks})
         row.update({bench: c.scores.get(bench) for bench in benchmarks})
         row["deploy"] = c.permalink
         rows.append(row)
-    columns = ["version", "branch", "created", "gate", *rules, *benchmarks, "deploy"]
+    columns = ["version", "gate", *benchmarks, *rules, "branch", "created", "deploy"]
     config: dict[str, Any] = {
-        "version": st.column_config.LinkColumn("version", display_text=r"commit=([0-9a-f]{7})",
-                                               help="Open the version's detail page"),
+        "version": st.column_config.LinkColumn("version", display_text=r"commit=([0-9a-f]{7})", pinned=True,
+                                               width=90, help="Open the version's detail page"),
+        "gate": st.column_config.TextColumn("gate", width="medium"),
         "created": st.column_config.DatetimeColumn("created", format="distance", help="When the deploy was built"),
         "deploy": st.column_config.LinkColumn("deploy", display_text=":material/open_in_new:",
                                               help="The deploy's permalink (this exact deploy, forever)"),
     }
-    config.update({bench: st.column_config.NumberColumn(display_name(bench), format=tables.SCORE_FORMAT)
+    config.update({bench: st.column_config.NumberColumn(display_name(bench), format=tables.SCORE_FORMAT,
+                                                        width=tables.SCORE_WIDTH_PX)
                    for bench in benchmarks})
+    config.update({rule: st.column_config.TextColumn(rule, width="medium") for rule in rules})
     return tables.Table(pd.DataFrame.from_records(rows, columns=columns), config)
 
 
@@ -150,6 +154,13 @@ def requested_candidate(candidates: list[CandidateVerdict]) -> CandidateVerdict 
     if not wanted:
         return None
     return next((c for c in candidates if c.sha.startswith(wanted)), None)
+
+
+def keep_candidate_in_url(by_id: dict[str, CandidateVerdict]) -> None:
+    """The URL names the candidate on show (?commit=SHA), so a link to this page shows the same one."""
+    chosen = by_id.get(st.session_state.get("promote_candidate"))
+    if chosen is not None:
+        st.query_params["commit"] = chosen.sha
 
 
 # --- dialogs --------------------------------------------------------------------------------------------------
@@ -257,13 +268,14 @@ def candidate_section(ctx: Context, live: queries.LiveNow | None,
     by_id = {c.deploy_id: c for c in candidates}
     requested = requested_candidate(candidates)
     if requested is None and st.query_params.get("commit"):
-        st.caption(f"Version {st.query_params['commit'][:7]} is not a candidate (it is live, or has no ready "
-                   "deploy); showing the preferred candidate instead.")
+        st.caption(f"Version {fmt.plain(st.query_params['commit'][:12])} is not a candidate (it is live, or has no "
+                   "ready deploy); showing the preferred candidate instead.")
     offered = requested or offered_first(candidates, load_best_sha(frame.db_url(), ctx.policy.settings_key(),
                                                                    ctx.policy))
     chosen_id = st.selectbox("Candidate", list(by_id), index=list(by_id).index(offered.deploy_id),
                              format_func=lambda d: candidate_label(by_id[d]), key="promote_candidate",
-                             help="Ready deploys that are not live, newest first (✓: the gate passes)")
+                             on_change=keep_candidate_in_url, args=(by_id,),
+                             help=f"Ready deploys that are not live, newest first ({fmt.PASS_MARK}: the gate passes)")
     chosen = by_id[chosen_id]
     replaces = f"replaces live {fmt.short(live.sha)}" if live is not None else "nothing is live yet"
     st.subheader(f"candidate {fmt.short(chosen.sha)} → {replaces}")
@@ -343,6 +355,7 @@ def audit_section() -> None:
 
 frame.header("Promote", "Make a candidate live, roll back, trigger a build, lock the live deploy; every action "
              "is audited.")
+frame.own_query_params("commit")
 dialogs.show_outcome()
 current = state.settings()
 netlify_problem = state.netlify_status(current)

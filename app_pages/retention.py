@@ -81,20 +81,24 @@ def decisions_table(decisions: Sequence[Decision], benchmarks: list[str]) -> tab
     for d in decisions:
         row: dict[str, Any] = {
             "action": d.action, "version": frame.version_url(d.sha) if d.sha else None, "deploy": d.netlify_id,
-            "branch": d.branch or "", "created": d.created_at, "state": d.state, "why": "; ".join(d.reasons),
-            "for": ", ".join(d.tags),
+            "branch": d.branch or "", "created": d.created_at, "state": d.state,
+            "why": fmt.benchmark_words("; ".join(d.reasons)), "for": fmt.benchmark_words(", ".join(d.tags)),
         }
         row.update({bench: d.scores.get(bench) for bench in benchmarks})
         rows.append(row)
-    columns = ["action", "version", "deploy", "branch", "created", "state", "why", "for", *benchmarks]
+    # What a person scans first (the decision, the version, the short reason) before the details.
+    columns = ["action", "version", "for", "why", *benchmarks, "deploy", "branch", "created", "state"]
     config: dict[str, Any] = {
-        "version": st.column_config.LinkColumn("version", display_text=r"commit=([0-9a-f]{7})",
-                                               help="Open the version's detail page"),
+        "action": st.column_config.TextColumn("action", width="small", pinned=True),
+        "version": st.column_config.LinkColumn("version", display_text=r"commit=([0-9a-f]{7})", pinned=True,
+                                               width=90, help="Open the version's detail page"),
         "created": st.column_config.DatetimeColumn("created", format="distance", help="When the deploy was built"),
-        "why": st.column_config.TextColumn("why", width="large", help="Every rule's reason, keep or prune"),
+        "why": st.column_config.TextColumn("why", width="large",
+                                           help="Every rule's reason, keep or prune (hover a cell to read it all)"),
         "for": st.column_config.TextColumn("for", help="Short labels of the reasons, for scanning"),
     }
-    config.update({bench: st.column_config.NumberColumn(display_name(bench), format=tables.SCORE_FORMAT)
+    config.update({bench: st.column_config.NumberColumn(display_name(bench), format=tables.SCORE_FORMAT,
+                                                        width=tables.SCORE_WIDTH_PX)
                    for bench in benchmarks})
     return tables.Table(pd.DataFrame.from_records(rows, columns=columns), config)
 
@@ -106,7 +110,8 @@ def frontier_chart(plan: RetentionPlan, x: str, y: str) -> alt.LayerChart | None
         return None
     data = pd.DataFrame([{
         "version": p.sha[:7], "branch": p.branch, "x": p.x, "y": p.y, "status": p.status,
-        "frontier": "on the frontier" if p.on_frontier else "dominated", "why": "; ".join(p.reasons[:3]),
+        "frontier": "on the frontier" if p.on_frontier else "dominated",
+        "why": fmt.benchmark_words("; ".join(p.reasons[:3])),
     } for p in points])
     x_axis = alt.X("x:Q", title=display_name(x), scale=alt.Scale(zero=False, nice=True))
     y_axis = alt.Y("y:Q", title=display_name(y), scale=alt.Scale(zero=False, nice=True))
@@ -154,7 +159,7 @@ def apply_dialog(ctx: Context, shown_ids: list[str]) -> None:
     listed.frame = listed.frame.drop(columns=["action", "for"])
     tables.show(listed, key="apply_list", height=min(400, 38 + 35 * len(prune)))
     for warning in fresh.warnings:
-        st.warning(warning)
+        st.warning(fmt.benchmark_words(warning), icon=":material/warning:")
     changed = ids != list(shown_ids)
     if changed:
         # Someone pinned, synced or promoted since the list was shown: confirm the new list, not the old one.
@@ -184,7 +189,7 @@ def apply_dialog(ctx: Context, shown_ids: list[str]) -> None:
 def policy_section(ctx: Context) -> None:
     st.subheader("Policy in force")
     st.caption(policy_source(ctx.settings, "retention"))
-    st.markdown("\n".join(f"- {line}" for line in ctx.policy.describe()))
+    st.markdown("\n".join(f"- {fmt.benchmark_words(line)}" for line in ctx.policy.describe()))
 
 
 def plan_section(ctx: Context, plan: RetentionPlan) -> None:
@@ -203,7 +208,7 @@ def plan_section(ctx: Context, plan: RetentionPlan) -> None:
     if ctx.netlify_problem:
         st.info(f"Applying the plan is disabled. {ctx.netlify_problem}", icon=":material/link_off:")
     for warning in plan.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(fmt.benchmark_words(warning), icon=":material/warning:")
 
 
 def chart_section(ctx: Context, plan: RetentionPlan, benchmarks: list[str]) -> None:
@@ -234,10 +239,14 @@ def chart_section(ctx: Context, plan: RetentionPlan, benchmarks: list[str]) -> N
 
 def decisions_section(plan: RetentionPlan, benchmarks: list[str]) -> None:
     st.subheader("Every deploy")
+    if not plan.decisions:
+        frame.empty_state("No deploys in the registry yet: sync from Netlify (Settings) or load the sample registry "
+                          "(Overview). The plan lists every deploy once there are some.")
+        return
     show = st.segmented_control("Show", SHOW_CHOICES, default="all", key="retention_show") or "all"
     shown = decisions_shown(plan, show)
     if not shown:
-        frame.empty_state(f"No deploy is marked {show}.")
+        frame.empty_state(f"No deploy is marked {show}." if show != "expired" else "No deploy has expired.")
         return
     # A page of rows at a time: a table of a million deploys is neither readable nor quick to draw.
     pages = max(1, -(-len(shown) // TABLE_ROWS))
@@ -258,7 +267,9 @@ def pins_section(ctx: Context, plan: RetentionPlan) -> None:
     with pin_col:
         # Pruned deploys first: those are the ones a pin saves.
         pinnable = pin_choices(plan, frozenset(pinned_ids), PIN_CHOICES)
-        if not pinnable:
+        if not pinnable and not any(d.action != "expired" for d in plan.decisions):
+            st.caption("No deploy to pin yet: pins apply to deploys still on Netlify.")
+        elif not pinnable:
             st.caption("Every deploy still on Netlify is pinned.")
         else:
             by_id = {d.netlify_id: d for d in pinnable}
@@ -286,6 +297,7 @@ def pins_section(ctx: Context, plan: RetentionPlan) -> None:
 
 frame.header("Retention", "Which deploys to keep and which to prune, and why. Nothing is deleted until you apply "
              "the plan.")
+frame.own_query_params()
 dialogs.show_outcome()
 current = state.settings()
 try:

@@ -13,7 +13,7 @@ import streamlit as st
 from vibedash.config import ConfigError
 from vibedash.decisions.policies import gate_policy, policy_source, retention_policy
 from vibedash.registry.db import DatabaseError, schema_revisions
-from vibedash.ui import auth, frame, state
+from vibedash.ui import auth, frame, state, tables
 
 TEST_RESULT_KEY = "settings_connection_result"
 
@@ -142,15 +142,20 @@ def setting_text(value: object) -> str:
 
 def all_settings() -> None:
     st.subheader("All settings")
-    rows = state.settings().describe()
-    st.dataframe(pd.DataFrame.from_records(rows, columns=["setting", "env", "value", "from", "help"]),
-                 hide_index=True, width="stretch",
-                 column_config={"help": st.column_config.TextColumn("help", width="large")})
+    # An unset value reads "not set" here as everywhere else, never an empty cell.
+    rows = [{**row, "value": row["value"] if row.get("value") not in (None, "") else "not set"}
+            for row in state.settings().describe()]
+    st.dataframe(pd.DataFrame.from_records(rows, columns=["env", "value", "from", "help", "setting"]),
+                 hide_index=True, width="stretch", height=tables.fitted_height(len(rows), len(rows)),
+                 column_config={"env": st.column_config.TextColumn("env", pinned=True),
+                                "value": st.column_config.TextColumn("value", width="medium"),
+                                "help": st.column_config.TextColumn("help", width="large")})
     st.caption("Values come from the environment first, then .streamlit/secrets.toml, then the defaults. "
                "Secrets show only as set or not set. `python -m vibedash settings` prints the same table.")
 
 
 frame.header("Settings", "Where vibedash keeps its data, which site it manages, and the policies in force.")
+frame.own_query_params()
 try:
     state.settings()
 except ConfigError as exc:

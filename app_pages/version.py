@@ -43,7 +43,8 @@ def ask_for_version() -> None:
 
 def not_found(message: str) -> None:
     frame.header("Version")
-    st.warning(message, icon=":material/search_off:")
+    # The sentence quotes ?commit=: that part is shown as typed, never as Markdown (a link, an image, an icon).
+    st.warning(fmt.with_plain(message, (st.query_params.get("commit") or "").strip()), icon=":material/search_off:")
     st.page_link(frame.HISTORY, label="Back to History", icon=":material/arrow_back:")
 
 
@@ -135,6 +136,7 @@ def solve_section(detail: queries.VersionDetail) -> None:
 
 
 frame.require_registry()
+frame.own_query_params("commit")
 commit = (st.query_params.get("commit") or "").strip()
 if not commit:
     ask_for_version()

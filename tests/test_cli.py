@@ -143,3 +143,113 @@ def test_settings_never_print_the_token(capsys, monkeypatch) -> None:
     monkeypatch.setenv("NETLIFY_AUTH_TOKEN", "nfp_top_secret_value")
     code, out, _ = run(capsys, "settings")
     assert code == 0 and "NETLIFY_AUTH_TOKEN" in out and "nfp_top_secret_value" not in out and "set" in out
+
+
+# --- bad input gets one line on stderr, never a traceback ----------------------------------------------
+
+def one_error_line(err: str) -> str:
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("target, says", [
+    (".", "is a folder; give a file name"),
+    ("missing-folder/registry.json", "the folder missing-folder does not exist"),
+    ("/dev/full", "cannot be written"),  # a real write error, even for root (read-only files are not, for root)
+])
+def test_export_to_a_path_it_cannot_write_says_why(db, capsys, tmp_path, monkeypatch, target, says) -> None:
+    monkeypatch.chdir(tmp_path)
+    run(capsys, "init")
+    code, _, err = run(capsys, "export", "-o", target)
+    assert code == 2 and says in one_error_line(err)
+
+
+def test_list_into_a_closed_pipe_ends_quietly(db, tmp_path) -> None:
+    """`list | head`: the reader went away before reading. Deterministic: the pipe is closed before the run."""
+    import os
+    import subprocess
+    import sys
+
+    assert main(["demo-data"]) == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "vibedash", "list", "--limit", "40"], check=False,
+                              stdout=write_end,
+                              stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0 and done.stderr == b""
+
+
+def test_import_of_a_folder_says_it_is_a_folder(db, capsys, tmp_path) -> None:
+    run(capsys, "record", "--commit", SHA)
+    code, _, err = run(capsys, "import", "--commit", SHA, str(tmp_path))
+    assert code == 2 and "is a folder" in one_error_line(err)
+
+
+@pytest.mark.parametrize("content, says", [
+    pytest.param('{"aime25": "high"}', "score 'aime25' is 'high', not a number", id="word"),
+    pytest.param('{"aime25": 1' + "0" * 400 + "}", "above 100", id="401-digit-integer"),
+])
+def test_import_of_a_bad_score_names_the_score(db, capsys, tmp_path, content, says) -> None:
+    run(capsys, "record", "--commit", SHA)
+    path = tmp_path / "scores.json"
+    path.write_text(content)
+    code, _, err = run(capsys, "import", "--commit", SHA, str(path))
+    assert code == 2 and says in one_error_line(err)
+
+
+def test_import_of_a_file_with_a_huge_first_line(db, capsys, tmp_path) -> None:
+    run(capsys, "record", "--commit", SHA)
+    path = tmp_path / "huge.csv"
+    path.write_text("dataset,pass@1," + "x" * 140_000 + "\naime25,0.5,1\n")
+    code, _, err = run(capsys, "import", "--commit", SHA, str(path))
+    assert code == 2 and "huge.csv" in one_error_line(err)
+
+
+def test_gate_rule_with_a_mistyped_benchmark_is_bad_input(db, capsys) -> None:
+    run(capsys, "demo-data")
+    _, out, _ = run(capsys, "list", "--json")
+    sha = json.loads(out)["versions"][0]["sha"]
+    code, out, err = run(capsys, "gate", "--commit", sha, "--rule", "foo25 >= 75")
+    assert code == 2 and out == "" and "foo25" in one_error_line(err) and "aime25" in err
+
+
+def test_solve_without_a_model_reference_is_one_line_on_stderr(db, capsys) -> None:
+    run(capsys, "record", "--commit", SHA)
+    code, out, err = run(capsys, "solve", "--commit", SHA[:8], "--problem", "math-01")
+    assert code == 2 and out == "" and "has no model reference" in one_error_line(err)
+
+
+def test_retention_apply_without_netlify_fails_before_the_plan(db, capsys) -> None:
+    run(capsys, "demo-data")
+    code, out, err = run(capsys, "retention", "apply", "--yes")
+    assert code == 2 and out == "" and "NETLIFY_AUTH_TOKEN" in one_error_line(err)
+
+
+def test_show_prints_the_audit_events(db, capsys) -> None:
+    run(capsys, "record", "--commit", SHA, "--branch", "main")
+    code, out, _ = run(capsys, "show", SHA[:8])
+    events = out.split("audit events", 1)
+    assert code == 0 and len(events) == 2 and "record" in events[1] and "tester" in events[1]
+
+
+def test_readme_counts_the_settings_netlify_sim_prints(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen([sys.executable, "-m", "vibedash", "netlify-sim", "--port", "0", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                               env={**__import__("os").environ, "PYTHONPATH": str(repo)})
+    try:
+        lines = [process.stdout.readline() for _ in range(5)]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert "Use these settings" in lines[0]
+    settings = [line for line in lines[1:] if "=" in line]
+    words = {3: "three", 4: "four", 5: "five"}
+    readme = (repo / "README.md").read_text()
+    assert f"prints the {words[len(settings)]} settings to use" in readme

@@ -1,9 +1,13 @@
-"""End to end in a real browser: `streamlit run app.py` against the sample registry and a loopback Netlify
-simulator, driven by Playwright through chromium. Run with `python -m pytest tests/test_e2e_browser.py --e2e`.
+"""End to end in a real browser: `streamlit run app.py` driven by Playwright through Debian's chromium.
+Run with `python -m pytest tests/test_e2e_browser.py --e2e`.
+
+The look of the product: every page on the sample registry (a loopback Netlify simulator connected) and on an
+empty one, at 1440 px and at 800 px wide, screenshot each, and fail on an exception box, a table cut off sideways,
+an emoji or a favicon from elsewhere (e2e_support.walk says exactly what it checks).
 
 The story: open the overview, look through the history, compare the live version with a candidate, promote the
 candidate through the confirmation dialog, see it live on the overview and in the audit log, roll back.
-A screenshot of every page goes to test-artifacts/screenshots/ (git-ignored) for a person to look at.
+A screenshot of every step goes to test-artifacts/screenshots/ (git-ignored) for a person to look at.
 """
 
 from __future__ import annotations
@@ -15,19 +19,25 @@ from e2e_support import (
     CHROMIUM_ARGS,
     REPO,
     TOKEN,
+    WIDTHS,
     chromium_path,
+    history_table_fits_its_rows,
     netlify_environment,
+    screenshots_folder,
     streamlit_server,
+    walk,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from vibedash.actions import deploys as actions
 from vibedash.decisions.gate import DEFAULT_POLICY
 from vibedash.netlify.simulator import NetlifySimulator
+from vibedash.registry import queries
 from vibedash.registry import records as registry
 from vibedash.registry.action_queries import candidate_verdicts, preferred_candidate
-from vibedash.registry.db import unit_of_work
-from vibedash.registry.demo import seed_simulator
+from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.demo import build_demo, seed_simulator
+from vibedash.registry.models import Deploy, SolveRun, Version, utcnow
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
@@ -180,3 +190,54 @@ def test_promote_and_roll_back_in_the_browser(demo_engine: Engine, registry_url:
     with unit_of_work(demo_engine) as session:
         mine = registry.events(session, actor=ACTOR)
     assert [(e["kind"], e["status"]) for e in mine] == [("rollback", "succeeded"), ("promote", "succeeded")]
+
+
+# --- the look of every page -----------------------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_every_page_on_the_sample_registry_looks_right(tmp_path, tmp_path_factory) -> None:
+    url = f"sqlite:///{tmp_path / 'sample.db'}"
+    engine = open_registry(url)
+    with unit_of_work(engine) as session:
+        build_demo(session)
+        live_version = session.scalar(select(Version).join(Deploy, Deploy.version_id == Version.id)
+                                      .where(Deploy.is_live.is_(True)))
+        for i, correct in enumerate((True, False)):  # graded runs: Solve's log and Version's table mark them
+            session.add(SolveRun(cache_key=f"{i}" * 64, version_id=live_version.id, problem_id="math-01",
+                                 prompt="p", backend="transformers", device="cpu", output="<think>x</think> 204",
+                                 answer="204", correct=correct, time_to_first_token_s=1.2, tokens=31,
+                                 tokens_per_second=212.0, cache_hits=2, last_served_at=utcnow()))
+    with unit_of_work(engine) as session:
+        live = queries.live_now(session)
+        candidate = queries.best_candidate(session, DEFAULT_POLICY, queries.lead_benchmark(session))
+        newest = queries.compare_choices(session, (), limit=3).versions
+    three = ",".join([live.sha, candidate.sha, *(v.sha for v in newest if v.sha not in (live.sha, candidate.sha))][:3])
+    views = [("overview", "/"), ("history", "/history"), ("version", f"/version?commit={live.sha}"),
+             ("compare", f"/compare?commits={live.sha},{candidate.sha}"),
+             ("compare-three", f"/compare?commits={three}"),
+             ("solve", "/solve"), ("promote", "/promote"), ("retention", "/retention"), ("settings", "/settings")]
+    folder = screenshots_folder(tmp_path_factory) / "sample"
+    folder.mkdir(exist_ok=True)
+    with NetlifySimulator(token=TOKEN) as sim:
+        site_id = seed_simulator(sim, engine)
+        env = {**netlify_environment(sim, site_id), "VIBEDASH_DB_URL": url, "VIBEDASH_ACTOR": "e2e-look"}
+        with streamlit_server(env, tmp_path / "streamlit.log") as base_url:
+            problems = walk(base_url, views, folder, extra=history_table_fits_its_rows(live.sha))
+    engine.dispose()
+    assert not problems, "\n".join(problems)
+    assert len(list(folder.glob("*.png"))) == len(views) * len(WIDTHS)
+
+
+@pytest.mark.e2e
+def test_every_page_on_an_empty_registry_looks_right(tmp_path, tmp_path_factory) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_registry(url).dispose()
+    views = [("overview", "/"), ("history", "/history"), ("version", "/version"), ("compare", "/compare"),
+             ("solve", "/solve"), ("promote", "/promote"), ("retention", "/retention"), ("settings", "/settings")]
+    folder = screenshots_folder(tmp_path_factory) / "empty"
+    folder.mkdir(exist_ok=True)
+    with streamlit_server({"VIBEDASH_DB_URL": url, "VIBEDASH_ACTOR": "e2e-look"}, tmp_path / "streamlit.log") \
+            as base_url:
+        problems = walk(base_url, views, folder)
+    assert not problems, "\n".join(problems)
+    assert len(list(folder.glob("*.png"))) == len(views) * len(WIDTHS)

@@ -623,3 +623,25 @@ def test_vibethinker_bad_input(tmp_path: Path, name: str, content: str, message:
     path = write(tmp_path, name, content)
     with raises(f"{path}: {message}"):
         load_results(path)
+
+
+def test_a_known_benchmark_with_a_word_for_a_score_is_plain_json_with_a_bad_score(tmp_path: Path) -> None:
+    path = write(tmp_path, "scores.json", {"aime25": "high"})
+    assert detect_format(path) == "plain_json"
+    with raises("score 'aime25' is 'high', not a number"):
+        load_results(path)
+
+
+def test_an_integer_too_large_for_a_float_is_above_100(tmp_path: Path) -> None:
+    path = write(tmp_path, "scores.json", '{"aime25": 1' + "0" * 400 + "}")
+    with raises("score 'aime25' is 1000"):
+        load_results(path)
+
+
+def test_detection_survives_a_first_line_past_the_csv_field_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes.txt", "x" * 140_000 + "\n")
+    with raises("not a result format vibedash knows"):
+        load_results(path)
+    summary = write(tmp_path, "pass_1h.csv", "model_path,dataset,pass@1\n" + "y" * 140_000 + ",aime25,0.5\n")
+    with raises("is not valid CSV (field larger than field limit"):
+        load_results(summary)

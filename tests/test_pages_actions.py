@@ -33,6 +33,7 @@ from vibedash.registry.action_queries import (
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.demo import seed_simulator
 from vibedash.registry.models import Deploy
+from vibedash.ui import format as fmt
 from vibedash.ui import frame
 from vibedash.ui.state import netlify_status
 
@@ -134,12 +135,13 @@ def test_promote_page_shows_every_candidate_with_its_verdict(open_page: OpenPage
     assert at.subheader[0].value == f"candidate {preferred.sha[:7]} → replaces live {live_sha[:7]}"
     verdict_text = "\n".join(texts(at.markdown))
     for check in preferred.verdict.checks:
-        assert f"{check.mark} **{check.rule}**: {check.detail}" in verdict_text
+        assert (f"{fmt.mark_icon(check.mark)} **{fmt.benchmark_words(check.rule)}**: "
+                f"{fmt.benchmark_words(check.detail)}") in verdict_text
     table = at.dataframe[0].value
     assert list(table["version"]) == [frame.version_url(c.sha) for c in expected]
     assert [g.startswith("✓") for g in table["gate"]] == [c.verdict.passed for c in expected]
     for check in preferred.verdict.checks:
-        assert check.rule in table.columns
+        assert fmt.benchmark_words(check.rule) in table.columns
     assert len(at.dataframe[1].value) == logged  # the audit log, unfiltered
     rollback_target = actions.rollback_target(registry_env, live_id(registry_env))
     with unit_of_work(registry_env) as session:

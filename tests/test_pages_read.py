@@ -22,6 +22,7 @@ from vibedash.registry import records as registry
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, SolveRun, Version
 from vibedash.ui import charts, frame, tables
+from vibedash.ui import format as fmt
 
 MY_PAGES = (frame.OVERVIEW, frame.HISTORY, frame.VERSION, frame.COMPARE, frame.SETTINGS)
 NOT_CONNECTED = "Netlify is not connected"
@@ -97,9 +98,10 @@ def test_overview_shows_live_the_best_candidate_with_its_gate_and_recent_activit
     assert f"`{live.sha[:7]}`" in shown and "locked" in shown
     assert f"`{candidate.sha[:7]}`" in shown
     assert f"gate {candidate.verdict.summary()}" in shown
-    colour = {"✓": ":green[✓]", "⚠": ":orange[⚠]", "✗": ":red[✗]"}
     for check in candidate.verdict.checks:
-        assert f"{colour[check.mark]} {check.rule}: {check.detail}" in shown
+        # Material icons (no emoji font needed) and benchmarks by their display names, as on Promote.
+        assert (f"{fmt.mark_icon(check.mark)} **{fmt.benchmark_words(check.rule)}**: "
+                f"{fmt.benchmark_words(check.detail)}") in shown
     assert candidate.selection_note and candidate.selection_note in shown  # how many were considered
     # A change is coloured only when it is beyond noise: here AIME25 is, HMMT25 is not (issue 9).
     assert candidate.beyond_noise("aime25") and not candidate.beyond_noise("hmmt25")
@@ -336,7 +338,7 @@ def test_version_deep_link_shows_deploys_results_with_intervals_problems_and_eve
     events = next(d for d in rest if "action" in d.columns)
     assert "promote" in set(events["action"])
     solve = next(d for d in rest if "answer" in d.columns)
-    assert list(solve["answer"]) == ["204"] and list(solve["grade"]) == ["✓"]
+    assert list(solve["answer"]) == ["204"] and list(solve["grade"]) == ["✓"]  # the same marks as the solve log
 
 
 def test_version_without_per_problem_results_says_so(demo_engine, registry_url, monkeypatch, scratch):

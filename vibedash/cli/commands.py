@@ -146,6 +146,8 @@ def cmd_pin(pinned: bool):
 def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from vibedash.actions import retention_apply
 
+    # Applying needs Netlify: say so before printing a plan that cannot be carried out.
+    client = client_from_settings(settings) if args.action == "apply" else None
     plan = retention_apply.current_plan(engine, settings, policy_path=args.policy)
     if args.json:
         from vibedash.cli.output import _dump_json
@@ -171,7 +173,6 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
         if answer.strip() != "delete":
             print("nothing deleted")
             return EXIT_FAILED
-    client = client_from_settings(settings)
     report = retention_apply.apply_plan(engine, client, settings.netlify_site_id, plan, actor=settings.actor,
                                         progress=lambda i, n, d: print(f"  [{i}/{n}] deleted {d}", file=sys.stderr))
     if report.complete:

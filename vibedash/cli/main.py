@@ -26,10 +26,13 @@ from vibedash.cli.output import (
     EXIT_UNAVAILABLE,
     CliError,
     _cell,
+    _check_rule_benchmarks,
     _dump_json,
     _json_default,
     _load_gate_policy,
     _print_table,
+    _silence_stdout,
+    _write_output,
 )
 from vibedash.config import ConfigError, Settings, load_settings, redact
 
@@ -79,8 +82,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
     parsed = []
     for i, name in enumerate(args.files, 1):
         path = Path(name)
+        if path.is_dir():
+            raise CliError(f"{name}: is a folder; name the result files inside it (e.g. {path / '*.json'})")
         if not path.is_file():
-            raise CliError(f"{name}: no such file")
+            raise CliError(f"{name}: no such file; check the path")
         results = load_results(path, format=args.format, benchmark=args.benchmark)
         parsed.append((path, results, registry.file_sha256(path)))
         if len(args.files) > 1:
@@ -186,6 +191,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     print("\nsolve latency (solve runs, from the request: model load included)")
     for line in describe(latency):
         print(f"  {line}")
+    print("\naudit events")
+    _print_table([{**e, "target": registry.short(e["target"]) if e.get("target") == data["sha"] else e.get("target"),
+                   "reason": e.get("reason") or ""} for e in data["events"]],
+                 ["started_at", "actor", "kind", "status", "target", "reason"])
     return EXIT_OK
 
 
@@ -228,7 +237,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
                              r["source_file"], r["imported_at"]])
         text = buffer.getvalue()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_output(Path(args.output), text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -253,6 +262,7 @@ def cmd_gate(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     policy = _load_gate_policy(args, settings)
     selection = None
     with unit_of_work(engine) as session:
+        _check_rule_benchmarks(policy, registry.benchmarks_in_registry(session))
         if args.commit.strip().casefold() == "best":
             # The best candidate, as Overview and Promote define it (decisions.candidates).
             best = queries.best_candidate(session, policy, queries.lead_benchmark(session))
@@ -405,10 +415,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vibedash.registry.db import open_registry
 
             engine = open_registry(settings.db_url)
-        return args.handler(args, settings, engine)
+        code = args.handler(args, settings, engine)
+        sys.stdout.flush()  # inside the try: a reader that went away shows up here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`list | head`): not an error. Point stdout at devnull so the interpreter's
+        # final flush does not fail again on the closed pipe.
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # one clear line, never a traceback, for every known failure
         code, message = classify_error(exc)
         if code is None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from vibedash.config import Settings
@@ -60,3 +62,41 @@ def _load_gate_policy(args: argparse.Namespace, settings: Settings):
     from vibedash.decisions.policies import gate_policy
 
     return gate_policy(settings, getattr(args, "policy", None), getattr(args, "rule", None))
+
+
+# --- input and output errors as one line (never a traceback) ---------------------------------------------
+
+def _write_output(path: Path, text: str) -> None:
+    """Write an export file, or a CliError saying what to change (never a traceback)."""
+    if path.is_dir():
+        raise CliError(f"-o {path}: is a folder; give a file name, e.g. -o {path / 'registry.json'}")
+    if not path.parent.is_dir():
+        raise CliError(f"-o {path}: the folder {path.parent} does not exist; create it first or write elsewhere")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"-o {path}: cannot be written ({exc.strerror or exc}); check its permissions, or write "
+                       "elsewhere") from None
+
+
+def _check_rule_benchmarks(policy, in_registry: Sequence[str]) -> None:
+    """A rule that names a benchmark nobody has ever scored is a typo, not a failed gate: bad input (exit 2)."""
+    from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
+
+    known = dict.fromkeys([*HEADLINE_BENCHMARKS, *in_registry])
+    for rule in policy.rules:
+        named = [getattr(rule, "benchmark", None), *(getattr(rule, "benchmarks", None) or ())]
+        unknown = [name for name in named if name and name not in known]
+        if unknown:
+            raise CliError(f"rule '{rule.text}' names benchmark {unknown[0]}, which no version has; "
+                           f"known benchmarks: {', '.join(known)}")
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured in a test): nothing to flush into a pipe
+        pass
+    finally:
+        os.close(devnull)

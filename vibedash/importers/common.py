@@ -3,6 +3,7 @@ benchmark names, and the choice of each benchmark's headline metric."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
@@ -150,7 +151,20 @@ def as_number(value: Any) -> float | None:
     """The value as a float when it is a finite JSON number (booleans and strings are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits: no score, whatever the format
+        return None
+    return number if math.isfinite(number) else None
+
+
+def first_csv_row(text: str) -> list[str]:
+    """The cells of the first CSV line, or [] when it is not CSV a result file could hold (a field longer than
+    the csv module's limit, a stray quote): format detection must never fail on an unknown file."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return []
 
 
 def as_count(value: Any) -> int | None:

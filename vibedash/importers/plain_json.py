@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vibedash.decisions.benchmarks import canonical_benchmark, display_name
 from vibedash.importers.base import ParsedResult
 from vibedash.importers.common import (
     SourceFile,
@@ -24,6 +25,7 @@ from vibedash.importers.common import (
     benchmark_key,
     k_of,
     override_benchmark,
+    short_repr,
 )
 
 NAME = "plain_json"
@@ -51,7 +53,18 @@ def detect(source: SourceFile) -> bool:
         return True
     values = list(document.values())
     flat = not any(isinstance(value, (dict, list)) for value in values)
-    return flat and any(as_number(value) is not None for value in values)
+    # A flat object with a number, or one that names a benchmark vibedash knows ({"aime25": "high"}): the
+    # latter is this format written wrongly, better told "not a number" than "not a result format".
+    return flat and (any(as_number(value) is not None for value in values)
+                     or any(_names_known_benchmark(name) for name in document))
+
+
+def _names_known_benchmark(name: str) -> bool:
+    try:
+        key = canonical_benchmark(name)
+    except ValueError:
+        return False
+    return display_name(key) != key
 
 
 def parse(source: SourceFile, benchmark: str | None = None) -> list[ParsedResult]:
@@ -117,9 +130,12 @@ def _numbers(source: SourceFile, scores: dict[str, Any]) -> dict[str, float]:
     values: dict[str, float] = {}
     for name, raw in scores.items():
         value = as_number(raw)
+        if value is None and isinstance(raw, int) and not isinstance(raw, bool):
+            raise source.error(f"score {name!r} is {short_repr(raw)}, above 100",
+                               "scores run from 0 to 1 or from 0 to 100")
         if value is None:
             raise source.error(
-                f"score {name!r} is {raw!r}, not a number", "write it as a number such as 74.4 or 0.744"
+                f"score {name!r} is {short_repr(raw)}, not a number", "write it as a number such as 74.4 or 0.744"
             )
         if value < 0:
             raise source.error(f"score {name!r} is negative ({raw!r})", "scores run from 0 to 1 or from 0 to 100")

@@ -30,6 +30,7 @@ from vibedash.importers.common import (
     SourceFile,
     as_number,
     benchmark_key,
+    first_csv_row,
     fraction_to_percent,
     override_benchmark,
     problem_text,
@@ -69,7 +70,7 @@ def detect(source: SourceFile) -> bool:
 
 
 def _is_summary_csv(source: SourceFile) -> bool:
-    header = next(csv.reader([source.first_line]), [])
+    header = first_csv_row(source.first_line)
     return all(column in header for column in _REQUIRED_COLUMNS)
 
 
@@ -80,7 +81,11 @@ def _is_problem_lines(source: SourceFile) -> bool:
 
 def parse(source: SourceFile, benchmark: str | None = None) -> list[ParsedResult]:
     if _is_summary_csv(source):
-        return override_benchmark(source, _parse_summary(source), benchmark)
+        try:
+            summary = _parse_summary(source)
+        except csv.Error as exc:  # a field past the csv module's size limit, a broken quote
+            raise source.error(f"is not valid CSV ({exc})", f"this format expects {_EXPECTED_CSV}") from None
+        return override_benchmark(source, summary, benchmark)
     if source.looks_like_json():
         return _parse_problem_lines(source, benchmark)
     raise source.error("is neither VibeThinker's summary CSV nor its per-problem JSON Lines",

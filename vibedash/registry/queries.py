@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
@@ -88,8 +88,23 @@ def live_now(session: Session) -> LiveNow | None:
     scores = registry.primary_scores(session, [version.id])[version.id] if version is not None else {}
     return LiveNow(deploy_id=deploy.netlify_id, sha=version.sha if version else None,
                    branch=version.branch if version else deploy.branch, message=version.message if version else None,
-                   permalink=deploy.permalink, site_url=deploy.url, locked=deploy.locked, since=deploy.published_at,
-                   scores=scores)
+                   permalink=deploy.permalink, site_url=deploy.url, locked=deploy.locked,
+                   since=went_live_at(session, deploy), scores=scores)
+
+
+def went_live_at(session: Session, deploy: Deploy) -> datetime | None:
+    """When ``deploy`` went live this time: the latest promotion or rollback that made it live, else its publish
+    time. Netlify's ``published_at`` is when a deploy was *first* published, so after a rollback to an older
+    deploy it would claim the deploy has been live for days."""
+    changed = session.scalar(select(func.max(func.coalesce(Event.finished_at, Event.started_at)))
+                             .where(Event.kind.in_(LIVE_CHANGE_KINDS), Event.status == "succeeded",
+                                    Event.target == deploy.netlify_id))
+    candidates = [moment for moment in (deploy.published_at, changed) if moment is not None]
+    return max(candidates, key=_as_utc) if candidates else None
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def lead_benchmark(session: Session) -> str | None:

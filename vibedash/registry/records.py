@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -393,25 +393,35 @@ def _build_history_select(benchmarks: Sequence[str], flt: HistoryFilter, *,
 
 
 def history_page(session: Session, benchmarks: Sequence[str], flt: HistoryFilter = HistoryFilter(), *,
-                 page: int = 1, page_size: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """One page of versions (newest first) with headline scores and their latest deploy; plus the total.
+                 page: int = 1, page_size: int = 50, sort_by: str | None = None,
+                 descending: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """One page of versions with headline scores and their latest deploy; plus the total.
 
-    The page is a LIMIT/OFFSET read; the total (a count over every matching version) is computed once per
-    registry generation and filter.
+    Sorted in SQL, so page 2 continues page 1: by ``sort_by`` (a benchmark of ``benchmarks``; versions without
+    its score last) and then newest first, or by creation time when ``sort_by`` is None. The total (a count
+    over every matching version) is computed once per registry generation and filter.
     """
     counted, _ = _history_select(benchmarks, flt, for_count=True)
     total = cached(session, "history_total", (tuple(benchmarks), repr(flt)), lambda: session.scalar(
         select(func.count()).select_from(counted.subquery())) or 0)
     page = max(1, page)
-    # Two steps: the page's version ids through the filters' joins only, then the full rows of just those
-    # ids (scores, latest deploy). Joining everything before the LIMIT would do it for every match first.
-    page_ids = list(session.scalars(counted.order_by(Version.created_at.desc(), Version.id.desc())
-                                    .limit(page_size).offset((page - 1) * page_size)))
-    if not page_ids:
-        return [], total
-    query, _ = _history_select(benchmarks, HistoryFilter())
-    rows = session.execute(query.where(Version.id.in_(page_ids))
-                           .order_by(Version.created_at.desc(), Version.id.desc())).mappings().all()
+    by_time = (Version.created_at.desc(), Version.id.desc()) if descending or sort_by is not None \
+        else (Version.created_at.asc(), Version.id.asc())
+    query, score_cols = _history_select(benchmarks, flt)
+    if sort_by is not None and sort_by in score_cols:
+        score = score_cols[sort_by]
+        order = (score.is_(None), score.desc() if descending else score.asc(), *by_time)
+        rows = session.execute(query.order_by(*order)
+                               .limit(page_size).offset((page - 1) * page_size)).mappings().all()
+    else:
+        # Two steps: the page's version ids through the filters' joins only, then the full rows of just those
+        # ids (scores, latest deploy). Joining everything before the LIMIT would do it for every match first.
+        page_ids = list(session.scalars(counted.order_by(*by_time)
+                                        .limit(page_size).offset((page - 1) * page_size)))
+        if not page_ids:
+            return [], total
+        query, _ = _history_select(benchmarks, HistoryFilter())
+        rows = session.execute(query.where(Version.id.in_(page_ids)).order_by(*by_time)).mappings().all()
     out = []
     for row in rows:
         item = {
@@ -447,15 +457,39 @@ def score_timeline(session: Session, benchmarks: Sequence[str], *, limit: int = 
 
 
 def live_periods(session: Session) -> list[dict[str, Any]]:
-    """When each deploy became live and when it stopped, from publish times (newest last)."""
-    rows = session.execute(select(Deploy.netlify_id, Deploy.published_at, Version.sha)
-                           .outerjoin(Version, Version.id == Deploy.version_id)
-                           .where(Deploy.published_at.is_not(None)).order_by(Deploy.published_at)).all()
+    """When each deploy was live, oldest first (a deploy rolled back to has a period for each time it went live).
+
+    A deploy goes live when first published (``published_at``) and again at every succeeded promotion or
+    rollback to it; a period ends when the next deploy goes live. Each period names the version's branch.
+    """
+    first = session.execute(select(Deploy.netlify_id, Deploy.published_at)
+                            .where(Deploy.published_at.is_not(None))).all()
+    again = session.execute(select(Event.target, func.coalesce(Event.finished_at, Event.started_at))
+                            .join(Deploy, Deploy.netlify_id == Event.target)
+                            .where(Event.kind.in_(("promote", "rollback")), Event.status == "succeeded")).all()
+    starts = sorted(((when, deploy_id) for deploy_id, when in [*first, *again] if when is not None),
+                    key=lambda item: (_utc(item[0]), item[1]))
+    # One period per change of live deploy: a promotion logged seconds after the publish it caused is no new one.
+    changes: list[tuple[datetime, str]] = []
+    for when, deploy_id in starts:
+        if not changes or changes[-1][1] != deploy_id:
+            changes.append((when, deploy_id))
+    versions = dict(session.execute(select(Deploy.netlify_id, Version.sha)
+                                    .join(Version, Version.id == Deploy.version_id)
+                                    .where(Deploy.netlify_id.in_({d for _, d in changes}))).all()) if changes else {}
+    branches = dict(session.execute(select(Version.sha, Version.branch)
+                                    .where(Version.sha.in_(set(versions.values())))).all()) if versions else {}
     periods = []
-    for i, (netlify_id, published, sha) in enumerate(rows):
-        end = rows[i + 1][1] if i + 1 < len(rows) else None
-        periods.append({"deploy_id": netlify_id, "sha": sha, "short": short(sha), "start": published, "end": end})
+    for i, (start, deploy_id) in enumerate(changes):
+        sha = versions.get(deploy_id)
+        end = changes[i + 1][0] if i + 1 < len(changes) else None
+        periods.append({"deploy_id": deploy_id, "sha": sha, "short": short(sha), "branch": branches.get(sha),
+                        "start": start, "end": end})
     return periods
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 # --- overview and facts -----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from vibedash.solve.engine import (
     SolveEngine,
     SolveRequest,
 )
-from vibedash.solve.errors import SolveConfigError, SolveInputError, VersionLookupError
+from vibedash.solve.errors import ModelLoadError, SolveConfigError, SolveInputError, VersionLookupError
 from vibedash.solve.problems import (
     BUILTIN_PROBLEMS,
     KINDS,
@@ -82,6 +82,10 @@ def run(args: argparse.Namespace, settings: Settings, engine: Engine, out: TextI
         return _fail(str(exc), EXIT_BAD_INPUT)
     except (VersionLookupError, KeyError) as exc:
         return _fail(exc.args[0] if isinstance(exc, KeyError) else str(exc), EXIT_NOT_FOUND)
+    # A version without a model reference is a missing setting: say so before any model loads or output starts.
+    for request in requests.values():
+        if not request.version.model_ref:
+            return _fail(str(ModelLoadError(None, version_sha=request.version.sha)), EXIT_BAD_INPUT)
     try:
         solver = SolveEngine.from_settings(engine, settings)
     except SolveConfigError as exc:

@@ -24,6 +24,7 @@ from vibedash.actions.deploys import ActionError, ActionResult
 from vibedash.decisions.gate import Verdict
 from vibedash.netlify.client import NetlifyError
 from vibedash.registry import records as registry
+from vibedash.ui import format as fmt
 from vibedash.ui import state
 
 OPEN_DIALOG_KEY = "open_dialog"  # which request key is open: Streamlit shows one dialog per run
@@ -142,9 +143,10 @@ def show_outcome() -> None:
 # --- the gate's verdict -----------------------------------------------------------------------------------
 
 def verdict_lines(verdict: Verdict) -> str:
-    """Markdown: every rule of the verdict with ✓ or ✗ and the numbers behind it."""
-    return "\n".join(f"- {check.mark} **{check.rule}**: {check.detail}"
-                     for check in verdict.checks)
+    """Markdown: every rule of the verdict with its icon (passes, passes with a warning, fails) and the numbers
+    behind it, benchmarks by their display names."""
+    return "\n".join(f"- {fmt.mark_icon(check.mark)} **{fmt.benchmark_words(check.rule)}**: "
+                     f"{fmt.benchmark_words(check.detail)}" for check in verdict.checks)
 
 
 def verdict_headline(verdict: Verdict) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+
+from vibedash.decisions.benchmarks import display_name
 
 
 def score(value: float | None) -> str:
@@ -59,3 +62,57 @@ def duration(seconds: float | None) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {sec} s"
+
+
+def live_for(since: datetime | None, now: datetime | None = None) -> str:
+    """'just went live' or 'live for 2 h 5 min', counted from when the deploy went live this time."""
+    if since is None:
+        return "live"
+    seconds = ((now or datetime.now(timezone.utc)) - since).total_seconds()
+    return "just went live" if seconds < 60 else f"live for {duration(seconds)}"
+
+
+# Registry keys as they appear inside generated sentences (gate details, retention reasons); whole words only,
+# so "aime25_extra" or a sha are left alone.
+_BENCHMARK_KEY = re.compile(r"(?<![\w/.-])(aime\d{2}|hmmt\d{2}|lcb_v\d+|gpqa_diamond|math500|livecodebench)(?![\w/-])")
+
+
+def benchmark_words(text: str) -> str:
+    """A sentence with benchmark keys written as the product writes them: 'lcb_v6' -> 'LCB v6'."""
+    return _BENCHMARK_KEY.sub(lambda m: display_name(m.group(1)), text)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])")
+
+
+def plain(text: str) -> str:
+    """Text from a URL or a person, safe inside st.markdown, captions and alerts: shown as typed, never as
+    Markdown, links, icons or LaTeX."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+# Pass and fail marks: Material icons in Markdown (they render without an emoji font); plain text glyphs in
+# table cells, which draw text only.
+PASS_ICON = ":green[:material/check_circle:]"
+FAIL_ICON = ":red[:material/cancel:]"
+PASS_MARK, FAIL_MARK = "✓", "✗"
+
+
+def with_plain(message: str, *typed: str) -> str:
+    """A sentence of ours that quotes text from a URL or a person: the quoted parts shown as typed (never as
+    Markdown), the rest of the sentence (code spans, say) as written. When a quote is not found verbatim (repr
+    escaped it), the whole sentence is shown as typed."""
+    for text in (t for t in typed if t):
+        if text not in message:
+            return plain(message)
+        message = message.replace(text, plain(text))
+    return message
+
+
+WARN_ICON = ":orange[:material/warning:]"
+_MARK_ICONS = {PASS_MARK: PASS_ICON, "⚠": WARN_ICON, FAIL_MARK: FAIL_ICON}
+
+
+def mark_icon(mark: str) -> str:
+    """The Markdown icon of a gate check's mark ("✓", "⚠" passes with a warning, "✗")."""
+    return _MARK_ICONS.get(mark, mark)

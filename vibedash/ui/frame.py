@@ -120,6 +120,14 @@ def empty_state(message: str, *, icon: str = ":material/info:") -> None:
     st.info(message, icon=icon)
 
 
+def own_query_params(*names: str) -> None:
+    """Drop query parameters this page does not read (``?commit=`` left over from the version page), so the URL
+    is always a deep link to what the page shows."""
+    for name in list(st.query_params):
+        if name not in names:
+            del st.query_params[name]
+
+
 def version_url(sha: str) -> str:
     """A relative link to the version page for a table cell (table cells take URLs, not pages)."""
     return f"{VERSION_URL_PATH}?commit={sha}"
@@ -154,12 +162,31 @@ def sync_button(*, key: str) -> None:
     if not auth.may(auth.Action.SYNC):
         return
     reason = state.netlify_status()
-    clicked = st.button("Sync now", key=key, icon=":material/sync:", disabled=reason is not None,
-                        help=reason or "Read the site's deploys from Netlify into the registry (incremental).")
+    full = reason is None and next_sync_is_full()
+    clicked = st.button("Sync now (full)" if full else "Sync now", key=key, icon=":material/sync:",
+                        disabled=reason is not None,
+                        help=reason or ("A full sync: reads every deploy of the site from Netlify and marks the ones "
+                                        "Netlify no longer has as expired (the first sync, then once a day)."
+                                        if full else "Reads what changed on Netlify since the last sync."))
     show_notice(SYNC_NOTICE_KEY)
     if clicked:
         st.session_state[SYNC_NOTICE_KEY] = run_sync()
         st.rerun()
+
+
+def next_sync_is_full() -> bool:
+    """Whether "Sync now" will read every deploy: the first sync of the site, or a day after the last full one
+    (vibedash.netlify.sync decides the same way)."""
+    from vibedash.netlify.sync import FULL_SYNC_EVERY
+    from vibedash.registry.models import Site, utcnow
+
+    try:
+        with read_session() as session:
+            site = session.get(Site, state.settings().netlify_site_id)
+            last_full = site.last_full_sync_at if site is not None else None
+    except DatabaseError:
+        return True
+    return last_full is None or utcnow() - last_full > FULL_SYNC_EVERY
 
 
 def run_sync() -> tuple[str, str]:

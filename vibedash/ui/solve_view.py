@@ -315,7 +315,7 @@ def recent_runs_table(runs: Iterable[RunSummary]) -> None:
         st.caption("No solve runs yet.")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
-        "when": st.column_config.DatetimeColumn(format="distance"),
+        "when": st.column_config.DatetimeColumn(format="distance", pinned=True),  # stays in view when it scrolls
         "agreement": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
         "tok/s": st.column_config.NumberColumn(format="%.1f"),
         "first token s": st.column_config.NumberColumn(format="%.2f"),
@@ -385,7 +385,7 @@ def version_runs_table(runs: list[RunSummary]) -> None:
         "stopped": "stopped" if run.stopped else "",
     } for run in runs]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="version_solve_runs", column_config={
-        "when": st.column_config.DatetimeColumn(format="distance"),
+        "when": st.column_config.DatetimeColumn(format="distance", pinned=True),  # stays in view when it scrolls
         **{name: st.column_config.NumberColumn(format="%.2f") for name in ("first token s", "first answer s",
                                                                            "total s")},
         "tok/s": st.column_config.NumberColumn(format="%.0f"),

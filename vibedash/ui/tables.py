@@ -36,13 +36,44 @@ class Table:
 
 
 def show(table: Table, *, key: str | None = None, height: int | str = "auto", **selection: Any) -> Any:
-    """Render a table; ``selection`` passes ``on_select``/``selection_mode`` through for clickable rows."""
+    """Render a table; ``selection`` passes ``on_select``/``selection_mode`` through for clickable rows.
+
+    A table wider than the page scrolls sideways inside itself; its first column (what the row is: a version,
+    a benchmark, a time) is pinned unless the table pins columns of its own, so the row stays recognisable.
+    """
     return st.dataframe(table.frame, hide_index=True, width="stretch", height=height, placeholder="–",
-                        column_config=table.config, column_order=list(table.frame.columns), key=key, **selection)
+                        column_config=with_first_column_pinned(table), column_order=list(table.frame.columns),
+                        key=key, **selection)
+
+
+def with_first_column_pinned(table: Table) -> dict[str, Any]:
+    config = dict(table.config)
+    if table.frame.columns.empty or any(isinstance(c, Mapping) and c.get("pinned") for c in config.values()):
+        return config
+    first = str(table.frame.columns[0])
+    current = config.get(first)
+    if current is None:
+        config[first] = st.column_config.Column(pinned=True)
+    elif isinstance(current, Mapping):
+        config[first] = {**current, "pinned": True}
+    return config
+
+
+# Wide enough for "MATH-500" plus the sort arrow and the column menu a sorted header shows.
+SCORE_WIDTH_PX = 104
+
+
+ROW_HEIGHT_PX = 35  # st.dataframe's default row height, and its header's
+
+
+def fitted_height(rows: int, max_rows: int) -> int:
+    """A table's height in pixels that shows ``rows`` rows (at most ``max_rows``, the rest scroll inside it) and
+    no empty space below them: the header, the rows and the border."""
+    return ROW_HEIGHT_PX * (min(max(rows, 1), max_rows) + 1) + 3
 
 
 def _score_column(benchmark: str) -> Any:
-    return st.column_config.NumberColumn(display_name(benchmark), format=SCORE_FORMAT,
+    return st.column_config.NumberColumn(display_name(benchmark), format=SCORE_FORMAT, width=SCORE_WIDTH_PX,
                                          help=f"Headline {display_name(benchmark)} score (0 to 100)")
 
 
@@ -52,7 +83,8 @@ def _time_column(label: str, help: str | None = None) -> Any:
 
 def _version_column(label: str = "version") -> Any:
     # The cell holds the link to the version page; the regex shows only the short sha.
-    return st.column_config.LinkColumn(label, display_text=r"commit=([0-9a-f]{7})",
+    # Pinned: when a wide table scrolls sideways, the version stays in view beside its numbers.
+    return st.column_config.LinkColumn(label, display_text=r"commit=([0-9a-f]{7})", pinned=True, width=90,
                                        help="Open the version's detail page")
 
 
@@ -89,7 +121,7 @@ def history_table(rows: Sequence[Mapping[str, Any]], benchmarks: Sequence[str]) 
     for bench in benchmarks:  # missing scores are empty cells, not "None"
         frame[bench] = pd.to_numeric(frame[bench], errors="coerce")
     config = {"version": _version_column(), "created": _time_column("created", "When the version was recorded"),
-              "deploy": _permalink_column(), "message": st.column_config.TextColumn("message", width="large")}
+              "deploy": _permalink_column(), "message": st.column_config.TextColumn("message", width="medium")}
     config.update({bench: _score_column(bench) for bench in benchmarks})
     return Table(frame, config)
 
@@ -108,10 +140,13 @@ def events_table(events: Sequence[Mapping[str, Any]], *, compact: bool = False) 
         "reason": e.get("reason") or "",
         "error": e.get("error") or "",
     } for e in events]
-    columns = ["when", "who", "action", "target", "result"] + ([] if compact else ["reason", "error"])
+    columns = ["when", "action", "target", "result", "who"] + ([] if compact else ["reason", "error"])
     frame = pd.DataFrame.from_records(records, columns=columns)
     return Table(frame, {"when": _time_column("when", "When the action started"),
-                         "reason": st.column_config.TextColumn("reason", width="medium")})
+                         "action": st.column_config.TextColumn("action", width="small"),
+                         "result": st.column_config.TextColumn("result", width="small"),
+                         "reason": st.column_config.TextColumn("reason", width="medium"),
+                         "error": st.column_config.TextColumn("error", width="medium")})
 
 
 def _target_text(event: Mapping[str, Any], *, with_deploy: bool) -> str:
@@ -208,7 +243,8 @@ def solve_runs_table(runs: Sequence[Mapping[str, Any]]) -> Table:
         "problem": r["problem"],
         "mode": r["mode"],
         "answer": r["answer"] or "",
-        "grade": "✓" if r["correct"] else ("✗" if r["correct"] is False else "not graded"),
+        "grade": (f"{fmt.PASS_MARK} correct" if r["correct"]
+                  else f"{fmt.FAIL_MARK} wrong" if r["correct"] is False else "not graded"),
         "first token": fmt.duration(r["time_to_first_token_s"]),
         "tokens": r["tokens"],
         "tok/s": r["tokens_per_second"],
@@ -234,16 +270,28 @@ def comparison_table(comparison: Comparison) -> Table:
             record[fmt.short(sha)] = comparison.scores[sha].get(bench)
         for sha in others:
             diff = by_key[(sha, bench)]
-            suffix = "" if len(others) == 1 else f" {fmt.short(sha)}"
-            record[f"Δ{suffix}"] = fmt.delta(diff.delta)
-            record[f"95% CI of Δ{suffix}"] = (fmt.interval(diff.interval.low, diff.interval.high)
-                                              if diff.interval else "–")
-            record[f"verdict{suffix}"] = verdict_label(diff.verdict)
-            record[f"CI method{suffix}"] = interval_method(diff.interval)
+            interval = fmt.interval(diff.interval.low, diff.interval.high) if diff.interval else "–"
+            if len(others) == 1:
+                record["Δ"] = fmt.delta(diff.delta)
+                record["95% CI of Δ"] = interval
+                record["verdict"] = verdict_label(diff.verdict)
+                record["CI method"] = interval_method(diff.interval)
+            else:
+                # Three or more versions: Δ and its interval share a cell, so every version's columns fit.
+                approx = " approx." if diff.interval is not None and diff.interval.n_common is None else ""
+                record[f"Δ {fmt.short(sha)} [95% CI]"] = (f"{fmt.delta(diff.delta)} {interval}{approx}"
+                                                          if diff.delta is not None else "–")
+                record[f"verdict {fmt.short(sha)}"] = verdict_label(diff.verdict)
         records.append(record)
     config: dict[str, Any] = {fmt.short(sha): st.column_config.NumberColumn(
-        fmt.short(sha) + (" (baseline)" if sha == baseline else ""), format=SCORE_FORMAT)
+        fmt.short(sha) + (" (baseline)" if sha == baseline else ""), format=SCORE_FORMAT, width=SCORE_WIDTH_PX)
         for sha in comparison.shas}
+    config["benchmark"] = st.column_config.TextColumn("benchmark", pinned=True, width="small")
+    if len(others) > 1:
+        config.update({f"Δ {fmt.short(sha)} [95% CI]": st.column_config.TextColumn(
+            help=f"{fmt.short(sha)} minus the baseline {fmt.short(baseline)}, with the 95% CI of the difference "
+                 "(paired bootstrap over common problems; 'approx.' where only scores are known)")
+            for sha in others})
     return Table(pd.DataFrame.from_records(records), config)
 
 
