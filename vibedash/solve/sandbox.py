@@ -2,7 +2,14 @@
 
 Generated code never runs inside the app. Each run gets:
 - a fresh ``python -I`` (no user site, no PYTHON* variables, the app's folders not on sys.path), started
-  through ``_sandbox_launcher`` (resource limits, Landlock when the kernel has it, then an audit-hook guard);
+  through ``_sandbox_launcher`` (namespaces, resource limits, Landlock when the kernel has it, then a guard
+  that adds seccomp and an audit hook);
+- its own user, mount, PID, network, IPC and UTS namespaces (``_sandbox_namespaces``): uid 65534 with no
+  capabilities, a read-only root holding only the interpreter, a work folder that is a size-limited
+  ``noexec`` tmpfs, no network at all, and every descendant killed when the program ends. Where the kernel
+  forbids namespaces (some containers, locked-down user namespaces) runs fall back, with a warning logged
+  once, to a stricter but weaker mode: the same limits minus the namespaces, a read-only work folder, and a
+  sweep of leftover processes by their HOME;
 - an empty temporary work directory as cwd, the only place it may write;
 - a scrubbed environment (no VIBEDASH_DB_URL, no tokens: only PATH, LANG, HOME and TMPDIR);
 - no inherited file descriptors except stdin, stdout and stderr, which are files the app owns, so a
@@ -16,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import shutil
 import signal
@@ -29,6 +37,7 @@ from pathlib import Path
 
 from vibedash.solve import _sandbox_launcher
 
+_log = logging.getLogger(__name__)
 _LAUNCHER = Path(_sandbox_launcher.__file__).resolve()
 _GUARD = _LAUNCHER.with_name("_sandbox_guard.py")
 # System folders the interpreter needs to start and to load extension modules' shared libraries.
@@ -42,6 +51,9 @@ class SandboxLimits:
     memory_mb: int = 512  # address space, interpreter included
     output_mb: int = 8  # largest file the program may write, stdout included
     open_files: int = 64
+    disk_mb: int = 64  # all of the work folder together (a tmpfs: it counts as memory while the run lasts)
+    disk_files: int = 1024  # files and folders in the work folder
+    namespaces: bool = True  # False: always the fallback (no namespaces, read-only work folder)
 
 
 @dataclass(frozen=True)
@@ -51,7 +63,7 @@ class SandboxResult:
     stderr: str
     timed_out: bool
     elapsed_s: float
-    isolation: str  # what enforced the limits, e.g. "rlimits + landlock abi 7 + audit hook"
+    isolation: str  # what enforced the limits, e.g. "namespaces (...) + rlimits + landlock abi 7 + audit hook"
 
     @property
     def ok(self) -> bool:
@@ -75,6 +87,10 @@ class SandboxResult:
         last_line = self.stderr.strip().splitlines()[-1] if self.stderr.strip() else ""
         if "MemoryError" in last_line:
             return "memory limit"
+        if "[Errno 28]" in last_line:  # ENOSPC: the work folder (a size-limited tmpfs) is full
+            return f"disk limit of the work folder ({last_line[:160]})"
+        if "[Errno 27]" in last_line:  # EFBIG: one file (stdout included) reached RLIMIT_FSIZE
+            return f"output size limit ({last_line[:160]})"
         return f"exit code {self.exit_code}" + (f": {last_line[:200]}" if last_line else "")
 
 
@@ -91,9 +107,36 @@ def landlock_abi() -> int:
         return 0
 
 
-def isolation_summary() -> str:
+def isolation_summary(limits: SandboxLimits | None = None) -> str:
+    """What isolates runs with these limits on this machine (probes the kernel once)."""
+    return _describe(namespaces=(limits or SandboxLimits()).namespaces and namespace_support()[0])
+
+
+def _describe(namespaces: bool) -> str:
     abi = landlock_abi() if sys.platform == "linux" else 0
-    return "rlimits + " + (f"landlock abi {abi} + " if abi else "") + "audit hook"
+    seccomp = sys.platform == "linux" and os.uname().machine in ("x86_64", "aarch64")
+    kernel = "rlimits + " + (f"landlock abi {abi} + " if abi else "") + ("seccomp + " if seccomp else "") + "audit hook"
+    if namespaces:
+        return f"namespaces (user, pid, net, mount, ipc; uid 65534, noexec tmpfs work folder) + {kernel}"
+    return f"fallback without namespaces (read-only work folder) + {kernel}"
+
+
+@functools.cache
+def namespace_support() -> tuple[bool, str]:
+    """Whether runs get their own namespaces here, and if not why; probed once with a real run. Logs a warning
+    the first time they cannot."""
+    if sys.platform != "linux":
+        supported, reason = False, f"namespaces are Linux only, this is {sys.platform}"
+    else:
+        probe = _run("import os\nprint(os.getuid(), os.getpid())", "", SandboxLimits(timeout_s=20), namespaces=True)
+        supported = probe.ok and probe.stdout.split() == ["65534", "1"]
+        reason = "" if supported else (probe.stderr.strip().splitlines() or [probe.failure() or "?"])[-1][:300]
+    if not supported:
+        _log.warning("vibedash sandbox: namespaces unavailable (%s); generated programs run without their own "
+                     "PID, network and mount namespaces, with a read-only work folder. Allow unprivileged user "
+                     "namespaces (or run the app as root, outside a seccomp-filtered container) to restore them.",
+                     reason)
+    return supported, reason
 
 
 @functools.cache
@@ -116,11 +159,20 @@ def _scrubbed_environment(home: str) -> dict[str, str]:
 def run_python(source: str, stdin: str = "", limits: SandboxLimits | None = None) -> SandboxResult:
     """Run ``source`` as a Python program with ``stdin`` as its input; never raises for the program's faults."""
     limits = limits or SandboxLimits()
+    namespaces = limits.namespaces and namespace_support()[0]
+    return _run(source, stdin, limits, namespaces=namespaces)
+
+
+def _run(source: str, stdin: str, limits: SandboxLimits, *, namespaces: bool) -> SandboxResult:
     base = Path(tempfile.mkdtemp(prefix="vibedash-sandbox-"))
     try:
-        io_dir, workdir = base / "io", base / "work"
-        io_dir.mkdir()
+        io_dir, workdir, new_root = base / "io", base / "work", base / "root"
+        io_dir.mkdir(mode=0o700)
         workdir.mkdir()
+        new_root.mkdir()
+        # The fallback may run the program as nobody: it must reach (and only read) its work folder.
+        base.chmod(0o711)
+        workdir.chmod(0o755)
         program = io_dir / "main.py"
         program.write_text(source, encoding="utf-8")
         (io_dir / "stdin").write_text(stdin, encoding="utf-8")
@@ -130,8 +182,12 @@ def run_python(source: str, stdin: str = "", limits: SandboxLimits | None = None
             "landlock_abi": abi, "read_roots": list(_python_read_roots()),
             "memory_bytes": limits.memory_mb * 1024 * 1024, "cpu_seconds": int(limits.timeout_s) + 1,
             "file_bytes": limits.output_mb * 1024 * 1024, "open_files": limits.open_files,
+            "namespaces": namespaces, "new_root": str(new_root), "disk_bytes": limits.disk_mb * 1024 * 1024,
+            "disk_files": limits.disk_files,
         }
-        command = [sys.executable, "-I", "-B", "-X", "utf8", str(_LAUNCHER), json.dumps(config)]
+        # -S: the launcher needs only the standard library, so it skips site-packages' .pth files (their code
+        # runs at every interpreter start); the program's interpreter keeps them, and site's exit() and quit().
+        command = [sys.executable, "-I", "-S", "-B", "-X", "utf8", str(_LAUNCHER), json.dumps(config)]
         started = time.monotonic()
         with open(io_dir / "stdin", "rb") as stdin_file, open(io_dir / "stdout", "wb") as stdout_file, \
                 open(io_dir / "stderr", "wb") as stderr_file:
@@ -143,21 +199,46 @@ def run_python(source: str, stdin: str = "", limits: SandboxLimits | None = None
                 exit_code: int | None = process.wait(timeout=limits.timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out, exit_code = True, None
+                if namespaces:  # the launcher kills the namespace's first process, and with it every other
+                    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+                        process.send_signal(signal.SIGTERM)
+                        process.wait(timeout=5)
             finally:
                 _kill_group(process)
+                if not namespaces:
+                    _sweep_marked_processes(f"HOME={workdir}".encode())
         elapsed = time.monotonic() - started
         return SandboxResult(exit_code=exit_code, stdout=_read_text(io_dir / "stdout"),
                              stderr=_read_text(io_dir / "stderr"), timed_out=timed_out, elapsed_s=elapsed,
-                             isolation=isolation_summary())
+                             isolation=_describe(namespaces))
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    # The program ran in its own session: its process group id is its pid. Kill everything left in it.
+    # The launcher ran in its own session: its process group id is its pid. Kill everything left in it (with
+    # namespaces, nothing is: the kernel has already killed the PID namespace; this is the fallback's sweep).
     with contextlib.suppress(ProcessLookupError, PermissionError):  # nothing left to kill
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def _sweep_marked_processes(marker: bytes) -> None:
+    """Fallback sweep for processes that left the process group (setsid): every process of the run was
+    started with HOME set to the run's own work folder, a path no other process has."""
+    if not os.path.isdir("/proc"):
+        return
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as handle:
+                environment = handle.read().split(b"\0")
+        except OSError:  # gone, or not ours to read (then not ours to kill either)
+            continue
+        if marker in environment:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _read_text(path: Path, limit: int = 1 << 20) -> str:
