@@ -217,7 +217,9 @@ def prompt_of_length(tokenizer, target_tokens: int) -> tuple[dict[str, str], ...
     sentence = (QUESTION + " Show every step, check the arithmetic twice, and explain why each step holds. ").split()
     while True:
         messages = tuple(chat_messages(" ".join(words)))
-        if len(tokenizer.apply_chat_template(list(messages), add_generation_prompt=True)) >= target_tokens:
+        # Templated as text, then counted: transformers 5 returns a dict when it tokenizes, whose len() is its keys.
+        text = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) >= target_tokens:
             return messages
         words.extend(sentence)
 
