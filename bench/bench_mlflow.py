@@ -30,14 +30,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from scale_data import BENCHMARKS, Shape, live_sha, newest_sha, sha_of, version_time  # noqa: E402
+from scale_data import BENCHMARKS, Shape, live_sha, newest_sha, sha_of  # noqa: E402
 
 MODEL = "vibethinker"
 

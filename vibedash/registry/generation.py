@@ -152,7 +152,7 @@ def cached(session: Session, name: str, key: Hashable, compute: Callable[[], T],
 
 def rebuild_after_bulk_load(engine: Engine) -> None:
     """After rows went in behind the engine's back: a new generation, and fresh planner statistics."""
-    from vibedash.registry.db import refresh_statistics
+    from vibedash.registry.statistics import refresh_statistics
 
     bump(engine)
     refresh_statistics(engine, force=True)
