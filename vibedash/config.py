@@ -8,13 +8,14 @@ Values come from, in order: explicit overrides (CLI flags), the environment, ``.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
+
+from vibedash.redact import mask_url_password, url_password  # one masking rule for every layer; re-exported for callers of config
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,6 @@ NOT_SET = "not set"
 LOGIN_PLAIN_KEYS = frozenset({"redirect_uri", "server_metadata_url", "expose_tokens", "client_kwargs"})
 
 
-def mask_url_password(url: str) -> str:
-    """A URL as a person may see it: any password in it replaced by ***."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
-
-
-_URL_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^@\s]*@")
-
-
 def parse_flag(value: str | None, env: str) -> bool:
     text = (value or "").strip().lower()
     if text in ("", "0", "false", "no", "off"):
@@ -115,9 +108,8 @@ def secret_values(settings: Settings | None) -> list[str]:
     if settings is None:
         return []
     found = [settings.values.get(s.name) for s in SETTINGS if s.secret]
-    match = _URL_PASSWORD.search(settings.values.get("db_url") or "")
-    if match:
-        password = match.group(0)[len(match.group(1)):-1]
+    password = url_password(settings.values.get("db_url"))
+    if password:
         found += [password, quote(password, safe=""), unquote(password)]
     for section in [settings.login or {}, *((settings.login or {}).values())]:
         if isinstance(section, dict):

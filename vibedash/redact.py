@@ -81,6 +81,12 @@ def mask_url_password(url: str | None) -> str | None:
     return _URL_PASSWORD.sub(r"\1***\3", url) if url else url
 
 
+def url_password(url: str | None) -> str | None:
+    """The password written in ``url`` (as written, percent-encoding kept), or None."""
+    match = _URL_PASSWORD.search(url or "")
+    return match.group(2) if match else None
+
+
 def token_problem(token: str | None, name: str = "NETLIFY_AUTH_TOKEN", what: str = "token") -> str | None:
     """Why ``token`` cannot be sent in an HTTP header, or None. The message never quotes the token.
 
