@@ -1,35 +1,80 @@
 """What a recorded result says beyond its score: the cost of a correct answer and the k-curves, read from its
-stored samples (or per-problem counts) for `show --json`, the eval command's summary and the pages."""
+per-problem sample summaries and answer histograms (or an import's per-problem counts) for `show --json`, the
+eval command's summary and the pages. Every read is O(problems) rows, whatever the registry holds; the curves
+(bootstrap bands, exact maj@k) are computed once per distinct input and kept in a small in-process cache keyed
+by that input itself, so a rerun, another page or a new registry generation that left the result alone reuses
+them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vibedash.decisions.cost import cost_figures, frontier
-from vibedash.decisions.kcurves import KCurve, curves_for
+from vibedash.decisions.kcurves import KCurve, curves_for, histogram
 from vibedash.registry.models import BenchmarkResult, ProblemResult, Version
-from vibedash.registry.samples import cost_inputs, has_answers, per_problem_counts, sample_answers, sample_totals
+from vibedash.registry.samples import answer_histograms, cost_inputs, has_answers, per_problem_counts, sample_totals
 from vibedash.solve.answers import vote_key
+
+CURVE_CACHE_SIZE = 256  # results' curves kept (a few kB each)
+
+
+class _ContentCache:
+    """Values keyed by their whole input (hashable), least recently used out; thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+CURVES = _ContentCache(CURVE_CACHE_SIZE)
 
 
 def result_curves(session: Session, result: BenchmarkResult, *, n_boot: int = 2_000) -> dict[str, KCurve]:
-    """pass@k and pass^k from per-sample counts (else the per-problem counts an import gave), maj@k where
-    samples have extracted answers."""
+    """pass@k and pass^k from the per-problem sample counts (else the per-problem counts an import gave),
+    maj@k from the answer histograms where samples have extracted answers."""
     counts = per_problem_counts(session, result.id)
     if not counts:
         counts = {p: (c, n) for p, c, n in session.execute(
             select(ProblemResult.problem_id, ProblemResult.correct, ProblemResult.samples)
             .where(ProblemResult.result_id == result.id))}
-    answers = sample_answers(session, result.id) if has_answers(session, result.id) else None
-    return curves_for(counts, answers, key=vote_key, n_boot=n_boot)
+    histograms = None
+    if has_answers(session, result.id):
+        histograms = {problem: histogram(h.answers, h.samples, key=vote_key)
+                      for problem, h in answer_histograms(session, result.id).items()}
+    key = (n_boot, tuple(sorted(counts.items())),
+           tuple(sorted((p, n, tuple(sorted(pairs))) for p, (n, pairs) in histograms.items())) if histograms else None)
+    return CURVES.get(key, lambda: curves_for(counts, histograms=histograms, n_boot=n_boot))
 
 
 def result_cost(session: Session, result: BenchmarkResult) -> dict[str, Any] | None:
-    inputs = cost_inputs(result, sample_totals(session, [result.id]).get(result.id))
+    return _cost_of(result, sample_totals(session, [result.id]).get(result.id))
+
+
+def _cost_of(result: BenchmarkResult, totals) -> dict[str, Any] | None:
+    inputs = cost_inputs(result, totals)
     return cost_figures(inputs).as_dict() if inputs is not None else None
 
 
@@ -47,7 +92,7 @@ def result_report(session: Session, result_id: int, *, n_boot: int = 2_000) -> d
         "thinking_budget": settings.get("thinking_budget"),
         "samples": totals.samples if totals else 0,
         "cut_by_token_cap": totals.cut_by_cap if totals else 0,
-        "cost": result_cost(session, result),
+        "cost": _cost_of(result, totals),
         "k_curves": {metric: curve.as_dict() for metric, curve in result_curves(session, result, n_boot=n_boot).items()},
     }
 

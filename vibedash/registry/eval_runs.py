@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from vibedash.importers.base import ParsedResult, ProblemOutcome, SampleOutcome
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import EvalRun, SampleResult, Version, utcnow
-from vibedash.registry.samples import insert_samples
+from vibedash.registry.samples import insert_samples, refresh_summaries
 
 RUNNING, CANCELLED, FAILED, FINISHED = "running", "cancelled", "failed", "finished"
 # A run that has written nothing for this long is shown as stalled (its process died or was killed).
@@ -209,6 +209,7 @@ def finalize(engine: Engine, run_id: int, *, settings: dict[str, Any], temperatu
             row.is_primary = False
         session.flush()
         session.execute(update(SampleResult).where(SampleResult.run_id == run_id).values(result_id=row.id))
+        refresh_summaries(session, [row.id])  # in this transaction: the result never shows without them
         run.result_id, run.status, run.finished_at, run.updated_at = row.id, FINISHED, utcnow(), utcnow()
         return _view(run, version.sha)
 

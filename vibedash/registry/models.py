@@ -380,3 +380,46 @@ class RegistryState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     instance: Mapped[str] = mapped_column(String(32))
+
+
+class SampleSummary(Base):
+    """Per (result, problem) sums over its samples, kept with the samples (migration 0008).
+
+    Pages read these instead of the samples: a result's counts, k-curves and cost are O(problems) rows
+    whatever the registry holds. Written in the same transaction as the samples (importers, the eval runner's
+    finalize; vibedash.registry.samples.refresh_summaries), rebuilt by the bulk loader; removed with the
+    result (ON DELETE CASCADE)."""
+
+    __tablename__ = "sample_summary"
+
+    result_id: Mapped[int] = mapped_column(ForeignKey("benchmark_result.id", ondelete="CASCADE"), primary_key=True)
+    problem_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)  # every sample, graded or not
+    graded: Mapped[int] = mapped_column(Integer)  # samples with a grade: the n of pass@k
+    correct: Mapped[int] = mapped_column(Integer)  # the c of pass@k
+    answered: Mapped[int] = mapped_column(Integer)  # samples with an extracted answer (they vote in maj@k)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)  # sum over the samples that have a count
+    token_samples: Mapped[int] = mapped_column(Integer)
+    thinking_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    thinking_samples: Mapped[int] = mapped_column(Integer)
+    latency_s: Mapped[float | None] = mapped_column(Float)
+    latency_samples: Mapped[int] = mapped_column(Integer)
+    cut_by_cap: Mapped[int] = mapped_column(Integer)  # finish_reason 'length'
+
+
+class SampleAnswerCount(Base):
+    """Per (result, problem, extracted answer): how many samples gave it and how many of those were graded
+    correct. The answer histogram maj@k is computed from (migration 0008); unanswered samples are the
+    summary's ``samples - answered``. Answers are stored as written; the vote's normal form is applied when
+    read, so changing it needs no migration."""
+
+    __tablename__ = "sample_answer_count"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("benchmark_result.id", ondelete="CASCADE"))
+    problem_id: Mapped[str] = mapped_column(String(255))
+    answer: Mapped[str] = mapped_column(Text)
+    votes: Mapped[int] = mapped_column(Integer)
+    correct_votes: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_sample_answer_count_result_problem", "result_id", "problem_id"),)
