@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from openai_loopback import ScriptedOpenAIServer
+from sample_summaries_check import assert_summaries_match
 from sqlalchemy import func, select
 from tiny_model import save_tiny_model
 
@@ -92,6 +93,7 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
                 BenchmarkResult, BenchmarkResult.id == SampleResult.result_id).join(Version).where(
                 Version.sha == SHA_A))
         assert samples_of_a == 12
+        assert assert_summaries_match(engine) == 6  # two versions x three problems, the replaced run's gone
 
     code, out, _ = run_cli(capsys, "--db", registry_url, "show", SHA_A, "--json")
     report = next(r for r in json.loads(out)["evaluations"] if r["benchmark"] == "toy")
@@ -221,6 +223,7 @@ def test_local_model_interrupted_and_resumed(engine, registry_url, tmp_path, cap
     assert len(rows) == 8 and first_rows <= {row.id for row in rows}  # the first four were not generated again
     assert {(r.output_tokens, r.finish_reason) for r in rows} == {(6, "length")}
     assert len({r.result_id for r in rows}) == 1
+    assert assert_summaries_match(engine) == 2  # the resumed run's summaries cover all eight samples
     code, out, _ = run_cli(capsys, "--db", registry_url, "show", SHA_LOCAL, "--json")
     report = json.loads(out)["evaluations"][0]
     assert report["cost"]["mean_output_tokens"] == pytest.approx(6.0)

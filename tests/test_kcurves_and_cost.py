@@ -4,6 +4,8 @@ gate rules on facts."""
 from __future__ import annotations
 
 import math
+import random
+from itertools import combinations
 
 import pytest
 
@@ -15,10 +17,12 @@ from vibedash.decisions.kcurves import (
     MAJORITY_AT_K,
     PASS_AT_K,
     PASS_HAT_K,
+    _majority_by_draws,
     count_curve,
     curves_for,
     majority_at_k,
     majority_curve,
+    majority_values,
     pass_at_k,
     pass_hat_k,
 )
@@ -53,11 +57,47 @@ def test_majority_counts_ties_as_the_share_of_correct_tied_answers() -> None:
 
 
 def test_majority_estimated_by_draws_when_subsets_are_too_many() -> None:
-    answers = ["7"] * 40 + ["8"] * 24  # C(64, 16) subsets: drawn, not enumerated
+    answers = ["7"] * 40 + ["8"] * 24  # C(64, 16) subsets: summed exactly from the histogram, not enumerated
     value = majority_at_k(answers, {"7"}, 16, seed=3)
     assert 0.8 < value <= 1.0
     assert majority_at_k(answers, {"7"}, 16, seed=3) == value  # deterministic for a seed
     assert majority_at_k(answers, {"7"}, 64) == 1.0
+    # k = 16 by hand: 7 wins with 9 or more of the 16, ties at 8 give half
+    wins = sum(math.comb(40, x) * math.comb(24, 16 - x) for x in range(9, 17))
+    assert value == pytest.approx((wins + math.comb(40, 8) * math.comb(24, 8) / 2) / math.comb(64, 16), rel=1e-12)
+    # the draw-based fallback (hundreds of samples per problem) estimates the same number
+    assert _majority_by_draws(((24, False), (40, True)), 64, 16, 3) == pytest.approx(value, abs=0.05)
+
+
+def brute_majority(groups: list[int], good: list[bool], unanswered: int, k: int) -> float:
+    """maj@k by enumerating every k-subset (ties split), for small n."""
+    owner = [i for i, size in enumerate(groups) for _ in range(size)] + [-1] * unanswered
+    total = 0.0
+    subsets = list(combinations(range(len(owner)), k))
+    for subset in subsets:
+        votes = [0] * len(groups)
+        for index in subset:
+            if owner[index] >= 0:
+                votes[owner[index]] += 1
+        top = max(votes, default=0)
+        if top:
+            tied = [i for i, v in enumerate(votes) if v == top]
+            total += sum(good[i] for i in tied) / len(tied)
+    return total / len(subsets)
+
+
+def test_majority_from_a_histogram_is_the_exact_expectation_over_subsets() -> None:
+    rng = random.Random(11)
+    for _ in range(150):
+        n = rng.randint(1, 10)
+        cuts = sorted(rng.randint(0, n) for _ in range(rng.randint(1, 4)))
+        groups = [b - a for a, b in zip([0, *cuts], cuts)]
+        good = [rng.random() < 0.4 for _ in groups]
+        ks = list(range(1, n + 1))
+        expected = [brute_majority(groups, good, n - sum(groups), k) for k in ks]
+        assert list(majority_values(groups, good, n, ks)) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ValueError):
+        majority_values([3, 2], [True, False], 4, [1])  # more votes than samples
 
 
 def test_curves_cover_every_k_up_to_the_smallest_n_with_bands() -> None:

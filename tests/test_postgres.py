@@ -134,3 +134,34 @@ def test_sync_into_postgres(pg_url: str, sim, client) -> None:
     again = sync_site(engine, client, "site-pg", actor="tester")
     assert (first.created, first.requests, again.requests) == (150, 3, 2)
     engine.dispose()
+
+
+def test_sample_summaries_follow_every_write_on_postgres(pg_url: str, capsys) -> None:
+    """Importers, a resumed eval run and cascading deletes keep the per-problem summaries equal to the samples."""
+    from sample_summaries_check import assert_summaries_match
+
+    from vibedash.importers.base import SampleOutcome
+    from vibedash.registry import eval_runs
+
+    engine = open_registry(pg_url)
+    samples = Path(__file__).parent / "fixtures" / "samples"
+    for sha, name in (("abcdef1", "2026-11-20T10-31-07+00-00_aime25_Yx9kq2mTz4.eval"),
+                      ("abcdef2", "details_lighteval|aime25|0_2026-11-20T10-31-07.parquet")):
+        assert main(["--db", pg_url, "import", "--commit", sha, "--create", str(samples / name)]) == 0
+    assert assert_summaries_match(engine) == 6
+    with unit_of_work(engine) as session:
+        version_id = registry.find_version(session, "abcdef1").id
+    start = dict(version_id=version_id, benchmark="toy", metric="pass@1", protocol_key="k" * 64, protocol={},
+                 problems_file=None, problems=1, samples_total=2, actor="test")
+    run_id, _, _ = eval_runs.start_or_resume(engine, **start)
+    eval_runs.record_samples(engine, run_id, [SampleOutcome("p", 0, True, "4", 5, 2, 0.5, "stop")], elapsed_s=1.0)
+    eval_runs.end_run(engine, run_id, eval_runs.CANCELLED)
+    assert eval_runs.start_or_resume(engine, **start)[1] == {("p", 0)}
+    eval_runs.record_samples(engine, run_id, [SampleOutcome("p", 1, False, "5", 9, None, None, "length")],
+                             elapsed_s=2.0)
+    eval_runs.finalize(engine, run_id, settings={}, temperature=0.6, top_p=1.0, max_tokens=9, k=2, source_file=None)
+    assert assert_summaries_match(engine) == 7
+    with unit_of_work(engine) as session:
+        session.delete(registry.find_version(session, "abcdef1"))
+    assert assert_summaries_match(engine) == 3
+    capsys.readouterr()

@@ -34,7 +34,6 @@ among the problems, so every point uses every problem.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from vibedash.decisions.cost import cost_figures, frontier
 from vibedash.decisions.kcurves import KCurve, curves_for, histogram
 from vibedash.registry.models import BenchmarkResult, ProblemResult, Version
-from vibedash.registry.samples import answer_histograms, cost_inputs, has_answers, per_problem_counts, sample_totals
+from vibedash.registry.samples import (
+    answer_histograms,
+    cost_inputs,
+    has_answers,
+    per_problem_counts,
+    sample_totals,
+)
 from vibedash.solve.answers import vote_key
 
 CURVE_CACHE_SIZE = 256  # results' curves kept (a few kB each)

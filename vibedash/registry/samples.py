@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from vibedash.decisions.cost import CostInputs, cost_figures
 from vibedash.importers.base import SampleOutcome
-from vibedash.registry.models import BenchmarkResult, SampleAnswerCount, SampleResult, SampleSummary
+from vibedash.registry.models import (
+    BenchmarkResult,
+    SampleAnswerCount,
+    SampleResult,
+    SampleSummary,
+)
 
 INSERT_CHUNK = 5_000  # rows per executemany: large enough to amortise, small enough for SQLite's variable cap
 
