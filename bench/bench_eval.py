@@ -1,7 +1,7 @@
 """Eval runner benchmarks: its overhead over the raw backend, and the per-sample registry at scale.
 
     python bench/bench_eval.py                       # CPU: local batched generate and a loopback server
-    python bench/bench_eval.py --registry 10000000   # the per-sample registry with ten million samples
+    python bench/bench_eval.py --skip-overhead --registry 100000 10000000   # page reads at 100k and 10M samples
     python bench/bench_eval.py --gpu --k 16 64        # a VibeThinker-shaped random model on CUDA (H200 etc.)
 
 Overhead: the same jobs (problems x k samples, the same seeds and sampling) run through the raw backend
@@ -15,9 +15,13 @@ what to read on a machine shared with other work, where wall time swings by tens
   ``generate`` of k samples per problem on CPU;
 - loopback: a scripted OpenAI-compatible server on 127.0.0.1 streaming at a fixed token rate, ``concurrency``
   requests in flight, one per sample;
-- registry: N samples written through the bulk path (100 versions x 6 benchmarks, samples spread evenly), then
-  the reads the pages make: a version's reports (cost and k-curves per result), running evaluations, compare
-  costs for two versions.
+- registry: first the public write paths' samples/s (an import, the runner's record + finalize; summaries
+  included), then for each --registry size a registry built by the bulk path (bench/eval_scale_data.py:
+  versions x 6 benchmarks x 30-400 problems x 64 samples, 100,032 samples a version) and the reads of every
+  page that shows samples: Version (cost + k-curves of its six results), Compare (cost chart and curves of two
+  versions), Overview (its gate and candidate read costs), gate facts, ``show --json``. The per-version shape
+  is the same at every size, so the last column (largest registry / smallest) is the flatness: how much a
+  page slows down when the registry holds a hundred times more samples.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from vibedash.eval.problem_sets import ProblemSet  # noqa: E402
@@ -156,68 +160,149 @@ def loopback_overhead(workdir: Path, args) -> list[str]:
                        args.concurrency, args.reps)
 
 
-def registry_scale(workdir: Path, samples: int) -> None:
-    from sqlalchemy import insert, select
+def _median_ms(action, repeat: int, before=None) -> float:
+    times = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
 
-    from vibedash.eval.reports import compare_costs, version_reports
-    from vibedash.registry import eval_runs
-    from vibedash.registry.models import BenchmarkResult, ProblemResult
-    from vibedash.registry.samples import insert_sample_rows
 
-    registry = open_registry(f"sqlite:///{workdir / 'scale.db'}")
-    versions, benchmarks, k = 100, 6, 64
-    problems = max(1, samples // (versions * benchmarks * k))
-    print(f"\nregistry: {versions} versions x {benchmarks} benchmarks x {problems} problems x {k} samples "
-          f"= {versions * benchmarks * problems * k:,} samples")
-    started = time.perf_counter()
-    written = 0
-    for v in range(versions):
-        with unit_of_work(registry) as session:
-            version = Version(sha=f"{v:040x}", model_ref="bench")
-            session.add(version)
-            session.flush()
-            for b in range(benchmarks):
-                result = BenchmarkResult(version_id=version.id, benchmark=f"bench{b}", metric="pass@1", score=50.0,
-                                         problems=problems, samples_per_problem=k, source_format="bench",
-                                         settings={"generation_seconds": 100.0})
-                session.add(result)
-                session.flush()
-                rows, outcomes = [], []
-                for p in range(problems):
-                    correct = (p * 7 + v) % (k + 1)
-                    outcomes.append({"result_id": result.id, "problem_id": f"q{p}", "samples": k, "correct": correct})
-                    for i in range(k):
-                        rows.append({"result_id": result.id, "run_id": None, "problem_id": f"q{p}", "sample_index": i,
-                                     "answer": str(i % 3 if i >= correct else 7), "correct": i < correct,
-                                     "output_tokens": 1000 + i, "thinking_tokens": 800 + i, "latency_s": 10.0,
-                                     "finish_reason": "stop", "output_z": None})
-                session.execute(insert(ProblemResult), outcomes)
-                insert_sample_rows(session, rows)
-                written += len(rows)
-    build_s = time.perf_counter() - started
-    print(f"bulk build: {written:,} samples in {build_s:.1f} s ({written / build_s:,.0f} samples/s)")
+def page_reads(path: Path, versions: int, repeat: int) -> dict[str, float]:
+    """Milliseconds (median of ``repeat``) of each read a page that shows samples makes. "cold" clears the
+    in-process caches first (the curve cache, the registry generation cache): a first visit."""
+    import contextlib
+    import io
 
-    def timed(label: str, action, repeat: int = 3) -> list[str]:
-        times = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            with unit_of_work(registry) as session:
+    from eval_scale_data import BENCHMARKS, sha_of
+    from sqlalchemy import select
+
+    from vibedash.cli.main import main as cli
+    from vibedash.decisions.gate import DEFAULT_POLICY
+    from vibedash.eval import reports
+    from vibedash.registry import eval_runs, queries
+    from vibedash.registry import records as registry
+    from vibedash.registry.generation import CACHE
+
+    url = f"sqlite:///{path}"
+    engine = open_registry(url)
+    newest, oldest = sha_of(versions - 1), sha_of(0)
+    with unit_of_work(engine) as session:
+        version_id = session.scalar(select(Version.id).where(Version.sha == newest))
+
+    def cold() -> None:
+        reports.CURVES.clear()
+        CACHE.clear()
+
+    def read(action):
+        def run() -> None:
+            with unit_of_work(engine) as session:
                 action(session)
-            times.append(time.perf_counter() - started)
-        return [label, f"{1000 * statistics.median(times):.1f} ms"]
+        return run
 
-    last = f"{versions - 1:040x}"
-    with unit_of_work(registry) as session:
-        version_id = session.scalar(select(Version.id).where(Version.sha == last))
-    rows = [timed("Version page: cost + k-curves of 6 results (n_boot 1000)",
-                  lambda s: version_reports(s, version_id, n_boot=1_000)),
-            timed("Overview: running evaluations", lambda s: eval_runs.active_runs(s)),
-            timed("Compare: cost of 2 versions", lambda s: compare_costs(s, [last, f"{0:040x}"])),
-            timed("gate facts of one version (cost included)",
-                  lambda s: __import__("vibedash.registry.records", fromlist=["x"]).version_facts(
-                      s, s.get(Version, version_id)))]
-    print_table("page reads (median of 3)", ["read", "time"], rows)
-    print(f"database file: {(workdir / 'scale.db').stat().st_size / 1e9:.2f} GB")
+    def version_page(session) -> None:
+        reports.version_reports(session, version_id, n_boot=1_000)
+        reports.budget_sweep(session, version_id)
+
+    def compare_page(session) -> None:
+        shas = [newest, oldest] if versions > 1 else [newest]
+        costs = reports.compare_costs(session, shas)
+        for benchmark in sorted({row["benchmark"] for row in costs}):
+            reports.compare_curves(session, shas, benchmark)
+
+    def overview_page(session) -> None:
+        queries.overview(session, DEFAULT_POLICY)
+        eval_runs.active_runs(session)
+
+    def show_json() -> None:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert cli(["--db", url, "show", newest, "--json"]) == 0
+        assert '"evaluations"' in out.getvalue()
+
+    figures = {
+        "Version: cost + k-curves of 6 results, cold": _median_ms(read(version_page), repeat, cold),
+        "Version: the same, warm (curve cache)": _median_ms(read(version_page), repeat),
+        f"Compare 2 versions: cost chart + curves of {len(BENCHMARKS)} benchmarks, cold":
+            _median_ms(read(compare_page), repeat, cold),
+        "Overview (counts, live, best candidate's gate, trend, running evals), cold":
+            _median_ms(read(overview_page), repeat, cold),
+        "gate facts of one version (cost included)": _median_ms(
+            read(lambda s: registry.version_facts(s, s.get(Version, version_id))), repeat),
+        "show --json (CLI, in process, cold)": _median_ms(show_json, repeat, cold),
+    }
+    engine.dispose()
+    return figures
+
+
+def write_path(workdir: Path, samples: int) -> list[list[str]]:
+    """samples/s of the public write paths: an import (import_results with per-sample results) and the eval
+    runner's (record_samples a problem's k samples at a time, then finalize), summaries included."""
+    from vibedash.importers.base import ParsedResult, SampleOutcome
+    from vibedash.registry import eval_runs
+    from vibedash.registry import records as registry
+
+    k = 64
+    problems = max(1, samples // k)
+    outcomes = [SampleOutcome(problem_id=f"p{p}", sample_index=i, correct=(i + p) % 3 == 0, answer=str((i + p) % 5),
+                              output_tokens=1000 + i, thinking_tokens=800 + i, latency_s=0.5, finish_reason="stop")
+                for p in range(problems) for i in range(k)]
+    engine = open_registry(f"sqlite:///{workdir / 'write-path.db'}")
+    with unit_of_work(engine) as session:
+        version = registry.record_version(session, "feed" * 10)
+        version_id = version.id
+    started = time.perf_counter()
+    with unit_of_work(engine) as session:
+        registry.import_results(session, session.get(Version, version_id), [ParsedResult(
+            benchmark="bench", score=33.3, samples_per_problem=k, samples=tuple(outcomes))])
+    import_s = time.perf_counter() - started
+    started = time.perf_counter()
+    run_id, _, _ = eval_runs.start_or_resume(engine, version_id=version_id, benchmark="runner", metric="pass@1",
+                                             protocol_key="b" * 64, protocol={}, problems_file=None,
+                                             problems=problems, samples_total=len(outcomes), actor="bench")
+    for p in range(problems):
+        eval_runs.record_samples(engine, run_id, outcomes[p * k:(p + 1) * k], elapsed_s=1.0)
+    eval_runs.finalize(engine, run_id, settings={}, temperature=0.6, top_p=0.95, max_tokens=4096, k=k,
+                       source_file=None)
+    runner_s = time.perf_counter() - started
+    engine.dispose()
+    n = len(outcomes)
+    return [["import (import_results, one transaction)", f"{n:,}", f"{import_s:.2f} s", f"{n / import_s:,.0f}"],
+            [f"eval runner (record_samples x {problems}, finalize)", f"{n:,}", f"{runner_s:.2f} s",
+             f"{n / runner_s:,.0f}"]]
+
+
+def registry_scale(workdir: Path, sizes: list[int], repeat: int) -> None:
+    """Per-sample registries of each size (bulk path), then the page reads on each, small against large."""
+    from eval_scale_data import SAMPLES_PER_VERSION, build_sample_registry, versions_for
+
+    print_table("public write paths (summaries written in the same transaction)",
+                ["path", "samples", "time", "samples/s"], write_path(workdir, 100_000))
+    columns: list[tuple[str, dict[str, float]]] = []
+    for size in sizes:
+        versions = versions_for(size)
+        path = workdir / f"samples-{versions}v.db"
+        build = build_sample_registry(path, versions)
+        written = int(build.pop("samples_written"))
+        total = sum(build.values())
+        print(f"\nregistry: {versions} versions x 6 benchmarks x 30-400 problems x 64 samples "
+              f"({SAMPLES_PER_VERSION:,} a version) = {written:,} samples, {path.stat().st_size / 1e9:.2f} GB")
+        print(f"bulk build: {total:.1f} s ({written / total:,.0f} samples/s): "
+              + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in build.items()))
+        columns.append((f"{written / 1e6:.2f}M samples", page_reads(path, versions, repeat)))
+    names = list(columns[0][1])
+    header = ["read (median of %d)" % repeat] + [label for label, _ in columns]
+    rows = []
+    for name in names:
+        row = [name] + [f"{figures[name]:.1f} ms" for _, figures in columns]
+        if len(columns) > 1:
+            row.append(f"{columns[-1][1][name] / columns[0][1][name]:.2f}x")
+        rows.append(row)
+    if len(columns) > 1:
+        header.append("large / small")
+    print_table("page reads that show samples", header, rows)
 
 
 def gpu_figures(workdir: Path, args) -> None:
@@ -257,13 +342,18 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (loopback)")
     parser.add_argument("--token-delay", type=float, default=0.002, help="loopback server seconds per token")
-    parser.add_argument("--registry", type=int, metavar="SAMPLES", help="also build a registry of this many samples")
+    parser.add_argument("--registry", type=int, nargs="+", metavar="SAMPLES",
+                        help="build per-sample registries of about these many samples (100 versions = 10,003,200) "
+                             "with the bulk path and time the page reads on each; the last against the first")
+    parser.add_argument("--repeat", type=int, default=3, help="page reads: median of this many")
+    parser.add_argument("--workdir", type=Path, help="where the registries are built (default: a temp folder, "
+                                                      "removed at the end)")
     parser.add_argument("--gpu", action="store_true", help="VibeThinker-shaped model on CUDA at each --k")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--paths", nargs="+", choices=("local", "loopback"), default=["local", "loopback"],
                         help="which overhead measurements to run")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         workdir = Path(folder)
         if args.gpu:
             gpu_figures(workdir, args)
@@ -275,7 +365,7 @@ def main() -> None:
                         ["path", "samples", "tokens", "raw wall", "runner wall", "wall overhead", "raw cpu",
                          "runner cpu", "cpu overhead"], rows)
         if args.registry:
-            registry_scale(workdir, args.registry)
+            registry_scale(workdir, args.registry, args.repeat)
 
 
 if __name__ == "__main__":
