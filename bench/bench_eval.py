@@ -160,20 +160,11 @@ def loopback_overhead(workdir: Path, args) -> list[str]:
                        args.concurrency, args.reps)
 
 
-def _median_ms(action, repeat: int, before=None) -> float:
-    times = []
-    for _ in range(repeat):
-        if before is not None:
-            before()
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
-
-
-def page_reads(path: Path, versions: int, repeat: int) -> dict[str, float]:
-    """Milliseconds (median of ``repeat``) of each read a page that shows samples makes. "cold" clears the
-    in-process caches first (the curve cache, the registry generation cache): a first visit."""
+def page_reads(registries: list[tuple[Path, int]], repeat: int) -> list[dict[str, float]]:
+    """Milliseconds (median of ``repeat``) of each read a page that shows samples makes, on each registry
+    (path, versions). The registries take turns read by read, so a change in the machine's load hits them
+    alike. "cold" clears the in-process caches first (the curve caches, the registry generation cache): a
+    first visit."""
     import contextlib
     import io
 
@@ -181,60 +172,74 @@ def page_reads(path: Path, versions: int, repeat: int) -> dict[str, float]:
     from sqlalchemy import select
 
     from vibedash.cli.main import main as cli
+    from vibedash.decisions import kcurves
     from vibedash.decisions.gate import DEFAULT_POLICY
     from vibedash.eval import reports
     from vibedash.registry import eval_runs, queries
     from vibedash.registry import records as registry
     from vibedash.registry.generation import CACHE
 
-    url = f"sqlite:///{path}"
-    engine = open_registry(url)
-    newest, oldest = sha_of(versions - 1), sha_of(0)
-    with unit_of_work(engine) as session:
-        version_id = session.scalar(select(Version.id).where(Version.sha == newest))
-
     def cold() -> None:
         reports.CURVES.clear()
+        kcurves._exact_majority.cache_clear()
         CACHE.clear()
 
-    def read(action):
-        def run() -> None:
-            with unit_of_work(engine) as session:
-                action(session)
-        return run
+    def reads(path: Path, versions: int) -> dict[str, tuple]:
+        url = f"sqlite:///{path}"
+        engine = open_registry(url)
+        newest, oldest = sha_of(versions - 1), sha_of(0)
+        with unit_of_work(engine) as session:
+            version_id = session.scalar(select(Version.id).where(Version.sha == newest))
 
-    def version_page(session) -> None:
-        reports.version_reports(session, version_id, n_boot=1_000)
-        reports.budget_sweep(session, version_id)
+        def read(action):
+            def run() -> None:
+                with unit_of_work(engine) as session:
+                    action(session)
+            return run
 
-    def compare_page(session) -> None:
-        shas = [newest, oldest] if versions > 1 else [newest]
-        costs = reports.compare_costs(session, shas)
-        for benchmark in sorted({row["benchmark"] for row in costs}):
-            reports.compare_curves(session, shas, benchmark)
+        def version_page(session) -> None:
+            reports.version_reports(session, version_id, n_boot=1_000)
+            reports.budget_sweep(session, version_id)
 
-    def overview_page(session) -> None:
-        queries.overview(session, DEFAULT_POLICY)
-        eval_runs.active_runs(session)
+        def compare_page(session) -> None:
+            costs = reports.compare_costs(session, [newest, oldest])
+            for benchmark in sorted({row["benchmark"] for row in costs}):
+                reports.compare_curves(session, [newest, oldest], benchmark)
 
-    def show_json() -> None:
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            assert cli(["--db", url, "show", newest, "--json"]) == 0
-        assert '"evaluations"' in out.getvalue()
+        def overview_page(session) -> None:
+            queries.overview(session, DEFAULT_POLICY)
+            eval_runs.active_runs(session)
 
-    figures = {
-        "Version: cost + k-curves of 6 results, cold": _median_ms(read(version_page), repeat, cold),
-        "Version: the same, warm (curve cache)": _median_ms(read(version_page), repeat),
-        f"Compare 2 versions: cost chart + curves of {len(BENCHMARKS)} benchmarks, cold":
-            _median_ms(read(compare_page), repeat, cold),
-        "Overview (counts, live, best candidate's gate, trend, running evals), cold":
-            _median_ms(read(overview_page), repeat, cold),
-        "gate facts of one version (cost included)": _median_ms(
-            read(lambda s: registry.version_facts(s, s.get(Version, version_id))), repeat),
-        "show --json (CLI, in process, cold)": _median_ms(show_json, repeat, cold),
-    }
-    engine.dispose()
-    return figures
+        def show_json() -> None:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                assert cli(["--db", url, "show", newest, "--json"]) == 0
+            assert '"evaluations"' in out.getvalue()
+
+        return {
+            "Version: cost + k-curves of 6 results, cold": (read(version_page), cold),
+            "Version: the same, warm (curve cache)": (read(version_page), None),
+            f"Compare 2 versions: cost chart + curves of {len(BENCHMARKS)} benchmarks, cold":
+                (read(compare_page), cold),
+            "Overview (counts, live, best candidate's gate, trend, running evals), cold": (read(overview_page), cold),
+            "gate facts of one version (cost included)":
+                (read(lambda s: registry.version_facts(s, s.get(Version, version_id))), None),
+            "show --json (CLI, in process, cold)": (show_json, cold),
+        }
+
+    plans = [reads(path, versions) for path, versions in registries]
+    times: list[dict[str, list[float]]] = [{name: [] for name in plan} for plan in plans]
+    for name in plans[0]:
+        for _ in range(repeat):
+            for plan, figures in zip(plans, times):
+                action, before = plan[name]
+                if before is not None:
+                    before()
+                else:
+                    action()  # warm: the first read fills the caches
+                started = time.perf_counter()
+                action()
+                figures[name].append(time.perf_counter() - started)
+    return [{name: 1000 * statistics.median(values) for name, values in figures.items()} for figures in times]
 
 
 def write_path(workdir: Path, samples: int) -> list[list[str]]:
@@ -280,29 +285,31 @@ def registry_scale(workdir: Path, sizes: list[int], repeat: int) -> None:
 
     print_table("public write paths (summaries written in the same transaction)",
                 ["path", "samples", "time", "samples/s"], write_path(workdir, 100_000))
-    columns: list[tuple[str, dict[str, float]]] = []
+    registries, labels = [], []
     for size in sizes:
-        versions = versions_for(size)
+        versions = max(2, versions_for(size))  # Compare needs two versions
         path = workdir / f"samples-{versions}v.db"
         build = build_sample_registry(path, versions)
         written = int(build.pop("samples_written"))
         total = sum(build.values())
         print(f"\nregistry: {versions} versions x 6 benchmarks x 30-400 problems x 64 samples "
-              f"({SAMPLES_PER_VERSION:,} a version) = {written:,} samples, {path.stat().st_size / 1e9:.2f} GB")
+              f"({SAMPLES_PER_VERSION:,} a version) = {written:,} samples, {path.stat().st_size / 1e9:.2f} GB, "
+              f"load average {os.getloadavg()[0]:.1f}")
         print(f"bulk build: {total:.1f} s ({written / total:,.0f} samples/s): "
               + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in build.items()))
-        columns.append((f"{written / 1e6:.2f}M samples", page_reads(path, versions, repeat)))
-    names = list(columns[0][1])
-    header = ["read (median of %d)" % repeat] + [label for label, _ in columns]
+        registries.append((path, versions))
+        labels.append(f"{written / 1e6:.2f}M samples")
+    columns = page_reads(registries, repeat)
+    header = [f"read (median of {repeat}, registries taking turns)", *labels]
     rows = []
-    for name in names:
-        row = [name] + [f"{figures[name]:.1f} ms" for _, figures in columns]
+    for name in columns[0]:
+        row = [name] + [f"{figures[name]:.1f} ms" for figures in columns]
         if len(columns) > 1:
-            row.append(f"{columns[-1][1][name] / columns[0][1][name]:.2f}x")
+            row.append(f"{columns[-1][name] / columns[0][name]:.2f}x")
         rows.append(row)
     if len(columns) > 1:
         header.append("large / small")
-    print_table("page reads that show samples", header, rows)
+    print_table(f"page reads that show samples (load average {os.getloadavg()[0]:.1f})", header, rows)
 
 
 def gpu_figures(workdir: Path, args) -> None:

@@ -167,3 +167,23 @@ def test_curves_from_the_summaries_equal_curves_from_the_samples(engine) -> None
         for mine, theirs in zip(from_summaries[metric].points, curve.points):
             assert (mine.k, mine.estimate, mine.low, mine.high) == pytest.approx(
                 (theirs.k, theirs.estimate, theirs.low, theirs.high), abs=1e-9)
+
+
+def test_the_bulk_loader_builds_summaries_the_write_paths_would(tmp_path, monkeypatch) -> None:
+    """bench/eval_scale_data.py's bulk path (raw executemany, indexes afterwards) ends with the same summaries a
+    recomputation from its samples gives, and a registry the pages can read."""
+    import sys
+
+    monkeypatch.setattr(sys, "path", [str(FIXTURES.parents[1] / "bench"), *sys.path])
+    from eval_scale_data import SAMPLES_PER_VERSION, build_sample_registry, sha_of
+
+    path = tmp_path / "bulk.db"
+    assert build_sample_registry(path, 1)["samples_written"] == SAMPLES_PER_VERSION
+    engine = open_registry(f"sqlite:///{path}")
+    assert assert_summaries_match(engine) == 1_563
+    with unit_of_work(engine) as session:
+        version_id = records.find_version(session, sha_of(0)).id
+        [report] = [r for r in reports.version_reports(session, version_id, n_boot=100) if r["benchmark"] == "aime25"]
+        indexes = {row[0] for row in session.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))}
+    assert report["samples"] == 30 * 64 and set(report["k_curves"]) == {"pass@k", "pass^k", "maj@k"}
+    assert "ix_sample_answer_count_result_problem" in indexes  # dropped for the load, built again

@@ -182,8 +182,12 @@ def _exact_majority(pairs: tuple[tuple[int, bool], ...], n: int, ks: tuple[int, 
             coef = (np.where(x < v, base, 0.0)[:, None, :]
                     + np.where(x == v, base, 0.0)[:, None, :] * y[None, :, None])
             # poly * coef truncated to ``degree`` terms: windows of the zero-padded poly, one product per answer
-            padded = np.concatenate([np.zeros((top, len(y), span)), poly], axis=2)
-            windows = np.lib.stride_tricks.sliding_window_view(padded, span + 1, axis=2)  # [.., d, t] = poly[d+t-span]
+            padded = np.zeros((top, len(y), degree + span))
+            padded[:, :, span:] = poly
+            step = padded.strides
+            # windows[v, q, d, t] = poly[v, q, d + t - span]: a strided view, nothing copied
+            windows = np.lib.stride_tricks.as_strided(padded, shape=(top, len(y), degree, span + 1),
+                                                      strides=(*step, step[2]), writeable=False)
             poly = np.einsum("vqdt,vqt->vqd", windows, coef[:, :, ::-1])
         integrated = np.einsum("vqd,q->vd", poly, w)  # (top, degree): the ties' 1/T, integrated over y
         ways = binom[a_j, 1:top + 1][:, None]  # (top, 1)
@@ -241,31 +245,65 @@ def majority_ks(n: int) -> list[int]:
     return ks + [n]
 
 
-def _curve(metric: str, values: np.ndarray, n_min: int, confidence: float, n_boot: int, seed: int,
-           ks: list[int] | None = None) -> KCurve:
-    ks = ks or list(range(1, values.shape[1] + 1))
-    estimate = values.mean(axis=0)
-    if values.shape[0] > 1:
-        low, high = _band(values, confidence, n_boot, seed)
-    else:  # one problem: nothing to resample
-        low, high = estimate, estimate
-    points = tuple(CurvePoint(k=k, estimate=100 * float(estimate[i]), low=100 * float(min(low[i], estimate[i])),
-                              high=100 * float(max(high[i], estimate[i]))) for i, k in enumerate(ks))
-    return KCurve(metric=metric, points=points, problems=values.shape[0], samples_per_problem=n_min,
-                  confidence=confidence)
+@dataclass(frozen=True)
+class _Values:
+    """A curve before its band: per-problem values (rows: ``problems``; columns: ``ks``)."""
+
+    metric: str
+    problems: tuple[str, ...]
+    values: np.ndarray
+    n_min: int
+    ks: tuple[int, ...]
+
+
+def _finish(pending: Sequence[_Values], confidence: float, n_boot: int, seed: int) -> dict[str, KCurve]:
+    """Estimates and bands. Curves over the same problems share one bootstrap (the same resampled problem sets,
+    one draw and one matrix product for all their columns): the bands are the ones each would get alone."""
+    bands: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    groups: dict[tuple[str, ...], list[_Values]] = {}
+    for item in pending:
+        groups.setdefault(item.problems, []).append(item)
+    for members in groups.values():
+        joined = np.hstack([m.values for m in members])
+        if joined.shape[0] > 1:
+            low, high = _band(joined, confidence, n_boot, seed)
+        else:  # one problem: nothing to resample
+            low = high = joined.mean(axis=0)
+        start = 0
+        for m in members:
+            width = m.values.shape[1]
+            bands[m.metric] = low[start:start + width], high[start:start + width]
+            start += width
+    out = {}
+    for item in pending:
+        estimate = item.values.mean(axis=0)
+        low, high = bands[item.metric]
+        points = tuple(CurvePoint(k=k, estimate=100 * float(estimate[i]),
+                                  low=100 * float(min(low[i], estimate[i])),
+                                  high=100 * float(max(high[i], estimate[i]))) for i, k in enumerate(item.ks))
+        out[item.metric] = KCurve(metric=item.metric, points=points, problems=len(item.problems),
+                                  samples_per_problem=item.n_min, confidence=confidence)
+    return out
 
 
 def count_curve(per_problem: Mapping[str, tuple[int, int]], metric: str = PASS_AT_K, *, confidence: float = 0.95,
                 n_boot: int = 2_000, seed: int = 0) -> KCurve | None:
     """pass@k or pass^k for k = 1..min n from problem id -> (correct, samples); None without problems."""
-    counts = [(c, n) for _, (c, n) in sorted(per_problem.items()) if n > 0]
-    if not counts:
-        return None
     if metric not in (PASS_AT_K, PASS_HAT_K):
         raise ValueError(f"unknown count curve {metric!r}")
-    n_min = min(n for _, n in counts)
-    c, n = (np.array(column, dtype=float)[:, None] for column in zip(*counts))
-    return _curve(metric, _count_rows(metric, n, c, n_min), n_min, confidence, n_boot, seed)
+    pending = _count_values(per_problem, metric)
+    return _finish([pending], confidence, n_boot, seed)[metric] if pending else None
+
+
+def _count_values(per_problem: Mapping[str, tuple[int, int]], metric: str) -> _Values | None:
+    counts = [(problem, c, n) for problem, (c, n) in sorted(per_problem.items()) if n > 0]
+    if not counts:
+        return None
+    n_min = min(n for _, _, n in counts)
+    c = np.array([c for _, c, _ in counts], dtype=float)[:, None]
+    n = np.array([n for _, _, n in counts], dtype=float)[:, None]
+    return _Values(metric, tuple(p for p, _, _ in counts), _count_rows(metric, n, c, n_min), n_min,
+                   tuple(range(1, n_min + 1)))
 
 
 def _count_rows(metric: str, n: np.ndarray, c: np.ndarray, k_max: int) -> np.ndarray:
@@ -308,6 +346,11 @@ def histogram(answers: Sequence[tuple[str | None, int, int]], samples: int, *,
 def majority_curve_from_counts(histograms: Mapping[str, Histogram], *, confidence: float = 0.95,
                                n_boot: int = 2_000, seed: int = 0) -> KCurve | None:
     """maj@k from problem id -> (samples, [(votes, correct)]); None when no problem has an answer."""
+    pending = _majority_values(histograms, seed)
+    return _finish([pending], confidence, n_boot, seed)[MAJORITY_AT_K] if pending else None
+
+
+def _majority_values(histograms: Mapping[str, Histogram], seed: int) -> _Values | None:
     problems = sorted(histograms)
     if not problems or not any(votes for p in problems for votes, _ in histograms[p][1]):
         return None
@@ -319,7 +362,7 @@ def majority_curve_from_counts(histograms: Mapping[str, Histogram], *, confidenc
     for index, problem in enumerate(problems):
         samples, pairs = histograms[problem]
         rows.append(majority_values([v for v, _ in pairs], [g for _, g in pairs], samples, ks, seed=seed + index))
-    return _curve(MAJORITY_AT_K, np.array(rows), n_min, confidence, n_boot, seed, list(ks))
+    return _Values(MAJORITY_AT_K, tuple(problems), np.array(rows), n_min, ks)
 
 
 def curves_for(per_problem: Mapping[str, tuple[int, int]],
@@ -328,17 +371,10 @@ def curves_for(per_problem: Mapping[str, tuple[int, int]],
                seed: int = 0, histograms: Mapping[str, Histogram] | None = None) -> dict[str, KCurve]:
     """Every curve the data allows: pass@k and pass^k from counts, maj@k from answers (per sample, or already
     counted into ``histograms``)."""
-    out: dict[str, KCurve] = {}
-    for metric in (PASS_AT_K, PASS_HAT_K):
-        curve = count_curve(per_problem, metric, confidence=confidence, n_boot=n_boot, seed=seed)
-        if curve is not None:
-            out[metric] = curve
+    pending = [_count_values(per_problem, metric) for metric in (PASS_AT_K, PASS_HAT_K)]
+    if not histograms and samples:
+        histograms = {problem: histogram([(answer, 1, 1 if ok else 0) for answer, ok in rows], len(rows), key=key)
+                      for problem, rows in samples.items()}
     if histograms:
-        curve = majority_curve_from_counts(histograms, confidence=confidence, n_boot=n_boot, seed=seed)
-    elif samples:
-        curve = majority_curve(samples, key=key, confidence=confidence, n_boot=n_boot, seed=seed)
-    else:
-        curve = None
-    if curve is not None:
-        out[MAJORITY_AT_K] = curve
-    return out
+        pending.append(_majority_values(histograms, seed))
+    return _finish([item for item in pending if item is not None], confidence, n_boot, seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -56,6 +57,7 @@ class _ContentCache:
 
 
 CURVES = _ContentCache(CURVE_CACHE_SIZE)
+_vote_key = lru_cache(maxsize=65_536)(vote_key)  # a page normalises thousands of answers, mostly repeats
 
 
 def result_curves(session: Session, result: BenchmarkResult, *, n_boot: int = 2_000) -> dict[str, KCurve]:
@@ -68,7 +70,7 @@ def result_curves(session: Session, result: BenchmarkResult, *, n_boot: int = 2_
             .where(ProblemResult.result_id == result.id))}
     histograms = None
     if has_answers(session, result.id):
-        histograms = {problem: histogram(h.answers, h.samples, key=vote_key)
+        histograms = {problem: histogram(h.answers, h.samples, key=_vote_key)
                       for problem, h in answer_histograms(session, result.id).items()}
     key = (n_boot, tuple(sorted(counts.items())),
            tuple(sorted((p, n, tuple(sorted(pairs))) for p, (n, pairs) in histograms.items())) if histograms else None)
