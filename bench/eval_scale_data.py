@@ -55,30 +55,29 @@ def _results(versions: int, seed: int) -> Iterator[tuple]:
                    "bench_eval", created, '{"generation_seconds": 3600.0, "energy_joules": 2500000.0}')
 
 
-def _problem_samples(rng: np.random.Generator, version: int, versions: int, problem: int
-                     ) -> tuple[int, list[tuple]]:
-    """One problem's 64 samples (without result id): (correct count, rows)."""
+def _result_samples(rng: np.random.Generator, rid: int, version: int, versions: int, problems: int
+                    ) -> tuple[list[tuple], list[tuple]]:
+    """One result's samples (problems x 64, drawn all at once) and its per-problem counts."""
     skill = 0.35 + 0.3 * version / max(1, versions)
-    difficulty = rng.beta(2, 2)
-    p_right = float(np.clip(skill + 0.5 - difficulty, 0.01, 0.99))
-    right = rng.random(K) < p_right
-    cut = (~right) & (rng.random(K) < 0.08)  # ran into the token cap: no answer
-    distractors = 1 + int(rng.integers(0, 5))
-    wrong = rng.integers(0, distractors, K)
-    weights = rng.integers(2_000, 9_000) * (1 + 0.6 * ~right)  # wrong answers think longer
-    tokens = np.where(cut, CAP, np.minimum(CAP - 1, (weights * rng.lognormal(0, 0.35, K)).astype(int)))
+    p_right = np.clip(skill + 0.5 - rng.beta(2, 2, problems), 0.01, 0.99)[:, None]
+    right = rng.random((problems, K)) < p_right
+    cut = (~right) & (rng.random((problems, K)) < 0.08)  # ran into the token cap: no answer
+    distractors = 1 + rng.integers(0, 5, problems)[:, None]
+    wrong = (rng.random((problems, K)) * distractors).astype(int)
+    weights = rng.integers(2_000, 9_000, problems)[:, None] * (1 + 0.6 * ~right)  # wrong answers think longer
+    tokens = np.where(cut, CAP, np.minimum(CAP - 1, (weights * rng.lognormal(0, 0.35, (problems, K))).astype(int)))
     thinking = (tokens * 0.85).astype(int)
     latency = np.round(tokens / 2_500.0, 3)
-    answer = f"{100 + problem}"
-    rows = []
-    for i in range(K):
-        if cut[i]:
-            rows.append((f"p{problem:03d}", i, None, 0, CAP, CAP, float(latency[i]), "length"))
-        else:
-            given = answer if right[i] else f"{200 + problem + 17 * int(wrong[i])}"
-            rows.append((f"p{problem:03d}", i, given, int(right[i]), int(tokens[i]), int(thinking[i]),
-                         float(latency[i]), "stop"))
-    return int(right.sum()), rows
+    problem = np.arange(problems)[:, None]
+    answer_code = np.where(cut, -1, np.where(right, 100 + problem, 200 + problem + 17 * wrong))
+    names = [f"p{p:03d}" for p in range(problems)]
+    rows = [(rid, names[p], i, None if code < 0 else str(code), ok, t, th, lat, "length" if c else "stop")
+            for p, (codes, oks, ts, ths, lats, cs) in enumerate(zip(
+                answer_code.tolist(), right.astype(int).tolist(), tokens.tolist(), thinking.tolist(),
+                latency.tolist(), cut.tolist()))
+            for i, (code, ok, t, th, lat, c) in enumerate(zip(codes, oks, ts, ths, lats, cs))]
+    counts = [(rid, names[p], K, int(c)) for p, c in enumerate(right.sum(axis=1).tolist())]
+    return rows, counts
 
 
 def _samples_and_counts(versions: int, seed: int) -> Iterator[tuple[list[tuple], list[tuple]]]:
@@ -88,12 +87,7 @@ def _samples_and_counts(versions: int, seed: int) -> Iterator[tuple[list[tuple],
     for i in range(versions):
         for _, problems in BENCHMARKS:
             rid += 1
-            samples, counts = [], []
-            for p in range(problems):
-                correct, rows = _problem_samples(rng, i, versions, p)
-                samples += [(rid, *row) for row in rows]
-                counts.append((rid, f"p{p:03d}", K, correct))
-            yield samples, counts
+            yield _result_samples(rng, rid, i, versions, problems)
 
 
 def build_sample_registry(path: Path, versions: int, *, seed: int = 7) -> dict[str, float]:
