@@ -98,6 +98,9 @@ def test_majority_from_a_histogram_is_the_exact_expectation_over_subsets() -> No
         assert list(majority_values(groups, good, n, ks)) == pytest.approx(expected, abs=1e-12)
     with pytest.raises(ValueError):
         majority_values([3, 2], [True, False], 4, [1])  # more votes than samples
+    # thousands of samples (binomials past a float's range): drawn, finite, near the truth (k=1: 1500/2000)
+    big = majority_values([1500, 400], [True, False], 2000, [1, 2000])
+    assert big[0] == pytest.approx(0.75, abs=0.1) and big[1] == 1.0
 
 
 def test_curves_cover_every_k_up_to_the_smallest_n_with_bands() -> None:

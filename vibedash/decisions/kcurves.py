@@ -17,14 +17,14 @@ The exact maj@k. Answers i = 1..m have a_i samples, u samples are unanswered, n 
 takes x_i of answer i (multivariate hypergeometric: prod C(a_i, x_i) C(u, x_u) / C(n, k) ways). A correct
 answer j earns 1/T when x_j = v >= 1 is the top count and T answers share it. So
 
-    E = 1/C(n,k) * sum_j correct  sum_v>=1  C(a_j, v) * [z^(k-v)] (1+z)^u * prod_i!=j P_i,v(z, T)
+    E = 1/C(n,k) * sum_j correct  sum_v>=1  C(a_j, v) * [z^(k-v)] (1+z)^u * prod_i!=j P_i,v(z, y)
 
 where P_i,v = sum_{x<v} C(a_i, x) z^x + y C(a_i, v) z^v marks (by y) an answer tied with j, and the 1/T of a
 term y^(T-1) is its integral over y from 0 to 1. The product is a polynomial of degree m-1 in y, so Gauss-
 Legendre quadrature with m/2+1 nodes integrates it exactly; in z it is a truncated polynomial product
 (numpy, every v at once). Cost per problem about n^3 m / 4 multiply-adds, all k at once; problems that share
-a histogram share the work. Past ``EXACT_MAJORITY_WORK`` (hundreds of samples per problem) maj@k falls back to
-a fixed-seed draw of ``MONTE_CARLO_DRAWS`` subsets, an unbiased estimate whose error shrinks as problems are
+a histogram share the work. Past ``EXACT_MAJORITY_WORK`` (hundreds of samples per problem), or past
+``EXACT_MAJORITY_MAX_N`` samples (where C(n, k) leaves a float's range), maj@k falls back to a fixed-seed draw of ``MONTE_CARLO_DRAWS`` subsets, an unbiased estimate whose error shrinks as problems are
 averaged.
 
 Bands resample problems (the unit of uncertainty, as in :mod:`vibedash.decisions.stats`): a percentile
@@ -46,6 +46,7 @@ PASS_HAT_K = "pass^k"
 MAJORITY_AT_K = "maj@k"
 MONTE_CARLO_DRAWS = 256  # subsets drawn per (problem, k) where the exact maj@k would cost too much
 EXACT_MAJORITY_WORK = 50_000_000  # multiply-adds one problem's exact maj@k may take (64 samples: ~100,000)
+EXACT_MAJORITY_MAX_N = 1_000  # C(1000, 500) ~ 1e299: binomials stay finite floats
 # maj@k costs a draw of subsets per (problem, k): past this many samples it is drawn at k = 1, 2, 4, ... and n
 # (a page reads six 64-sample results in well under a second), every k below it.
 MAJORITY_EVERY_K_UP_TO = 16
@@ -129,7 +130,7 @@ def majority_values(votes: Sequence[int], good: Sequence[bool], samples: int, ks
                          f"k={list(ks)}")
     if not any(g for _, g in pairs):
         return np.zeros(len(ks))
-    if _exact_work(pairs, samples, max(ks)) <= EXACT_MAJORITY_WORK:
+    if samples <= EXACT_MAJORITY_MAX_N and _exact_work(pairs, samples, max(ks)) <= EXACT_MAJORITY_WORK:
         return np.array(_exact_majority(pairs, samples, tuple(ks)))
     return np.array([_majority_by_draws(pairs, samples, k, seed) for k in ks])
 
