@@ -7,7 +7,8 @@ the token-less build hook URLs. What it adds over bare ``requests``:
 - retries with backoff on 429 and 5xx, waiting for ``X-RateLimit-Reset`` (Unix seconds) or ``Retry-After``,
   but never longer in total than ``max_wait_s``: a page must not hang, so a longer rate-limit wait becomes a
   :class:`NetlifyRateLimited` right away, saying when to try again;
-- retries on broken connections only where repeating the request cannot do harm (see :class:`vibedash.netlify.transport.Safety`);
+- retries on broken connections only where repeating the request cannot do harm (see
+  :class:`vibedash.netlify.transport.Safety`);
 - errors a person can act on (``str(error)`` is a full sentence with Netlify's own message), and the token
   appears in none of them, nor in ``repr(client)``.
 
