@@ -32,6 +32,8 @@ class Fault:
     action: Callable[[Any], None] | None = None   # interleave: what another actor does to the simulator
 
     def matches(self, method: str, target: str) -> bool:
+        if self.kind == "stale" and method != "GET":   # only a read can be answered from a stale cache
+            return False
         return (self.remaining > 0 and self.armed and (self.method is None or self.method == method)
                 and (self.path_contains is None or self.path_contains in target))
 
