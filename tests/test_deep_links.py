@@ -14,7 +14,9 @@ from vibedash.config import load_settings
 from vibedash.decisions.gate import DEFAULT_POLICY
 from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY
 from vibedash.registry.action_queries import candidate_verdicts
+from vibedash.registry import queries
 from vibedash.registry.audit import record_event
+from vibedash.registry.db import unit_of_work
 from vibedash.ui import frame
 
 
@@ -141,3 +143,34 @@ def test_promote_audit_log_pages_and_the_url_keeps_the_page(demo_engine, registr
                                        query_params={"who": "bulk", "log_page": "9"}))
     assert list(past_the_end.dataframe[-1].value["target"])[-1] == "deploy-000"
     assert param(past_the_end, "log_page") == "3"
+
+
+# --- Version ----------------------------------------------------------------------------------------------
+
+def open_tab(at) -> str:
+    return at.session_state["version_problems_tab"]
+
+
+def test_version_link_opens_the_per_problem_tab_it_names(demo_engine, registry_url, monkeypatch, scratch):
+    with unit_of_work(demo_engine) as session:
+        live = queries.live_now(session)
+    at = run_clean(page_test(frame.VERSION, registry_url, monkeypatch, scratch,
+                             query_params={"commit": live.sha[:10], "problems": "hmmt25"}))
+    assert open_tab(at) == "HMMT25"
+    assert (param(at, "commit"), param(at, "problems")) == (live.sha[:10], "hmmt25")
+
+    plain = run_clean(page_test(frame.VERSION, registry_url, monkeypatch, scratch,
+                                query_params={"commit": live.sha, "problems": "nope"}))
+    assert open_tab(plain) == "AIME24"  # the first tab
+    assert "problems=nope" in ignored_notice(plain) and "problems" not in plain.query_params
+    assert param(plain, "commit") == live.sha
+
+
+def test_version_writes_the_open_tab_into_the_url(demo_engine, registry_url, monkeypatch, scratch):
+    with unit_of_work(demo_engine) as session:
+        live = queries.live_now(session)
+    at = run_clean(page_test(frame.VERSION, registry_url, monkeypatch, scratch, query_params={"commit": live.sha}))
+    assert "problems" not in at.query_params  # the first tab: nothing to say
+    at.session_state["version_problems_tab"] = "LCB v6"  # what clicking the tab does
+    run_clean(at)
+    assert (param(at, "commit"), param(at, "problems")) == (live.sha, "lcb_v6")
