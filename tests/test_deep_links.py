@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pagetest import page_test, texts
+from pagetest import page_test
+from sqlalchemy import select
 
 from vibedash.actions.retention_apply import current_plan
 from vibedash.config import load_settings
@@ -17,6 +18,7 @@ from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry import queries
 from vibedash.registry.audit import record_event
 from vibedash.registry.db import unit_of_work
+from vibedash.registry.models import Version
 from vibedash.ui import frame
 
 
@@ -174,3 +176,34 @@ def test_version_writes_the_open_tab_into_the_url(demo_engine, registry_url, mon
     at.session_state["version_problems_tab"] = "LCB v6"  # what clicking the tab does
     run_clean(at)
     assert (param(at, "commit"), param(at, "problems")) == (live.sha, "lcb_v6")
+
+
+# --- History ----------------------------------------------------------------------------------------------
+
+def test_history_link_opens_dates_and_minimum_scores(demo_engine, registry_url, monkeypatch, scratch):
+    with unit_of_work(demo_engine) as session:
+        created = sorted(session.scalars(select(Version.created_at)))
+    day = created[len(created) // 2].date()
+    at = run_clean(page_test(frame.HISTORY, registry_url, monkeypatch, scratch,
+                             query_params={"created": f"{day}..{day}", "min_aime25": "50"}))
+    assert tuple(at.date_input(key="history_dates").value) == (day, day)
+    assert at.number_input(key="history_min_aime25").value == 50
+    rows = at.dataframe[0].value
+    assert len(rows) > 0 and (rows["aime25"] >= 50).all()
+    assert {c.date() for c in rows["created"]} == {day}
+    assert (param(at, "created"), param(at, "min_aime25")) == (f"{day}..{day}", "50")
+
+    at.number_input(key="history_min_aime25").set_value(None)
+    run_clean(at)
+    assert "min_aime25" not in at.query_params and param(at, "created") == f"{day}..{day}"
+
+
+def test_history_ignores_days_and_scores_it_cannot_use(demo_engine, registry_url, monkeypatch, scratch):
+    at = run_clean(page_test(frame.HISTORY, registry_url, monkeypatch, scratch,
+                             query_params={"created": "2026-02-30..", "min_aime25": "120", "sort": "best",
+                                           "branch": "main"}))
+    notice = ignored_notice(at).replace("\\", "")
+    assert "created=2026-02-30.." in notice and "min_aime25=120 (not between 0 and 100)" in notice
+    assert "sort=best" in notice
+    assert at.selectbox(key="history_branch").value == "main"  # what could be used still is
+    assert dict((name, param(at, name)) for name in at.query_params) == {"branch": "main"}
