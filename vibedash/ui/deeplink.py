@@ -78,7 +78,10 @@ def number(name: str, key: str, default: int | float, *, low: int | float | None
             raise ValueError(f"not {bounds}")
         return value
 
-    return Param(name, key, default, parse, lambda value: "" if value is None else f"{value:g}")
+    def text(value: int | float | None) -> str:
+        return "" if value is None else str(value) if isinstance(value, int) else f"{value:g}"
+
+    return Param(name, key, default, parse, text)
 
 
 def page_number(name: str, key: str, pages: int | None = None) -> Param:
