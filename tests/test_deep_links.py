@@ -14,8 +14,8 @@ from vibedash.actions.retention_apply import current_plan
 from vibedash.config import load_settings
 from vibedash.decisions.gate import DEFAULT_POLICY
 from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY
-from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry import queries
+from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry.audit import record_event
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Version
@@ -206,4 +206,45 @@ def test_history_ignores_days_and_scores_it_cannot_use(demo_engine, registry_url
     assert "created=2026-02-30.." in notice and "min_aime25=120 (not between 0 and 100)" in notice
     assert "sort=best" in notice
     assert at.selectbox(key="history_branch").value == "main"  # what could be used still is
-    assert dict((name, param(at, name)) for name in at.query_params) == {"branch": "main"}
+    assert {name: param(at, name) for name in at.query_params} == {"branch": "main"}
+
+
+# --- between pages ----------------------------------------------------------------------------------------
+
+def test_leaving_a_page_leaves_its_parameters_behind_and_coming_back_restores_them(demo_engine, registry_url,
+                                                                                  monkeypatch, scratch):
+    at = run_clean(page_test(frame.RETENTION, registry_url, monkeypatch, scratch, query_params={"show": "prune"}))
+    assert param(at, "show") == "prune"
+    for page in (frame.OVERVIEW, frame.HISTORY, frame.PROMOTE, frame.SETTINGS, frame.COMPARE):
+        at.switch_page(page)
+        run_clean(at)
+        assert "show" not in at.query_params, page
+    at.switch_page(frame.RETENTION)  # through the menu: no parameters, the session's choice comes back
+    run_clean(at)
+    assert at.segmented_control(key="retention_show").value == "prune" and param(at, "show") == "prune"
+
+
+def test_a_link_to_a_page_is_followed_even_when_it_repeats_an_earlier_visit(demo_engine, registry_url, monkeypatch,
+                                                                             scratch):
+    failing = next(c for c in candidate_verdicts(demo_engine, DEFAULT_POLICY) if not c.verdict.passed)
+    at = run_clean(page_test(frame.PROMOTE, registry_url, monkeypatch, scratch,
+                             query_params={"commit": failing.sha}))
+    assert at.selectbox(key="promote_candidate").value == failing.deploy_id
+    at.switch_page(frame.OVERVIEW)
+    run_clean(at)
+    at.switch_page(frame.PROMOTE)
+    at.query_params["commit"] = failing.sha  # the same link again, from another page
+    run_clean(at)
+    assert at.selectbox(key="promote_candidate").value == failing.deploy_id
+
+
+def test_compare_follows_a_new_link_in_the_same_session(demo_engine, registry_url, monkeypatch, scratch):
+    with unit_of_work(demo_engine) as session:
+        shas = [v.sha for v in queries.compare_choices(session, (), limit=3).versions]
+    at = run_clean(page_test(frame.COMPARE, registry_url, monkeypatch, scratch,
+                             query_params={"commits": f"{shas[0]},{shas[1]}"}))
+    assert at.multiselect(key="compare_versions").value == shas[:2]
+    at.query_params["commits"] = f"{shas[2][:8]},{shas[0][:8]}"
+    run_clean(at)
+    assert at.multiselect(key="compare_versions").value == [shas[2], shas[0]]
+    assert param(at, "commits") == f"{shas[2]},{shas[0]}"

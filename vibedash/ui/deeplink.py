@@ -20,6 +20,7 @@ labels in the URL and drops a bad value without a word.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,8 @@ def _text(value: Any) -> str:
 @dataclass(frozen=True)
 class Param:
     """One query parameter: ``name`` in the URL, ``key`` in st.session_state (the widget's key), ``default`` when
-    the URL does not say (left out of the URL, so the plain page has a plain URL).
+    the URL does not say (left out of the URL, so the plain page has a plain URL, unless ``always``: a default
+    that follows the data, like "the newest version", would make the same link show something else tomorrow).
 
     ``parse`` turns the URL's text into the widget's value and raises ValueError with the reason when the page
     cannot show it; ``text`` turns the widget's value back into the URL's text ("" leaves it out)."""
@@ -48,6 +50,7 @@ class Param:
     default: Any
     parse: Callable[[str], Any] = str
     text: Callable[[Any], str] = field(default=_text)
+    always: bool = False
 
 
 def choice(name: str, key: str, options: Sequence[Any], default: Any = None, *,
@@ -64,21 +67,21 @@ def choice(name: str, key: str, options: Sequence[Any], default: Any = None, *,
     return Param(name, key, options[0] if default is None and options else default, parse)
 
 
-def number(name: str, key: str, default: int | float, *, low: int | float | None = None,
-           high: int | float | None = None, kind: type = int) -> Param:
+def number(name: str, key: str, default: float, *, low: float | None = None,
+           high: float | None = None, kind: type = int) -> Param:
     """A whole number (or, with ``kind=float``, any number) between ``low`` and ``high``."""
-    def parse(raw: str) -> int | float:
+    def parse(raw: str) -> float:
         try:
             value = kind(raw)
         except ValueError:
             raise ValueError("not a number" if kind is float else "not a whole number") from None
-        if value != value or (low is not None and value < low) or (high is not None and value > high):
+        if math.isnan(value) or (low is not None and value < low) or (high is not None and value > high):
             bounds = (f"between {low:g} and {high:g}" if low is not None and high is not None
                       else f"at least {low:g}" if low is not None else f"at most {high:g}")
             raise ValueError(f"not {bounds}")
         return value
 
-    def text(value: int | float | None) -> str:
+    def text(value: float | None) -> str:
         return "" if value is None else str(value) if isinstance(value, int) else f"{value:g}"
 
     return Param(name, key, default, parse, text)
@@ -127,7 +130,7 @@ class DeepLink:
         out = {}
         for p in self.params:
             text = p.text(st.session_state.get(p.key, p.default))
-            if text and text != p.text(p.default):
+            if text and (p.always or text != p.text(p.default)):
                 out[p.name] = text
         return out
 
