@@ -25,6 +25,7 @@ ALL = "all"
 PAGE_KEY = "history_page"
 KEEP = "session"  # filters survive a visit to a version's page and back
 TABLE_GENERATION_KEY = "history_table_generation"
+TIMELINE_KEY = "history_timeline_benchmarks"
 
 
 # --- cached reads -----------------------------------------------------------------------------------------
@@ -135,7 +136,18 @@ def deep_link(choices: dict[str, list[str]]) -> deeplink.DeepLink:
         *(deeplink.number(f"min_{bench}", f"history_min_{bench}", None, low=0, high=100, kind=float)
           for bench in choices["benchmarks"]),
         deeplink.choice("sort", SORT_KEY, sort_choices(choices["benchmarks"]), what="a sort order here"),
-        deeplink.page_number("page", PAGE_KEY))
+        deeplink.page_number("page", PAGE_KEY),
+        deeplink.Param("timeline", TIMELINE_KEY, list(choices["timeline_default"]),
+                       lambda raw: benchmark_list(raw, choices["benchmarks"]), lambda chosen: ",".join(chosen or ())))
+
+
+def benchmark_list(raw: str, benchmarks: list[str]) -> list[str]:
+    """The timeline's benchmarks as the URL names them: aime25,hmmt25 (in the registry, each once)."""
+    chosen = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    unknown = [b for b in chosen if b not in benchmarks]
+    if unknown or not chosen:
+        raise ValueError("not benchmarks with scores, separated by commas")
+    return chosen
 
 
 def day_start(day: date) -> datetime:
@@ -220,13 +232,12 @@ def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
                "sorts this page only; “Sort all versions by” sorts across every page.")
 
 
-def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> None:
+def timeline(benchmarks: list[str], branch: str | None) -> None:
     st.subheader("Timeline")
     if not benchmarks:
         frame.empty_state("No scores yet: the timeline appears once versions have results.")
         return
-    chosen = st.multiselect("Benchmarks", benchmarks, default=default,
-                            format_func=display_name, key="history_timeline_benchmarks",
+    chosen = st.multiselect("Benchmarks", benchmarks, format_func=display_name, key=TIMELINE_KEY,
                             persist_state=KEEP)
     if not chosen:
         st.caption("Pick at least one benchmark.")
@@ -273,4 +284,4 @@ elif total == 0:
 else:
     pager(page, pages, total, benchmarks)
     versions_table(rows, benchmarks)
-    timeline(benchmarks, choices["timeline_default"], flt.branch)
+    timeline(benchmarks, flt.branch)

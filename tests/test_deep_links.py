@@ -248,3 +248,17 @@ def test_compare_follows_a_new_link_in_the_same_session(demo_engine, registry_ur
     run_clean(at)
     assert at.multiselect(key="compare_versions").value == [shas[2], shas[0]]
     assert param(at, "commits") == f"{shas[2]},{shas[0]}"
+
+
+def test_history_timeline_benchmarks_are_in_the_url(demo_engine, registry_url, monkeypatch, scratch):
+    at = run_clean(page_test(frame.HISTORY, registry_url, monkeypatch, scratch,
+                             query_params={"timeline": "hmmt25,lcb_v6"}))
+    assert at.multiselect(key="history_timeline_benchmarks").value == ["hmmt25", "lcb_v6"]
+    at.multiselect(key="history_timeline_benchmarks").set_value(["aime25"])
+    run_clean(at)
+    assert param(at, "timeline") == "aime25"
+
+    wrong = run_clean(page_test(frame.HISTORY, registry_url, monkeypatch, scratch,
+                                query_params={"timeline": "aime25,chess"}))
+    assert "timeline=aime25,chess" in ignored_notice(wrong).replace("\\", "")
+    assert "timeline" not in wrong.query_params and wrong.multiselect(key="history_timeline_benchmarks").value
