@@ -55,6 +55,7 @@ from vibedash.solve.generation import (
     LiveFigures,
     Phase,
     TextDelta,
+    since,
 )
 from vibedash.solve.gpu_monitor import open_monitor
 from vibedash.solve.model_cache import ModelCache
@@ -447,13 +448,16 @@ class LocalBackend:
         requested_at = time.monotonic()
         emit(Phase("loading", model_ref))
         loaded = self.models.get(model_ref)
+        model_load_s = time.monotonic() - requested_at
         emit(Phase("generating", self.plan.label))
 
         def run() -> GenerationOutcome:
             return generate_with(loaded, job, emit, stop, compile_backend=self.compile_backend,
                                  emit_interval_s=self.emit_interval_s, requested_at=requested_at)
 
-        return loaded.worker.run(run) if loaded.worker is not None else run()
+        outcome = loaded.worker.run(run) if loaded.worker is not None else run()
+        outcome.model_load_s = model_load_s
+        return outcome
 
     def close(self) -> None:
         self.models.clear()
@@ -575,7 +579,10 @@ def generate_with(loaded: LoadedModel, job: GenerationJob, emit: Emit, stop: thr
         thinking_tokens=[sample.thinking_tokens for sample in samples],
         answer_tokens=[sample.answer_tokens for sample in samples],
         samples_cut=sum(sample.cut for sample in samples), samples_forced=sum(sample.forced for sample in samples),
-        own_decode_s=streamer.own_decode_s())
+        own_decode_s=streamer.own_decode_s(),
+        sample_first_token_s=[since(sample.first_token_at, requested_at) for sample in samples],
+        sample_first_answer_s=[since(sample.first_answer_at, requested_at) for sample in samples],
+        sample_last_token_s=[since(sample.last_token_at, requested_at) for sample in samples])
     if gpu is not None:
         outcome.energy_j, outcome.gpu_utilisation_pct = gpu.energy_j, gpu.utilisation_pct
         outcome.gpu_memory_mb, outcome.gpu_power_w = gpu.memory_mb, gpu.power_w
