@@ -196,7 +196,7 @@ def test_version_page_shows_each_source_in_its_own_rows(registry_with_samples, m
     assert any("3 without a time ignored" in m.value for m in at.markdown)
 
 
-def test_only_eval_samples_still_show(tmp_path, capsys):
+def test_only_eval_samples_still_show(tmp_path, capsys, monkeypatch):
     from vibedash.registry.models import EvalRun, SampleResult
 
     url = f"sqlite:///{tmp_path / 'eval-only.db'}"
@@ -215,3 +215,7 @@ def test_only_eval_samples_still_show(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "no solve runs with latency figures yet" in out
     assert "total time          P50 2.00 s · P95 2.90 s · P99 2.98 s  (3 samples)" in out
+    at = run_clean(page_test(frame.VERSION, url, monkeypatch, tmp_path, query_params={"commit": SHA[:10]}))
+    latency = next(d.value for d in at.dataframe if "latency" in d.value.columns)
+    assert list(latency["source"]) == ["eval samples"] and latency["P99 s"][0] == pytest.approx(2.98)
+    assert "thinking" not in {c for d in at.dataframe for c in d.value.columns}  # no solve runs table

@@ -391,7 +391,8 @@ def version_solve_section(latency: VersionLatency, runs: list[RunSummary]) -> No
                        "samples from the request with the model already loaded, each sharing its decode steps "
                        "with its batch or the server's other requests; imported samples as their harness "
                        "recorded them. So each source has its own rows.")
-    version_runs_table(runs)
+    if runs:
+        version_runs_table(runs)
 
 
 def version_runs_table(runs: list[RunSummary]) -> None:
