@@ -61,10 +61,10 @@ def test_greedy_gives_generates_tokens_single_and_batched(tiny):
     _, tokenizer, model, prompt = tiny["no-eos"]
     for rows in (1, 4):
         batch = prompt.repeat(rows, 1)
-        expected = plain_generate(model, tokenizer, batch, 300)  # past the first attention bucket (256)
-        got, decoder = static(model, tokenizer, batch, 300)
+        expected = plain_generate(model, tokenizer, batch, 260)  # past the first attention bucket (256)
+        got, decoder = static(model, tokenizer, batch, 260)
         assert torch.equal(got, expected)
-        assert decoder.length == prompt.shape[1] + 299  # the last token is chosen, never fed back
+        assert decoder.length == prompt.shape[1] + 259  # the last token is chosen, never fed back
 
 
 def test_sampling_with_the_seeded_sampler_matches_generate_and_reproduces(tiny):
@@ -82,9 +82,9 @@ def test_sampling_with_the_seeded_sampler_matches_generate_and_reproduces(tiny):
 def test_rows_end_on_their_own_end_of_sequence(tiny):
     _, tokenizer, model, prompt = tiny["eos"]
     settings = SamplingSettings(seed=1, temperature=1.5, top_p=1.0)
-    batch = prompt.repeat(8, 1)
-    expected = plain_generate(model, tokenizer, batch, 200, [SeededSampler(settings, "cpu")])
-    got, _ = static(model, tokenizer, batch, 200, [SeededSampler(settings, "cpu")])
+    batch = prompt.repeat(6, 1)
+    expected = plain_generate(model, tokenizer, batch, 100, [SeededSampler(settings, "cpu")])
+    got, _ = static(model, tokenizer, batch, 100, [SeededSampler(settings, "cpu")])
     assert torch.equal(got, expected)
     new = got[:, prompt.shape[1]:]
     ended = [(row == tokenizer.eos_token_id).nonzero() for row in new]
@@ -173,3 +173,26 @@ def test_cuda_graph_replay_gives_the_eager_tokens(tiny):  # pragma: no cover - r
     decoder = StaticDecoder(model, 4, cache_length(prompt.shape[1], 300), graphs=True)
     replayed, decoder = static(model, tokenizer, batch, 300, decoder=decoder)
     assert torch.equal(replayed, eager) and decoder.graph_replays > 250 and len(decoder.captured) == 2
+
+
+def test_the_decode_step_has_no_host_decision_so_a_graph_can_hold_it(tiny):
+    """CUDA graph capture fails on a host sync or a Python branch on tensor values inside the step. Dynamo's
+    fullgraph tracing refuses the same things, and runs here on the CPU: the step traces as one graph, and
+    that graph gives the eager step's logits."""
+    _, _, model, prompt = tiny["no-eos"]
+    batch = prompt.repeat(2, 1)
+    eager_decoder = StaticDecoder(model, 2, 512, graphs=False)
+    traced_decoder = StaticDecoder(model, 2, 512, graphs=False)
+    with torch.inference_mode():
+        token = eager_decoder.prefill(batch).argmax(-1)
+        traced_decoder.prefill(batch)
+        expected = eager_decoder.step(token)
+        traced = torch.compile(traced_decoder._forward, fullgraph=True, backend="eager", dynamic=False)
+        position = traced_decoder.length
+        traced_decoder.tokens.copy_(token.view(-1, 1))
+        traced_decoder.position.fill_(position)
+        traced_decoder.visible[..., position] = True
+        for layer in traced_decoder.layers:
+            layer.view = bucket_for(position + 1, 512)
+        got = traced(bucket_for(position + 1, 512))
+    assert torch.allclose(got, expected, atol=1e-5)
