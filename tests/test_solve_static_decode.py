@@ -5,6 +5,7 @@ step captured; it runs only where torch sees a GPU (tests skip it here)."""
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import pytest
@@ -167,7 +168,7 @@ def test_stop_ends_the_loop_within_a_token(tiny):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 def test_cuda_graph_replay_gives_the_eager_tokens(tiny):  # pragma: no cover - runs on a GPU machine only
     _, tokenizer, model, prompt = tiny["no-eos"]
-    model = model.to("cuda")
+    model = copy.deepcopy(model).to("cuda")  # the module's CPU model stays where the other tests want it
     batch = prompt.repeat(4, 1).to("cuda")
     eager, _ = static(model, tokenizer, batch, 300)
     decoder = StaticDecoder(model, 4, cache_length(prompt.shape[1], 300), graphs=True)

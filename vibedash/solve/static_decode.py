@@ -176,8 +176,14 @@ def decode(decoder: StaticDecoder, input_ids: torch.Tensor, max_new_tokens: int,
            processors: LogitsProcessorList, criteria: StoppingCriteriaList, streamer: Any,
            eos_token_ids: Sequence[int], pad_token_id: int) -> torch.Tensor:
     """Generate up to ``max_new_tokens`` per row: ``generate``'s greedy loop (the sampler is a processor) over
-    the static decoder. Returns prompt and new tokens, ``[batch, prompt + generated]``, rows that ended padded."""
+    the static decoder. Returns prompt and new tokens, ``[batch, prompt + generated]``, rows that ended padded.
+
+    On a GPU the next step is launched before the host reads the chosen tokens (copied asynchronously), so the
+    streaming, thinking and stopping bookkeeping of step n runs while step n + 1 computes. A step launched for
+    rows that then turn out to have stopped costs one wasted step at the very end, never a wrong token: what a
+    row is fed was chosen on the device before the launch, and the hooks act on the step after."""
     batch, device = input_ids.shape[0], input_ids.device
+    on_gpu = device.type == "cuda"
     eos = torch.tensor(sorted(eos_token_ids), dtype=torch.long, device=device)
     unfinished = torch.ones(batch, dtype=torch.bool, device=device)
     pad = torch.tensor(pad_token_id, dtype=torch.long, device=device)
@@ -191,13 +197,23 @@ def decode(decoder: StaticDecoder, input_ids: torch.Tensor, max_new_tokens: int,
         chosen = torch.where(unfinished, scores.argmax(dim=-1), pad)
         generated.append(chosen)
         last = chosen.view(-1, 1)
-        if streamer is not None:
-            streamer.put(chosen.cpu())
         unfinished &= ~torch.isin(chosen, eos)
+        on_host = chosen.to("cpu", non_blocking=on_gpu)
+        chosen_ready = torch.cuda.Event() if on_gpu else None
+        if chosen_ready is not None:
+            chosen_ready.record()
+        more = index + 1 < max_new_tokens
+        if more and on_gpu:
+            logits = decoder.step(chosen)  # launched now, computed while the host does the bookkeeping below
+        if chosen_ready is not None:
+            chosen_ready.synchronize()
+        if streamer is not None:
+            streamer.put(on_host)
         unfinished &= ~criteria(last, scores)
-        if not bool(unfinished.any()) or index + 1 == max_new_tokens:
+        if not more or not bool(unfinished.any()):
             break
-        logits = decoder.step(chosen)
+        if not on_gpu:  # a CPU computes at launch: stepping first would only time each token a step late
+            logits = decoder.step(chosen)
     if streamer is not None:
         streamer.end()
     new = torch.stack(generated, dim=1) if generated else input_ids.new_zeros((batch, 0))
