@@ -11,7 +11,12 @@ import threading
 import pytest
 import torch
 from tiny_model import save_tiny_model
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LogitsProcessorList,
+    StoppingCriteriaList,
+)
 
 from vibedash.solve.generation import GenerationJob, TextDelta
 from vibedash.solve.local import LocalBackend, uses_static_loop

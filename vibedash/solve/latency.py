@@ -197,8 +197,8 @@ def describe(latency: VersionLatency) -> list[str]:
     lines: list[str] = []
     if latency.runs:
         lines += ["solve runs (from the request, model load included):",
-                  f"  first answer token  {_line(latency.first_answer_s)}  ({latency.answered_runs} of "
-                  f"{latency.runs} runs answered)",
+                  (f"  first answer token  {_line(latency.first_answer_s)}  ({latency.answered_runs} of "
+                   f"{latency.runs} runs answered)"),
                   f"  total time          {_line(latency.total_s)}  ({latency.runs} runs)"]
         extra = f" · {latency.mean_energy_j:,.0f} J per answer" if latency.mean_energy_j is not None else ""
         lines.append(f"  mean tokens         thinking {_tokens(latency.mean_thinking_tokens)} · answer "

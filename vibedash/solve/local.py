@@ -20,10 +20,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from vibedash.solve.errors import GenerationError
-from vibedash.solve.generation import Emit, GenerationJob, GenerationOutcome, Phase, since
+from vibedash.solve.generation import (
+    Emit,
+    GenerationJob,
+    GenerationOutcome,
+    Phase,
+    since,
+)
 from vibedash.solve.gpu_monitor import open_monitor
 from vibedash.solve.local_hooks import (
     AnswerCap,
@@ -43,7 +55,12 @@ from vibedash.solve.local_models import (
 )
 from vibedash.solve.model_cache import ModelCache
 from vibedash.solve.prompts import BUDGET_FORCED_TEXT, SamplingSettings
-from vibedash.solve.static_decode import cache_length, decode, decoder_for, static_decode_unsupported
+from vibedash.solve.static_decode import (
+    cache_length,
+    decode,
+    decoder_for,
+    static_decode_unsupported,
+)
 
 __all__ = ["DEVICE_CHOICES", "AnswerCap", "BudgetForcer", "DevicePlan", "LoadedModel", "LocalBackend", "ModelWorker",
            "SampleStreamer", "SeededSampler", "StopOnEvent", "TakeTurns", "choose_device", "encode_prompt",

@@ -33,6 +33,7 @@ from vibedash.solve.pacing import Seat
 from vibedash.solve.prompts import SamplingSettings
 from vibedash.solve.thinking import ThinkingTracker
 
+
 class SeededSampler(LogitsProcessor):
     """Samples the next token with the request's own generator and returns a one-hot score row, so that
     ``generate`` (in greedy mode) takes exactly that token."""

@@ -322,7 +322,6 @@ class _StreamRun:
     def outcome(self) -> GenerationOutcome:
         now = time.monotonic()
         self.emit(self.figures(now))
-        settings = self.job.settings
         stopped = self.stopped or self.stop.is_set()
         finished = []
         for sample in self.samples:
