@@ -202,3 +202,23 @@ def test_the_decode_step_has_no_host_decision_so_a_graph_can_hold_it(tiny):
             layer.view = bucket_for(position + 1, 512)
         got = traced(bucket_for(position + 1, 512))
     assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_a_large_decoder_is_freed_after_its_run_and_a_small_one_kept(tiny, monkeypatch):
+    from vibedash.solve import static_decode
+
+    path = str(tiny["no-eos"][0])
+    fast = LocalBackend("cpu", fast_path=True)
+    job = GenerationJob(QUESTION, SamplingSettings(max_new_tokens=8, seed=1, samples=2))
+    try:
+        fast.generate(path, job, lambda event: None, threading.Event())
+        loaded = fast.models.get(path)
+        kept = loaded.decoder
+        assert kept is not None and kept.cache_bytes() > 0
+        fast.generate(path, job, lambda event: None, threading.Event())
+        assert loaded.decoder is kept  # same shapes: the cache (and on a GPU its graphs) reused
+        monkeypatch.setattr(static_decode, "KEEP_DECODER_BYTES", kept.cache_bytes() - 1)
+        fast.generate(path, job, lambda event: None, threading.Event())
+        assert loaded.decoder is None
+    finally:
+        fast.close()

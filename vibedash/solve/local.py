@@ -59,6 +59,7 @@ from vibedash.solve.static_decode import (
     cache_length,
     decode,
     decoder_for,
+    release_if_large,
     static_decode_unsupported,
 )
 
@@ -190,6 +191,8 @@ def generate_with(loaded: LoadedModel, job: GenerationJob, emit: Emit, stop: thr
     finally:
         if seat is not None:
             seat.leave()
+        if loaded.decoder is not None:
+            release_if_large(loaded)
         if monitor is not None:
             gpu = monitor.stop()
     finished_at = time.monotonic()

@@ -94,6 +94,9 @@ class StaticDecoder:
         self._pool = torch.cuda.graph_pool_handle() if self.graphs else None
         self.graph_replays = 0  # steps served by a replay (benchmarks and tests read it)
 
+    def cache_bytes(self) -> int:
+        return sum(layer.keys.nbytes + layer.values.nbytes for layer in self.layers if layer.is_initialized)
+
     def fits(self, batch: int, max_len: int) -> bool:
         return self.batch == batch and self.max_len >= max_len
 
@@ -156,6 +159,20 @@ class StaticDecoder:
         graph.replay()
         self.graph_replays += 1
         return logits
+
+
+KEEP_DECODER_BYTES = 4 * 1024**3  # a decoder whose cache is larger is freed after its run
+
+
+def release_if_large(loaded: Any) -> None:
+    """Free the loaded model's decoder after a run when its cache is large (k = 64 at a 40k-token cap holds tens of
+    GB): kept, it would crowd out other models; a small one is kept for the next run's graphs."""
+    decoder = loaded.decoder
+    if decoder is not None and decoder.cache_bytes() > KEEP_DECODER_BYTES:
+        loaded.decoder = None
+        del decoder
+        if loaded.plan.device.startswith("cuda"):
+            torch.cuda.empty_cache()
 
 
 def decoder_for(loaded: Any, batch: int, max_len: int) -> StaticDecoder:
