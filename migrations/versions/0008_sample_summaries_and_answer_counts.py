@@ -5,7 +5,7 @@ samples on every rerun (a registry may hold ten million samples). The upgrade fi
 already stored; from then on they are written with the samples (vibedash.registry.samples).
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009 (written alongside 0009 from 0007; 0009 reached main first, so this one follows it)
 Create Date: 2026-11-30 15:40:00
 """
 from typing import Sequence, Union
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0008'
-down_revision: Union[str, Sequence[str], None] = '0007'
+down_revision: Union[str, Sequence[str], None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
