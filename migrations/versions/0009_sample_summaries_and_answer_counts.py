@@ -4,8 +4,8 @@ Pages read a result's counts, k-curves and cost from these O(problems) rows inst
 samples on every rerun (a registry may hold ten million samples). The upgrade fills both from the samples
 already stored; from then on they are written with the samples (vibedash.registry.samples).
 
-Revision ID: 0008
-Revises: 0009 (written alongside 0009 from 0007; 0009 reached main first, so this one follows it)
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 15:40:00
 """
 from typing import Sequence, Union
@@ -13,8 +13,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0008'
-down_revision: Union[str, Sequence[str], None] = '0009'
+revision: str = '0009'
+down_revision: Union[str, Sequence[str], None] = '0008'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
