@@ -73,6 +73,19 @@ def test_version_latency_over_the_solve_log(registry):
     assert latency.mean_thinking_tokens == pytest.approx(1009.5)
 
 
+def test_version_latency_is_kept_until_the_next_write(registry):
+    engine, _ = registry
+    with unit_of_work(engine) as session:
+        version_id = session.query(Version.id).filter_by(sha=SHA).scalar()
+    assert version_latency(engine, version_id) is version_latency(engine, version_id)   # read once per generation
+    with unit_of_work(engine) as session:
+        session.add(SolveRun(cache_key="n" * 64, version_id=version_id, prompt="p", backend="transformers",
+                             settings={"samples": 1}, time_to_first_answer_s=100.0, total_s=101.0,
+                             thinking_tokens=5000, answer_tokens=50, tokens=5050))
+    latency = version_latency(engine, version_id)
+    assert latency.runs == 21 and latency.first_answer_s[99] == pytest.approx(84.0)  # 20 + 0.8 * (100 - 20)
+
+
 def test_show_prints_the_latency(registry, capsys):
     _, url = registry
     assert main(["--db", url, "show", SHA[:8]]) == 0

@@ -10,8 +10,9 @@ it thinks, over three sources kept apart because their clocks mean different thi
   total time only; samples without one are ignored and counted.
 
 Mean thinking tokens mean the same everywhere (tokens before ``</think>``), so they are also given over all
-sources together. Percentiles over samples are computed in SQL (a count, then the two values around each
-rank fetched with ORDER BY ... LIMIT 2 OFFSET rank), so a version with millions of samples is never loaded.
+sources together. Percentiles over samples are computed in SQL (a count, then one ranked query that returns
+only the values around the wanted ranks: one sort per column), so a version with millions of samples is never
+loaded; the whole figure is kept per registry generation, so a page rerun reads it again only after a write.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 
 from vibedash.registry.db import unit_of_work
+from vibedash.registry.generation import cached
 from vibedash.registry.models import BenchmarkResult, EvalRun, SampleResult, SolveRun
 
 PERCENTILES = (50, 95, 99)
@@ -136,6 +138,10 @@ def version_latency(engine: Engine, version_id: int) -> VersionLatency:
 
 def version_latency_in(session: Session, version_id: int) -> VersionLatency:
     """As :func:`version_latency`, in an open session (a page's read session)."""
+    return cached(session, "version_latency", version_id, lambda: _compute_version_latency(session, version_id))
+
+
+def _compute_version_latency(session: Session, version_id: int) -> VersionLatency:
     query = (select(SolveRun.time_to_first_answer_s, SolveRun.total_s, SolveRun.thinking_tokens,
                     SolveRun.answer_tokens, SolveRun.settings, SolveRun.energy_j)
              .where(SolveRun.version_id == version_id, SolveRun.stopped.is_(False), SolveRun.total_s.is_not(None)))
@@ -160,19 +166,30 @@ def sql_percentiles(session: Session, column: ColumnElement,
     if not count:
         return 0, {q: None for q in PERCENTILES}
 
+    wanted: set[int] = set()
+    for q in PERCENTILES:
+        low = math.floor((count - 1) * q / 100)
+        wanted.update({low, min(low + 1, count - 1)})
+    ranked = (select(column.label("value"), (func.row_number().over(order_by=column) - 1).label("rank"))
+              .where(present).subquery())
+    at_rank = {int(rank): value for rank, value in
+               session.execute(select(ranked.c.rank, ranked.c.value).where(ranked.c.rank.in_(sorted(wanted))))}
+
     def around(low: int) -> list[float]:
-        return list(session.scalars(select(column).where(present).order_by(column).limit(2).offset(low)))
+        return [at_rank[rank] for rank in (low, low + 1) if rank in at_rank]
 
     return count, {q: _interpolate(q, count, around) for q in PERCENTILES}
 
 
 def sample_latency(session: Session, source: str, where: ColumnElement) -> SampleLatency:
+    # Counting first reads the index alone: a source with no samples (most versions have no eval runs) costs
+    # nothing, whatever the planner would guess for a query that needs the rows.
+    if not session.scalar(select(func.count()).select_from(SampleResult).where(where)):
+        return SampleLatency(source, 0, 0, 0, {q: None for q in PERCENTILES}, {q: None for q in PERCENTILES}, 0,
+                             None)
     samples, thinking_samples, thinking_mean = session.execute(
         select(func.count(), func.count(SampleResult.thinking_tokens), func.avg(SampleResult.thinking_tokens))
         .select_from(SampleResult).where(where)).one()
-    if not samples:
-        return SampleLatency(source, 0, 0, 0, {q: None for q in PERCENTILES}, {q: None for q in PERCENTILES}, 0,
-                             None)
     timed, total = sql_percentiles(session, SampleResult.latency_s, where)
     answered, first = sql_percentiles(session, SampleResult.first_answer_s, where)
     return SampleLatency(source=source, samples=int(samples), timed=timed, answered=answered,
