@@ -152,16 +152,16 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
     if args.json:
         from vibedash.cli.output import _dump_json
 
-        _dump_json({"summary": plan.summary(), "decisions": plan.to_rows()})
+        _dump_json({"summary": plan.summary(), "decisions": list(plan.iter_rows("all"))})
     else:
         from vibedash.cli.output import _print_table
 
-        rows = plan.to_rows() if args.all else [r for r in plan.to_rows() if r["action"] == "prune"]
+        rows = list(plan.iter_rows("all" if args.all else "prune"))
         _print_table(rows, ["sha", "netlify_id", "branch", "created_at", "action", "reasons"])
         print(plan.summary()["text"])
     if args.action == "plan":
         return EXIT_OK
-    if not plan.prune:
+    if not plan.count("prune"):
         print("nothing to prune")
         return EXIT_OK
     if not args.yes:
@@ -169,7 +169,7 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
             print("error: retention apply deletes deploys on Netlify: confirm with --yes (no terminal to ask)",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
-        answer = input(f"Delete {len(plan.prune)} deploys on Netlify? Type 'delete' to confirm: ")
+        answer = input(f"Delete {plan.count('prune')} deploys on Netlify? Type 'delete' to confirm: ")
         if answer.strip() != "delete":
             print("nothing deleted")
             return EXIT_FAILED
