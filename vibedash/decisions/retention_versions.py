@@ -178,6 +178,8 @@ def judge_versions(table: VersionTable, policy: RetentionPolicy, chosen: tuple[s
 
 # Points compared at once in the skyline: a block's comparisons are one vectorised step (block x skyline x k).
 _SKYLINE_BLOCK = 256
+# The strongest rows every row is first checked against, and how many rows at a time (memory: rows x pivots x k).
+_PIVOTS, _PIVOT_ROWS = 32, 8192
 
 
 def score_matrix(scores: np.ndarray) -> np.ndarray:
@@ -210,6 +212,15 @@ def skyline(matrix: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=int)
     keys = [matrix[:, c] for c in range(matrix.shape[1] - 1, -1, -1)] + [matrix.sum(axis=1)]
     order = np.lexsort([-k for k in keys])
+    # Most rows are dominated by one of the strongest few: drop those first, every row against a few pivots
+    # in one vectorised step (exact: a dominated row is never on the skyline), then sweep what is left.
+    pivots = matrix[order[:_PIVOTS]]
+    alive = np.ones(n, dtype=bool)
+    for start in range(0, n, _PIVOT_ROWS):
+        rows = matrix[start:start + _PIVOT_ROWS]
+        alive[start:start + _PIVOT_ROWS] = ~_dominance(pivots, rows).any(axis=1)
+    order = order[alive[order]]
+    n = order.size
     kept: list[int] = []
     kept_rows = np.zeros((0, matrix.shape[1]))
     for start in range(0, n, _SKYLINE_BLOCK):

@@ -288,7 +288,7 @@ def version_points(plan: PlanView, x: str, y: str, *, limit: int | None = CHART_
     is computed over the two chosen benchmarks only, among the versions that still have a deploy.
 
     A chart of a hundred thousand dots draws nothing a person can read and costs seconds: past ``limit``
-    points, every frontier and kept version stays and the pruned ones are thinned to the most recent
+    points, every frontier version stays, then the most recent kept ones, then the most recent pruned ones
     (None: no limit).
     """
     return list(_per_plan(plan, ("points", x, y, limit), lambda: _version_points(plan, x, y, limit)))
@@ -299,23 +299,37 @@ def _version_points(plan: PlanView, x: str, y: str, limit: int | None) -> list[V
 
     if isinstance(plan, RegistryPlan):
         rows = plan.version_rows(x, y)  # newest first
-        frontier = pareto_frontier({r["sha"]: (r["x"], r["y"]) for r in rows})
-        points = [VersionPoint(sha=r["sha"], branch=r["branch"], x=r["x"], y=r["y"],
-                               status="kept" if r["kept"] else "pruned", on_frontier=r["sha"] in frontier,
-                               tags=r["tags"], reasons=r["reasons"]) for r in rows]
-        recency = {p.sha: rank for rank, p in enumerate(points)}
-    else:
-        points = _all_version_points(plan, x, y)
-        recency = {}
-        for rank, decision in enumerate(plan.iter_decisions("all")):  # newest deploy first
-            if decision.sha is not None:
-                recency.setdefault(decision.sha, rank)
+        frontier = pareto_frontier({sha: (x_, y_) for sha, _, x_, y_, _, _ in rows})
+        recency = {sha: rank for rank, (sha, *_) in enumerate(rows)}
+        index = {sha: i for sha, _, _, _, _, i in rows}
+        points = [VersionPoint(sha=sha, branch=branch, x=x_, y=y_, status="kept" if kept else "pruned",
+                               on_frontier=sha in frontier) for sha, branch, x_, y_, kept, _ in rows]
+        # words only for the points drawn: a chart shows at most ``limit`` of a hundred thousand versions
+        points = _thin(points, recency, limit)
+
+        def worded(p: VersionPoint) -> VersionPoint:
+            tags, reasons = plan.version_reasons(index[p.sha])
+            return VersionPoint(sha=p.sha, branch=p.branch, x=p.x, y=p.y, status=p.status,
+                                on_frontier=p.on_frontier, tags=tags, reasons=reasons)
+
+        return [worded(p) for p in points]
+    points = _all_version_points(plan, x, y)
+    recency = {}
+    for rank, decision in enumerate(plan.iter_decisions("all")):  # newest deploy first
+        if decision.sha is not None:
+            recency.setdefault(decision.sha, rank)
+    return _thin(points, recency, limit)
+
+
+def _thin(points: list[VersionPoint], recency: dict[str, int], limit: int | None) -> list[VersionPoint]:
+    """Every frontier point, then kept ones and then pruned ones, most recent first, up to ``limit``; sorted by
+    x, y."""
     points.sort(key=lambda p: (p.x, p.y, p.sha))
     if limit is None or len(points) <= limit:
         return points
-    must = [p for p in points if p.on_frontier or p.status == "kept"]
-    pruned = sorted((p for p in points if not (p.on_frontier or p.status == "kept")), key=lambda p: recency[p.sha])
-    shown = must + pruned[: max(0, limit - len(must))]
+    frontier = [p for p in points if p.on_frontier]
+    rest = sorted((p for p in points if not p.on_frontier), key=lambda p: (p.status != "kept", recency[p.sha]))
+    shown = frontier + rest[: max(0, limit - len(frontier))]
     shown.sort(key=lambda p: (p.x, p.y, p.sha))
     return shown
 

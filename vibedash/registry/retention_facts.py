@@ -25,6 +25,15 @@ from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, Version
 
 _RESTORABLE = sorted(RESTORABLE_STATES)
+CHUNK = 20_000  # rows read at a time from the registry's big reads
+
+
+def stream(session: Session, query, chunk: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """The query's rows a chunk at a time (a server-side cursor where the database has one)."""
+    result = session.execute(query, execution_options={"yield_per": chunk})
+    for part in result.partitions(chunk):
+        yield part
+
 _FAILED = sorted(FAILED_STATES)
 
 
@@ -73,15 +82,24 @@ def version_deploy_figures(session: Session) -> VersionDeployFigures:
     query = (select(Deploy.version_id, first, newest, func.count(), count(expired), count(failed_open),
                     count(restorable_open)).group_by(Deploy.version_id).order_by(Deploy.version_id)
              .where(Deploy.version_id.is_not(None)))
-    rows = session.execute(query).all()
-    columns = list(zip(*rows)) if rows else [[] for _ in range(7)]
-    ints = [np.array(c, dtype=np.int64) for c in (columns[0], *columns[3:])]
+    # streamed a chunk at a time into arrays: a hundred thousand rows of tuples would briefly cost far more
+    int_parts: list[np.ndarray] = []
+    first_parts: list[np.ndarray] = []
+    newest_parts: list[np.ndarray] = []
+    for part in stream(session, query):
+        columns = list(zip(*part))
+        int_parts.append(np.array([columns[0], *columns[3:]], dtype=np.int64))
+        first_parts.append(as_datetime64(columns[1]))
+        newest_parts.append(as_datetime64(columns[2]))
+    ints = list(np.concatenate(int_parts, axis=1)) if int_parts else [np.zeros(0, dtype=np.int64)] * 5
+    firsts = np.concatenate(first_parts) if first_parts else np.zeros(0, dtype="datetime64[us]")
+    newests = np.concatenate(newest_parts) if newest_parts else np.zeros(0, dtype="datetime64[us]")
     # the versions' own columns, read by primary key order alongside (a join in the GROUP BY would sort)
     shas: list[str] = []
     branches: list[str | None] = []
     ids = ints[0].tolist()
-    for start in range(0, len(ids), 50_000):
-        part = ids[start:start + 50_000]
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start:start + CHUNK]
         found = dict((vid, (sha, branch)) for vid, sha, branch in session.execute(
             select(Version.id, Version.sha, Version.branch).where(Version.id.between(part[0], part[-1]))))
         for vid in part:
@@ -89,24 +107,31 @@ def version_deploy_figures(session: Session) -> VersionDeployFigures:
             shas.append(sha)
             branches.append(branch)
     return VersionDeployFigures(version_ids=ints[0], shas=shas, branches=branches,
-                                first_deploy=as_datetime64(columns[1]), newest_deploy=as_datetime64(columns[2]),
+                                first_deploy=firsts, newest_deploy=newests,
                                 deploys=ints[1], expired=ints[2], failed_open=ints[3], restorable_open=ints[4])
 
 
 def headline_scores(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """(benchmarks, matrix): every version's headline score per benchmark (NaN: none), rows as ``version_ids``."""
-    rows = session.execute(select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
-                           .where(BenchmarkResult.is_primary.is_(True))).all()
-    benchmarks = tuple(sorted({benchmark for _, benchmark, _ in rows}))
-    matrix = np.full((len(version_ids), len(benchmarks)), np.nan)
-    if rows and len(version_ids):
-        ids, names, scores = zip(*rows)
-        column = {b: c for c, b in enumerate(benchmarks)}
+    query = (select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
+             .where(BenchmarkResult.is_primary.is_(True)))
+    columns: dict[str, np.ndarray] = {}  # benchmark -> its column of scores
+    for part in stream(session, query):
+        if not len(version_ids):
+            break
+        ids, names, scores = zip(*part)
         ids_array = np.array(ids, dtype=np.int64)
         where = np.clip(np.searchsorted(version_ids, ids_array), 0, len(version_ids) - 1)
         present = version_ids[where] == ids_array
-        cols = np.array([column[n] for n in names], dtype=np.int64)
-        matrix[where[present], cols[present]] = np.array(scores, dtype=float)[present]
+        names_array = np.array(names, dtype=object)
+        values = np.array(scores, dtype=float)
+        for name in set(names):
+            mask = present & (names_array == name)
+            column = columns.setdefault(name, np.full(len(version_ids), np.nan))
+            column[where[mask]] = values[mask]
+    benchmarks = tuple(sorted(columns))
+    matrix = (np.column_stack([columns[b] for b in benchmarks]) if benchmarks
+              else np.zeros((len(version_ids), 0)))
     # only benchmarks some version with a deploy has (the plan judges those)
     keep = ~np.isnan(matrix).all(axis=0) if len(version_ids) else np.zeros(len(benchmarks), dtype=bool)
     return tuple(b for b, k in zip(benchmarks, keep) if k), matrix[:, keep]
@@ -123,7 +148,8 @@ def gate_verdicts(session: Session) -> dict[str, bool]:
     newest = select(Event.version_sha, Event.verdict, rank).where(has_verdict).subquery()
     passed: dict[str, bool] = {}
     unsure: list[str] = []
-    for sha, verdict in session.execute(select(newest.c.version_sha, newest.c.verdict).where(newest.c.rank == 1)):
+    newest_first = select(newest.c.version_sha, newest.c.verdict).where(newest.c.rank == 1)
+    for sha, verdict in (row for part in stream(session, newest_first) for row in part):
         verdict = json.loads(verdict) if isinstance(verdict, str) else verdict
         if isinstance(verdict, dict) and "passed" in verdict:
             passed[sha] = bool(verdict["passed"])
@@ -186,7 +212,8 @@ def newest_restorable(session: Session, heads_per_branch: int) -> tuple[list[Rep
                                                 bindparam("heads", max(0, heads_per_branch)))
     representatives: list[Representative] = []
     heads: list[int] = []
-    for version_id, pk, netlify_id, created_at, in_version, branch in session.execute(query):
+    for version_id, pk, netlify_id, created_at, in_version, branch in (row for part in stream(session, query)
+                                                                          for row in part):
         if in_version == 1:
             representatives.append(Representative(version_id, pk, netlify_id, created_at))
         if branch is not None and heads_per_branch > 0:

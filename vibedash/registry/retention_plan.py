@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,7 +98,7 @@ class RegistryPlan(PlanView):
         self._loose_index = {row.facts.netlify_id: n_sha + k for k, row in enumerate(loose)}
         shas: list[str | None] = [*figures.shas, *(None for _ in loose)]
         self._branches = [*figures.branches, *(r.facts.branch for r in loose)]
-        keys = [*(f"sha:{sha.lower()}" for sha in figures.shas), *(f"deploy:{r.facts.netlify_id}" for r in loose)]
+        keys = VersionKeys(shas, [f"deploy:{r.facts.netlify_id}" for r in loose])
         n = len(keys)
         loose_at = facts.as_datetime64([r.facts.created_at for r in loose])
         appeared = np.concatenate([figures.first_deploy, loose_at]).astype("datetime64[us]").astype(np.int64)
@@ -164,6 +164,10 @@ class RegistryPlan(PlanView):
         kept_id = np.where(merited, self._rep_ids, None)
         kept_at: list[Any] = [rep_at[i] if merited[i] else None for i in range(n)]
         special = [(index_of_pk[row.pk], row.facts) for row in candidates if row.facts.netlify_id in self._keeps]
+        self._rule_kept_versions: dict[int, list[str]] = defaultdict(list)  # version -> deploys a rule keeps
+        for i, d in special:
+            if i is not None:
+                self._rule_kept_versions[i].append(d.netlify_id)
         for i, d in sort_newest_first_pairs(special):
             if i is None or kept_id[i] is not None:
                 continue
@@ -337,9 +341,9 @@ class RegistryPlan(PlanView):
 
     # --- versions, for the chart --------------------------------------------------------------------------
 
-    def version_rows(self, x: str, y: str) -> list[dict[str, Any]]:
-        """Versions still on Netlify with a score on ``x`` and on ``y``: sha, branch, scores, kept or not,
-        tags and reasons (of its kept deploys, else of its representative or its faults), newest first."""
+    def version_rows(self, x: str, y: str) -> list[tuple[str, str | None, float, float, bool, int]]:
+        """Versions still on Netlify with a score on ``x`` and on ``y``, newest deploy first: (sha, branch, x, y,
+        kept, index); :meth:`version_reasons` words one of them."""
         table = self.table
         if x not in table.benchmarks or y not in table.benchmarks:
             return []
@@ -347,23 +351,47 @@ class RegistryPlan(PlanView):
         open_ = (self._deploys - self._expired) > 0
         has_sha = np.array([sha is not None for sha in table.shas], dtype=bool)
         shown = np.flatnonzero(open_ & has_sha & ~np.isnan(table.scores[:, cx]) & ~np.isnan(table.scores[:, cy]))
-        kept_special: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        if self._keeps:
-            with unit_of_work(self.engine) as session:
-                for row in facts.deploys_by_id(session, self._last_live, netlify_ids=list(self._keeps)):
-                    i = self._index_of(row.version_id, row.facts.netlify_id)
-                    if i is not None:
-                        kept_special[i] += self._keeps[row.facts.netlify_id]
-        out = []
-        for i in shown[np.argsort(-self._newest[shown], kind="stable")].tolist():
-            merit = self.verdicts.merit(i) if self._merited[i] else []
-            kept = kept_special.get(i, []) + merit
-            reasons = kept or [("", r) for r in self.verdicts.faults(i)]
-            out.append({"sha": table.shas[i], "branch": self._branches[i], "x": float(table.scores[i, cx]), "y": float(table.scores[i, cy]),
-                        "kept": bool(kept), "tags": tuple(dict.fromkeys(t for t, _ in kept)) or
-                        (self.verdicts.fault_tag(i),), "reasons": tuple(dict.fromkeys(r for _, r in reasons)),
-                        "index": i})
-        return out
+        kept = self._merited | self._kept_by_rule
+        order = shown[np.argsort(-self._newest[shown], kind="stable")]
+        xs, ys = table.scores[order, cx].tolist(), table.scores[order, cy].tolist()
+        return [(table.shas[i], self._branches[i], x_, y_, bool(kept[i]), i)
+                for i, x_, y_ in zip(order.tolist(), xs, ys)]
+
+    @property
+    def _kept_by_rule(self) -> np.ndarray:
+        kept = np.zeros(len(self.table), dtype=bool)
+        for i in self._rule_kept_versions:
+            kept[i] = True
+        return kept
+
+    def version_reasons(self, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(tags, reasons) of version ``i``: of its kept deploys, else the faults no rule forgave."""
+        kept: list[tuple[str, str]] = []
+        for netlify_id in self._rule_kept_versions.get(i, ()):
+            kept += self._keeps[netlify_id]
+        if self._merited[i]:
+            kept += self.verdicts.merit(i)
+        if kept:
+            return tuple(dict.fromkeys(t for t, _ in kept)), tuple(dict.fromkeys(r for _, r in kept))
+        return (self.verdicts.fault_tag(i),), tuple(self.verdicts.faults(i))
+
+
+class VersionKeys(Sequence[str]):
+    """The versions' keys ("sha:<sha>", then "deploy:<id>" for deploys without a commit), made when asked for:
+    the rules read a few of them (ties, names), and a hundred thousand strings need not be held twice."""
+
+    def __init__(self, shas: list[str | None], loose: list[str]) -> None:
+        self._shas, self._loose, self._n = shas, loose, len(shas) - len(loose)
+
+    def __len__(self) -> int:
+        return len(self._shas)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        return f"sha:{self._shas[i].lower()}" if i < self._n else self._loose[i - self._n]
 
 
 def sort_newest_first_pairs(pairs: list[tuple[int | None, Any]]) -> list[tuple[int | None, Any]]:
