@@ -184,7 +184,10 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
     return report.exit_code
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, *, verb: str | None = None) -> None:
+    """Add these verbs to ``sub``. ``verb``: the one being run, when known; the solve parser (which loads the
+    inference engine's modules) is then built only for `solve` itself, a one-line entry standing in for it
+    otherwise (the verb list in --help names it all the same)."""
     def add(name: str, handler, help: str, needs_db: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler, needs_db=needs_db)
@@ -232,11 +235,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="list kept deploys too, not only the pruned ones")
     p.add_argument("--json", action="store_true", help="machine-readable plan")
 
-    _add_solve(sub)
+    _add_solve(sub, lazy=verb is not None and verb != "solve")
     _add_netlify_sim(sub)
 
 
-def _add_solve(sub: argparse._SubParsersAction) -> None:
+SOLVE_HELP = "put one question to a version (or two side by side), stream, grade and log the answer"
+
+
+def _add_solve(sub: argparse._SubParsersAction, *, lazy: bool = False) -> None:
+    if lazy:
+        sub.add_parser("solve", help=SOLVE_HELP, add_help=False)
+        return
     from vibedash.solve import command as solve_command
 
     solve_command.add_parser(sub)
