@@ -39,6 +39,7 @@ from vibedash.netlify.sync import sync_site
 from vibedash.registry import action_queries, generation, queries
 from vibedash.registry import records as registry
 from vibedash.registry.audit import record_event
+from vibedash.registry.models import Event
 from vibedash.registry.db import (
     alembic_config,
     open_registry,
@@ -117,6 +118,55 @@ def test_a_rolled_back_write_leaves_the_generation_and_its_cached_facts_alone(en
     assert current_generation(engine) == before
     assert facts(engine)["counts"] == cached_counts
     assert_caches_agree(engine)
+
+
+def state_generation(engine) -> int:
+    with unit_of_work(engine) as session:
+        return generation.current(session, "state")[1]
+
+
+def test_a_transaction_bumps_once_and_audit_lines_leave_the_state_generation_alone(engine) -> None:
+    start, state = current_generation(engine), state_generation(engine)
+    with unit_of_work(engine) as session:
+        for i in range(3):
+            registry.record_version(session, f"{i}" * 40, branch="main")
+    assert (current_generation(engine), state_generation(engine)) == (start + 1, state + 1)
+    record_event(engine, kind="note", actor="tester", reason="an audit line only")
+    assert (current_generation(engine), state_generation(engine)) == (start + 2, state + 1)
+    with unit_of_work(engine) as session:  # an audit line first, then the registry: both counters move
+        session.add(Event(kind="note", actor="tester", status="succeeded"))
+        session.flush()
+        registry.record_version(session, "d" * 40, branch="main")
+    assert (current_generation(engine), state_generation(engine)) == (start + 3, state + 2)
+
+
+def test_a_write_in_a_rolled_back_savepoint_does_not_swallow_the_next_bump(engine) -> None:
+    start = state_generation(engine)
+    with unit_of_work(engine) as session:
+        savepoint = session.begin_nested()
+        registry.record_version(session, "e" * 40, branch="main")
+        savepoint.rollback()
+        registry.record_version(session, "f" * 40, branch="main")
+    assert state_generation(engine) == start + 1
+
+
+def test_the_best_candidate_survives_audit_lines_and_follows_every_other_write(demo) -> None:
+    lead_of = queries.lead_benchmark
+
+    def best():
+        with unit_of_work(demo) as session:
+            return queries.best_candidate(session, PASSING, lead_of(session))
+
+    first = best()
+    hits = generation.CACHE.hits
+    record_event(demo, kind="note", actor="tester", reason="an audit line only")
+    assert best() == first and generation.CACHE.hits > hits  # read, not recomputed
+    assert_caches_agree(demo)
+    with unit_of_work(demo) as session:  # a write the choice reads: recomputed, and right
+        registry.import_results(session, registry.find_version(session, first.sha), [])
+        registry.upsert_deploy(session, first.deploy_id, state="error")
+    assert best() != first
+    assert_caches_agree(demo)
 
 
 def test_core_bulk_writes_bump_it_too(engine) -> None:

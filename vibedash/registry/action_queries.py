@@ -57,7 +57,7 @@ def candidate_verdicts(engine: Engine, policy: Policy, *, limit: int = 20) -> li
     with unit_of_work(engine) as session:
         # once per registry generation and policy: every write bumps the generation
         return cached(session, "candidate_verdicts", (policy_fingerprint(policy), limit),
-                      lambda: _candidate_verdicts(session, policy, limit))
+                      lambda: _candidate_verdicts(session, policy, limit), reads_audit_log=False)
 
 
 def _candidate_verdicts(session: Session, policy: Policy, limit: int) -> list[CandidateVerdict]:

@@ -379,4 +379,6 @@ class RegistryState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # bumped by every write but those to the audit log: keys the facts that never read it (the best candidate)
+    state_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     instance: Mapped[str] = mapped_column(String(32))

@@ -125,11 +125,12 @@ def best_candidate(session: Session, policy: Policy, lead: str | None) -> Candid
     candidates best-first on the policy's primary benchmark (else ``lead``), the first the gate passes against
     live; else the highest-scoring candidate with results. None when no candidate has results.
 
-    Computed once per registry generation, policy and lead benchmark: every write bumps the generation, so
-    the cached summary is always the one a recomputation would give.
+    Computed once per registry state generation, policy and lead benchmark: every write but an audit line
+    bumps it (the choice never reads the audit log), so the cached summary is always the one a recomputation
+    would give, and reading it after an action or import that only wrote its audit line is one lookup.
     """
     return cached(session, "best_candidate", (policy_fingerprint(policy), lead),
-                  lambda: _best_candidate(session, policy, lead))
+                  lambda: _best_candidate(session, policy, lead), reads_audit_log=False)
 
 
 def _best_candidate(session: Session, policy: Policy, lead: str | None) -> CandidateSummary | None:

@@ -1,0 +1,32 @@
+"""state generation: a second change counter that writes to the audit log leave alone
+
+``registry_state.state_generation`` goes up with every write to the registry except those to the audit log
+(``event``). Derived facts that never read the audit log (the best candidate, Promote's candidates, the
+benchmarks present) are keyed by it, so the audit line every action and import writes does not make them be
+computed again (vibedash.registry.generation).
+
+Revision ID: 0010
+Revises: 0007
+Create Date: 2026-11-30 16:00:00
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0010'
+down_revision: Union[str, Sequence[str], None] = '0007'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("registry_state") as batch:
+        batch.add_column(sa.Column("state_generation", sa.BigInteger(), server_default="0", nullable=False))
+    # every value cached so far is keyed by the old counter; a fresh start for the new one
+    op.execute("UPDATE registry_state SET state_generation = generation")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("registry_state") as batch:
+        batch.drop_column("state_generation")
