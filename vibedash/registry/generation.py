@@ -42,6 +42,7 @@ _CACHE_SIZE = 64
 _WROTE = "vibedash_wrote"  # on a connection: this transaction has written (its values must not be cached)
 _BUMPED = "vibedash_bumped"  # on a connection: this transaction has bumped the generation already
 _BUMPED_STATE = "vibedash_bumped_state"  # ... and the state generation
+_MEMO = "vibedash_generation_memo"  # on a session: (its transaction, the counters read in it)
 _LAYOUT = "_vibedash_generation_layout"  # on an engine: NONE, GENERATION (0007) or STATE (0010 on)
 NONE, GENERATION, STATE = "none", "generation", "state"
 
@@ -126,17 +127,23 @@ def install(engine: Engine) -> None:
 
 def current(session_or_connection: Session | Connection, scope: str = "all") -> tuple[str, int]:
     """(this database's instance id, its generation), read in the caller's transaction. ``scope`` "state": the
-    state generation (writes to the audit log leave it alone), where the registry has one."""
-    column = "generation"
-    if scope == "state":
-        conn = (session_or_connection.connection() if isinstance(session_or_connection, Session)
-                else session_or_connection)
-        if layout(conn) == STATE:
-            column = "state_generation"
-    row = session_or_connection.execute(text(f"SELECT instance, {column} FROM {TABLE} WHERE id = 1")).first()
-    if row is None:  # a registry opened without migrations: nothing can be cached safely
+    state generation (writes to the audit log leave it alone), where the registry has one. A session reads
+    both once per transaction (a page asks for several cached values in one)."""
+    session = session_or_connection if isinstance(session_or_connection, Session) else None
+    memo = session.info.get(_MEMO) if session is not None else None
+    transaction = session.get_transaction() if session is not None else None
+    if memo is not None and memo[0] is transaction:
+        counters = memo[1]
+    else:
+        conn = session.connection() if session is not None else session_or_connection
+        state_column = "state_generation" if layout(conn) == STATE else "generation"
+        row = conn.execute(text(f"SELECT instance, generation, {state_column} FROM {TABLE} WHERE id = 1")).first()
+        counters = None if row is None else (row[0], int(row[1]), int(row[2]))
+        if session is not None:
+            session.info[_MEMO] = (transaction, counters)
+    if counters is None:  # a registry opened without migrations: nothing can be cached safely
         return "", -1
-    return row[0], int(row[1])
+    return counters[0], counters[2] if scope == "state" else counters[1]
 
 
 def bump(engine: Engine) -> int:
