@@ -40,7 +40,7 @@ PENDING_APPLY = "pending_apply"
 SHOW_CHOICES = ("all", "keep", "prune", "expired")
 KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # kept in the theme's primary colour
 LEAD_BENCHMARK = "aime25"
-TABLE_ROWS = 500  # deploys per page of the plan's table
+TABLE_ROWS = 100  # deploys per page of the plan's table (a page a person reads; the History page shows 50)
 PIN_CHOICES = 500  # deploys offered to pin (pruned first); the CLI's `pin` takes any
 
 
