@@ -39,7 +39,6 @@ from vibedash.netlify.sync import sync_site
 from vibedash.registry import action_queries, generation, queries
 from vibedash.registry import records as registry
 from vibedash.registry.audit import record_event
-from vibedash.registry.models import Event
 from vibedash.registry.db import (
     alembic_config,
     open_registry,
@@ -47,6 +46,7 @@ from vibedash.registry.db import (
     unit_of_work,
 )
 from vibedash.registry.demo import DEMO_SITE_ID, build_demo, load_sample_registry
+from vibedash.registry.models import Event
 
 PASSING = policy_from_strings(["aime25 >= 0"])
 STRICT = policy_from_strings(["aime25 >= 74"])

@@ -14,11 +14,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
+from test_postgres import pg_url, postgres_server  # noqa: F401  (the real PostgreSQL fixtures)
 
 from vibedash.actions.retention_apply import gate_results
 from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy, plan_retention
 from vibedash.registry import records as registry
 from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.demo import build_demo
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, Version
 from vibedash.registry.retention_plan import RegistryPlan
 
@@ -124,3 +126,24 @@ def test_the_registry_plan_is_the_in_memory_plan(engine, versions, deploys, live
 def test_the_sample_registry_plans_the_same_both_ways(demo) -> None:
     for policy in POLICIES:
         assert_same_plan(demo, policy)
+
+
+def test_the_registry_plan_is_the_in_memory_plan_on_postgres(pg_url: str) -> None:  # noqa: F811
+    engine = open_registry(pg_url)
+    try:
+        with unit_of_work(engine) as session:
+            build_demo(session)
+        for policy in POLICIES:
+            assert_same_plan(engine, policy)
+        # and a registry with every kind of deploy (expired live, sha-less, building, ties, verdicts)
+        fill(engine, [(60.0, 30.0, True, "main"), (61.0, None, "no passed key", None), (None, 31.0, False, "exp"),
+                      (61.0, 30.0, None, "main")],
+             [(0, "ready", False, False, "main", 30, 0, True), (0, "old", False, True, None, 20, 0, False),
+              (1, "ready", True, False, "exp", 20, 0, False), (None, "ready", False, False, "", 40, 1, False),
+              (2, "building", False, False, "exp", 5, 0, False), (3, "error", False, False, "main", 2, 0, False),
+              (3, "current", False, False, "main", 25, 3, False), (1, "ready", True, False, "main", 10, 3, False)],
+             7, [(0, 3), (1, 5)])
+        for policy in POLICIES:
+            assert_same_plan(engine, policy)
+    finally:
+        engine.dispose()

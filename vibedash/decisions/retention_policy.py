@@ -13,6 +13,7 @@ from typing import Any
 
 from vibedash.decisions.retention_terms import days, newest, switch
 
+
 class RetentionPolicyError(ValueError):
     """A retention policy cannot be used; the message names the setting and says what to fix."""
 

@@ -250,6 +250,10 @@ class Event(Base):
         Index("ix_event_status_started_at", "status", "started_at"),
         # succeeded promotions and rollbacks, newest first (what was live when)
         Index("ix_event_kind_status_started_at", "kind", "status", "started_at"),
+        # the audit lines of actions (those with an intent), newest first: "the latest action" is a seek among
+        # them, not a scan of every import and sync line
+        Index("ix_event_intent_id", "id", sqlite_where=text("intent IS NOT NULL"),
+              postgresql_where=text("intent IS NOT NULL")),
     )
 
 
