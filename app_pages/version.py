@@ -120,7 +120,8 @@ def events_section(detail: queries.VersionDetail) -> None:
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner=False)
 def load_solve_figures(db_url: str, sha: str) -> tuple[VersionLatency, list[RunSummary]]:
-    """Latency percentiles over the version's solve runs, and its newest runs with their figures."""
+    """Latency percentiles over the version's solve runs and eval samples, and its newest runs with their
+    figures."""
     with frame.read_session() as session:
         version = registry.find_version(session, sha)
         return version_latency_in(session, version.id), runs_of_version(session, version.id)
@@ -128,11 +129,14 @@ def load_solve_figures(db_url: str, sha: str) -> tuple[VersionLatency, list[RunS
 
 def solve_section(detail: queries.VersionDetail) -> None:
     st.subheader("Solve runs")
-    if not detail.solve_runs:
-        frame.empty_state("No solve runs with this version yet: try one on the Solve page.")
-        return
+    no_runs = "No solve runs with this version yet: try one on the Solve page."
     latency, runs = load_solve_figures(frame.db_url(), detail.sha)
-    solve_view.version_solve_section(latency, runs)
+    if not detail.solve_runs and latency.empty:
+        frame.empty_state(no_runs)
+        return
+    solve_view.version_solve_section(latency, runs)  # eval samples' latency shows even without solve runs
+    if not detail.solve_runs:
+        frame.empty_state(no_runs)
 
 
 frame.require_registry()

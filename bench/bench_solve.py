@@ -1,8 +1,8 @@
 """Solve throughput benchmarks.
 
     python bench/bench_solve.py                  # CPU: the solve engine vs plain model.generate
-    python bench/bench_solve.py --gpu            # VibeThinker-shaped random model on CUDA
-    python bench/bench_solve.py --gpu --tiny     # the GPU mode's code path at toy size (a CPU smoke run)
+    python bench/bench_solve.py --gpu            # VibeThinker-shaped random model on CUDA (one H200: ~10 min)
+    python bench/bench_solve.py --gpu --toy      # the GPU mode's code path at toy size (runs on a CPU)
     python bench/bench_solve.py --pair           # fairness: the same model on both sides vs one side alone
 
 CPU mode: a small random Qwen2 (hidden 256, 4 layers), VibeThinker's sampling settings, the same number of
@@ -17,11 +17,13 @@ alone on the same threads; with lockstep on (the default) and off (the two gener
 Aim: the sides within 10% of each other, each within 15% of the single run.
 
 GPU mode: a Qwen2 with VibeThinker-1.5B's shape (hidden 1536, intermediate 8960, 28 layers, 12 heads, 2 KV
-heads, vocabulary 151,936, tied embeddings) and random bf16 weights, no download. It reports single-stream
-decode speed eager vs static cache + torch.compile (through the local backend's own paths), that speed as a
-share of the memory-bandwidth limit (weights plus KV cache read once per step), and k=16 self-consistency
-throughput vs one sample, for a 1,000-token prompt and 2,000 new tokens (the issue's protocol; aims on one
-H200: ≥ 500 tok/s single stream, ≥ 4,000 tok/s at k=16).
+heads, vocabulary 151,936, tied embeddings) and random bf16 weights, no download. For k = 1, 16 and 64 samples
+of one 1,000-token prompt and 2,000 new tokens (the issue's protocol) it reports decode tokens/s of plain eager
+``generate`` and of the local backend's fast path (static KV cache, prefill once, each decode step a replayed
+CUDA graph; vibedash/solve/static_decode.py), each as a share of the memory-bandwidth limit (weights read once
+per step: about 1,550 tok/s at k=1 for 3.1 GB of bf16 weights at 4.8 TB/s; and with the KV cache reads too).
+Aims on one H200: ≥ 500 tok/s single stream, ≥ 4,000 tok/s at k=16. With --toy it runs the same paths on a
+CPU at toy size (no graphs there) so the command is known to work before a GPU is spent on it.
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ def pair_fairness(workdir: Path, tokens: int, reps: int) -> dict[str, float]:
     return figures
 
 
-# -- GPU: eager vs static cache + compile, bandwidth, k=16 --------------------------------------------------
+# -- GPU: eager generate vs the static-cache loop with CUDA graphs, bandwidth, k samples ----------------------
 
 GPU_AIMS = {1: 500.0, 16: 4000.0}  # tokens/s on one H200 (issue: a third of the k=1 bandwidth limit; k=16)
 
@@ -224,11 +226,20 @@ def prompt_of_length(tokenizer, target_tokens: int) -> tuple[dict[str, str], ...
         words.extend(sentence)
 
 
+def bandwidth_limits(weight_bytes: int, kv_per_sample: float, batches: list[int], bandwidth_tbs: float
+                     ) -> dict[int, tuple[float, float]]:
+    """Per k: (the weights-only limit, the limit with each sample's mean KV cache read too), in tokens/s. A
+    decode step reads every weight once (shared by the k samples of a batch) and each sample's cache so far."""
+    bandwidth = bandwidth_tbs * 1e12
+    return {k: (k * bandwidth / weight_bytes, k * bandwidth / (weight_bytes + k * kv_per_sample))
+            for k in [1, *batches]}
+
+
 def gpu_fast_path(workdir: Path, tokens: int, reps: int, tiny: bool, bandwidth_tbs: float,
-                  compile_backend: str | None, prompt_tokens: int = 1000, batch: int = 16) -> dict[str, float]:
+                  prompt_tokens: int = 1000, batches: tuple[int, ...] = (16, 64)) -> dict[str, float]:
     cuda = torch.cuda.is_available()
     if not cuda and not tiny:
-        raise SystemExit("--gpu needs a CUDA device; add --tiny for a CPU smoke run of the same code path")
+        raise SystemExit("--gpu needs a CUDA device; add --toy for a CPU run of the same code path at toy size")
     device, dtype = ("cuda", torch.bfloat16) if cuda else ("cpu", torch.float32)
     shape = TINY_GPU_SHAPE if tiny else VIBETHINKER_SHAPE
     tokenizer = build_tokenizer(with_eos=False)
@@ -242,74 +253,90 @@ def gpu_fast_path(workdir: Path, tokens: int, reps: int, tiny: bool, bandwidth_t
     if cuda:
         torch.cuda.empty_cache()
 
-    backend_name = compile_backend or ("inductor" if cuda else "eager")
     eager = LocalBackend(device, fast_path=False)
-    compiled = LocalBackend(device, fast_path=True, compile=True, compile_backend=backend_name)
+    fast = LocalBackend(device, fast_path=True)  # CUDA graphs on CUDA; the same loop, eager steps, on a CPU
     messages = prompt_of_length(tokenizer, prompt_tokens)
-    prompt_length = len(tokenizer.apply_chat_template(list(messages), add_generation_prompt=True))
+    prompt_length = len(tokenizer(tokenizer.apply_chat_template(list(messages), add_generation_prompt=True,
+                                                                tokenize=False), add_special_tokens=False)["input_ids"])
 
-    def decode_rate(backend: LocalBackend, samples: int) -> Callable[[int], float]:
+    def decode_rate(backend: LocalBackend, samples: int, new_tokens: int = tokens) -> Callable[[int], float]:
         def run(rep: int) -> float:
-            job = GenerationJob(messages, SamplingSettings(max_new_tokens=tokens, samples=samples, seed=rep))
+            job = GenerationJob(messages, SamplingSettings(max_new_tokens=new_tokens, samples=samples, seed=rep))
             outcome = backend.generate(str(model_dir), job, lambda event: None, threading.Event())
-            assert outcome.total_tokens == tokens * samples, outcome.tokens
+            assert outcome.total_tokens == new_tokens * samples, outcome.tokens
             return outcome.decode_tokens_per_second or outcome.total_tokens / outcome.elapsed_s
         return run
 
-    eager_1, eager_k = "eager, k=1", f"eager, k={batch}"
-    fast_1, fast_k = "static cache + compile, k=1", f"static cache + compile, k={batch}"
-    paths = {eager_1: decode_rate(eager, 1), eager_k: decode_rate(eager, batch), fast_1: decode_rate(compiled, 1),
-             fast_k: decode_rate(compiled, batch)}
+    fast_name = "static loop + CUDA graphs" if cuda else "static loop (CPU: no graphs)"
+    paths: dict[str, Callable[[int], float]] = {}
+    for k in (1, *batches):
+        paths[f"generate (eager), k={k}"] = decode_rate(eager, k)
+        paths[f"{fast_name}, k={k}"] = decode_rate(fast, k)
     warm_started = time.perf_counter()
-    for name, path in paths.items():  # compile, capture CUDA graphs, allocate caches
-        for _ in range(1 if name.startswith("eager") else 2):
-            path(reps)
+    for name, path in paths.items():
+        k = int(name.rsplit("=", 1)[1])
+        if name.startswith("generate"):
+            decode_rate(eager, k, min(tokens, 32))(reps)  # allocator and kernels; a full run teaches it nothing
+        else:
+            path(reps)  # allocates the static cache and captures a graph per attention bucket
     warm_up_s = time.perf_counter() - warm_started
     rates = {name: median_rate(r) for name, r in interleaved(paths, reps).items()}
+    replays = fast.models.get(str(model_dir)).decoder.graph_replays
     eager.close()
-    compiled.close()
+    fast.close()
 
-    # Each decode step reads every weight once (shared by the k samples of a batch) plus each sample's KV
-    # cache so far (mean context over the run).
-    head_dim = config.hidden_size // config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     kv_bytes_per_position = 2 * config.num_hidden_layers * config.num_key_value_heads * head_dim * dtype.itemsize
-    kv_per_sample = kv_bytes_per_position * (prompt_length + tokens / 2)
-    limits = {k: k * bandwidth_tbs * 1e12 / (weight_bytes + k * kv_per_sample) for k in (1, batch)}
+    kv_per_sample = kv_bytes_per_position * (prompt_length + tokens / 2)  # mean context over the run
+    limits = bandwidth_limits(weight_bytes, kv_per_sample, list(batches), bandwidth_tbs)
     rows = []
     for name, rate in rates.items():
-        k = 1 if name.endswith("k=1") else batch
-        aim = f"aim ≥ {GPU_AIMS[k]:,.0f}" if not tiny and k in GPU_AIMS else ""
-        rows.append([name, f"{rate:.1f}", f"{rate / limits[k]:.1%}", aim])
-    for k, limit in limits.items():
-        rows.append([f"bandwidth limit, k={k}", f"{limit:.1f}",
-                     f"{_bytes(weight_bytes + k * kv_per_sample)}/step at {bandwidth_tbs} TB/s", ""])
-    speedup = rates[fast_1] / rates[eager_1]
-    batch_gain = rates[fast_k] / rates[fast_1]
-    rows.append(["compile / eager, k=1", f"{speedup:.2f}×", "", ""])
-    rows.append([f"compile / eager, k={batch}", f"{rates[fast_k] / rates[eager_k]:.2f}×", "", ""])
-    rows.append([f"k={batch} / k=1 throughput (compiled)", f"{batch_gain:.2f}×", "", ""])
+        k = int(name.rsplit("=", 1)[1])
+        aim = f"aim ≥ {GPU_AIMS[k]:,.0f}" if not tiny and k in GPU_AIMS and not name.startswith("generate") else ""
+        rows.append([name, f"{rate:,.1f}", f"{rate / limits[k][0]:.1%}", f"{rate / limits[k][1]:.1%}", aim])
+    for k, (weights_only, with_kv) in limits.items():
+        rows.append([f"bandwidth limit, k={k}", f"{weights_only:,.0f}", f"{with_kv:,.0f} with KV reads",
+                     f"{_bytes(weight_bytes)} weights + {_bytes(k * kv_per_sample)} KV per step", ""])
+    figures: dict[str, float] = dict(rates)
+    for k in (1, *batches):
+        ratio = rates[f"{fast_name}, k={k}"] / rates[f"generate (eager), k={k}"]
+        rows.append([f"static loop / eager, k={k}", f"{ratio:.2f}×", "", "", ""])
+        figures[f"speedup k={k}"] = ratio
+    for k in batches:
+        gain = rates[f"{fast_name}, k={k}"] / rates[f"{fast_name}, k=1"]
+        rows.append([f"k={k} / k=1 throughput (static loop)", f"{gain:.2f}×", "", "", ""])
+        figures[f"batch gain k={k}"] = gain
     where = torch.cuda.get_device_name() if cuda else "CPU"
     size = "toy shape" if tiny else "VibeThinker-1.5B shape"
-    print_table(f"{where}, random Qwen2 ({size}, {dtype}), {prompt_length}-token prompt, {tokens} new tokens per "
-                f"sample, compile backend {backend_name}, warm-up {warm_up_s:.1f} s",
-                ["path", "decode tokens/s (median)", "share of limit", ""], rows)
-    return {"speedup": speedup, "batch_gain": batch_gain, **rates}
+    print_table(f"{where}, random Qwen2 ({size}, {dtype}, {_bytes(weight_bytes)} of weights), "
+                f"{prompt_length}-token prompt, {tokens} new tokens per sample, {reps} runs per path, "
+                f"warm-up {warm_up_s:.1f} s, {replays:,} graph replays in the last static run",
+                ["path", "decode tokens/s (median)", "share of weights-only limit", "share of limit with KV", ""],
+                rows)
+    print(f"Bandwidth limit: {bandwidth_tbs} TB/s over the bytes one decode step must read (weights once per step, "
+          "shared by the k samples;\nplus each sample's KV cache at the run's mean context). Decode tokens/s: "
+          "tokens after each sample's first, over the time after the first token.")
+    figures["graph_replays"] = replays
+    figures["speedup"], figures["batch_gain"] = figures["speedup k=1"], figures[f"batch gain k={batches[0]}"]
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gpu", action="store_true", help="VibeThinker-shaped model: eager vs compile, k=1 and 16")
+    parser.add_argument("--gpu", action="store_true",
+                        help="VibeThinker-shaped model: eager generate vs the static loop with CUDA graphs")
     parser.add_argument("--prompt-tokens", type=int, default=1000, help="with --gpu: prompt length (default 1000)")
-    parser.add_argument("--batch", type=int, default=16, help="with --gpu: samples of one prompt (default 16)")
+    parser.add_argument("--batch", type=int, action="append", default=None,
+                        help="with --gpu: k samples of one prompt, repeatable (default 16 and 64)")
     parser.add_argument("--pair", action="store_true", help="fairness: one model on both sides vs one side alone")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default torch's own; 1 is steadier on a busy machine)")
-    parser.add_argument("--tiny", action="store_true", help="with --gpu: toy shape, runs on a CPU (smoke test)")
-    parser.add_argument("--tokens", type=int, default=None, help="new tokens per run (default 256 CPU, 2000 GPU)")
+    parser.add_argument("--toy", "--tiny", dest="tiny", action="store_true",
+                        help="with --gpu: toy shape and sizes, runs on a CPU (the same code path)")
+    parser.add_argument("--tokens", type=int, default=None,
+                        help="new tokens per run (default 256 CPU, 2000 GPU, 48 with --toy)")
     parser.add_argument("--reps", type=int, default=None, help="measured runs per path (default 7, GPU 3)")
     parser.add_argument("--bandwidth-tbs", type=float, default=4.8, help="GPU memory bandwidth (H200: 4.8)")
-    parser.add_argument("--compile-backend", default=None,
-                        help="torch.compile backend (default inductor on CUDA, eager on CPU)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -317,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.pair:
             pair_fairness(Path(workdir), args.tokens or 256, args.reps or 7)
         elif args.gpu:
-            gpu_fast_path(Path(workdir), args.tokens or 2000, args.reps or 3, args.tiny, args.bandwidth_tbs,
-                          args.compile_backend, prompt_tokens=args.prompt_tokens, batch=args.batch)
+            toy = args.tiny and not torch.cuda.is_available()
+            gpu_fast_path(Path(workdir), args.tokens or (48 if toy else 2000), args.reps or (1 if toy else 3),
+                          args.tiny, args.bandwidth_tbs, prompt_tokens=64 if toy else args.prompt_tokens,
+                          batches=tuple(args.batch or ((4,) if toy else (16, 64))))
         else:
             cpu_engine_overhead(Path(workdir), args.tokens or 256, args.reps or 7)
     return 0

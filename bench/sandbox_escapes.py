@@ -29,7 +29,7 @@ from vibedash.solve.sandbox import SandboxLimits, isolation_summary, run_python
 
 SOURCE = Path(__file__).resolve().parent.parent / "tests" / "sandbox_native_attack.c"
 DISK_MB = 64  # the sandbox's default size of the work folder
-ATTACKS = ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill", "diskfill", "iouring"]
+ATTACKS = ["survivor", "threadfork", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill", "diskfill", "iouring"]
 
 
 def program(library: str | None, library_bytes: bytes | None) -> str:
@@ -91,7 +91,7 @@ def main() -> None:
             listener.settimeout(0.2)
         (scratch / "secret.txt").write_text("registry-password")
         (scratch / "secret.txt").chmod(0o644)
-        arguments = {"survivor": "-", "forkbomb": "-", "exec": sys.executable, "udp": str(udp.getsockname()[1]),
+        arguments = {"survivor": "-", "threadfork": "-", "forkbomb": "-", "exec": sys.executable, "udp": str(udp.getsockname()[1]),
                      "tcp": str(tcp.getsockname()[1]), "unix": str(scratch / "app.sock"),
                      "read": str(scratch / "secret.txt"), "write": str(scratch / "escaped.txt"),
                      "kill": str(os.getpid()), "diskfill": str(4 * DISK_MB), "iouring": "-"}
@@ -106,7 +106,8 @@ def main() -> None:
                 time.sleep(0.3)  # a SIGKILL'd process takes a moment to go: count only those really left
                 left = survivors(lines.get("cwd", "?"))
                 wrote = int(lines.get("wrote", "0 errno 0").split(" ")[0])
-                started = int(lines.get("forked", "0").split()[0]) + (int(lines.get("fork", "-1").split()[0]) > 0)
+                started = (int(lines.get("forked", "0").split()[0]) + (int(lines.get("fork", "-1").split()[0]) > 0)
+                           + (int(lines.get("threadfork", "-1").split()[0]) > 0))
                 out = {"processes started": started > 0, "processes left": bool(left),
                        "udp received": received(udp), "tcp accepted": received(tcp),
                        "unix accepted": received(unix), "file written outside": (scratch / "escaped.txt").exists(),

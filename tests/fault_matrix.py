@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import create_engine, select, text
 
 import vibedash.actions.observe as observe
-import vibedash.netlify.client as client_module
+import vibedash.netlify.rate_limits as rate_limits
 from vibedash.actions import deploys as actions
 from vibedash.actions.retention_apply import apply_plan, current_plan
 from vibedash.config import load_settings
@@ -429,12 +429,12 @@ ACTIONS = ("promote@restore", "promote@lock", "rollback@restore", "rollback@lock
 @contextmanager
 def fast_timings():
     """Short pauses for confirming reads and after a 429, so the matrix runs in seconds."""
-    saved = observe.CONFIRM_PAUSE_S, client_module._MIN_RATE_LIMIT_WAIT_S
-    observe.CONFIRM_PAUSE_S, client_module._MIN_RATE_LIMIT_WAIT_S = 0.02, 0.05
+    saved = observe.CONFIRM_PAUSE_S, rate_limits._MIN_RATE_LIMIT_WAIT_S
+    observe.CONFIRM_PAUSE_S, rate_limits._MIN_RATE_LIMIT_WAIT_S = 0.02, 0.05
     try:
         yield
     finally:
-        observe.CONFIRM_PAUSE_S, client_module._MIN_RATE_LIMIT_WAIT_S = saved
+        observe.CONFIRM_PAUSE_S, rate_limits._MIN_RATE_LIMIT_WAIT_S = saved
 
 
 def run_matrix(actions_to_run: tuple[str, ...] = ACTIONS, points: tuple[str, ...] = FAILURE_POINTS,

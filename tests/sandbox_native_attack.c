@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,15 @@ static void say(const char *format, ...) {
     if (write(1, line, (size_t)length) < 0) _exit(99);
 }
 
+/* Runs in a thread of its own: threads are allowed, and a thread must not be a way around the fork ban. */
+static void *fork_from_a_thread(void *unused) {
+    (void)unused;
+    pid_t pid = fork();
+    if (pid == 0) { setsid(); signal(SIGHUP, SIG_IGN); sleep(60); _exit(0); }
+    say("threadfork %d errno %d\n", pid, pid < 0 ? errno : 0);
+    return NULL;
+}
+
 __attribute__((constructor)) static void attack(void) {
     char name[64] = {0}, argument[500] = {0};
     if (scanf("%63s %499s", name, argument) < 1) { say("native: no plan on stdin\n"); _exit(2); }
@@ -33,6 +43,11 @@ __attribute__((constructor)) static void attack(void) {
         pid_t pid = fork();
         if (pid == 0) { setsid(); signal(SIGHUP, SIG_IGN); sleep(60); _exit(0); }
         say("fork %d errno %d\n", pid, pid < 0 ? errno : 0);
+    } else if (!strcmp(name, "threadfork")) {    /* a thread starts, then tries to start a process */
+        pthread_t thread;
+        int made = pthread_create(&thread, NULL, fork_from_a_thread, NULL);
+        say("thread %d\n", made);
+        if (made == 0) pthread_join(thread, NULL);
     } else if (!strcmp(name, "forkbomb")) {      /* as many processes as the kernel gives */
         int made = 0, first_errno = 0;
         for (int i = 0; i < 500; i++) {

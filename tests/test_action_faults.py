@@ -33,7 +33,7 @@ def matrix(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def quick_confirmations(monkeypatch):
     monkeypatch.setattr("vibedash.actions.observe.CONFIRM_PAUSE_S", 0.01)
-    monkeypatch.setattr("vibedash.netlify.client._MIN_RATE_LIMIT_WAIT_S", 0.05)
+    monkeypatch.setattr("vibedash.netlify.rate_limits._MIN_RATE_LIMIT_WAIT_S", 0.05)
     # The CLI builds its own client with production backoff (0.5 s doubling); keep the retries, not the waits.
     monkeypatch.setattr(NetlifyClient, "_backoff", lambda self, attempt: 0.01)
 

@@ -123,7 +123,15 @@ def test_served_versions_evaluated_gated_and_compared(engine, registry_url, prob
         run = session.scalar(select(EvalRun).join(Version).where(Version.sha == SHA_A, EvalRun.result_id.is_not(None)))
         assert cost["seconds_per_correct"] == pytest.approx(run.elapsed_s / 4, rel=1e-3)
         finishes = set(session.scalars(select(SampleResult.finish_reason)))
+        times = session.execute(select(SampleResult.first_token_s, SampleResult.first_answer_s,
+                                       SampleResult.latency_s).join(EvalRun).where(EvalRun.id == run.id)).all()
     assert finishes == {"stop"}
+    # Each streamed sample's own times: first token <= first answer token (after </think>) <= last token.
+    assert len(times) == 12 and all(0 <= first <= answer <= total for first, answer, total in times)
+    code, out, _ = run_cli(capsys, "--db", registry_url, "show", SHA_A, "--json")
+    latency = json.loads(out)["solve_latency"]
+    assert latency["runs"] == 0 and latency["eval_samples"]["samples"] == 12
+    assert latency["eval_samples"]["answered"] == 12 and latency["eval_samples"]["timed"] == 12
 
     # B says "well" before every answer: one more token per sample (48 in all, +33%), same answers.
     code, out, _ = run_cli(capsys, "--db", registry_url, "gate", "--commit", SHA_B, "--against", SHA_A, "--json",
@@ -237,6 +245,14 @@ def test_local_model_interrupted_and_resumed(engine, registry_url, tmp_path, cap
                                    .join(EvalRun, EvalRun.id == SampleResult.run_id)
                                    .where(EvalRun.metric == "pass@1:budget=3")).all()
     assert len(budgeted) == 8 and {thinking for thinking, _ in budgeted} == {3}
+    with unit_of_work(engine) as session:
+        timed = session.execute(select(EvalRun.metric, SampleResult.first_token_s, SampleResult.first_answer_s,
+                                       SampleResult.latency_s).join(EvalRun, EvalRun.id == SampleResult.run_id)).all()
+    # Without a budget the tiny model never closes its thinking: no first answer token. With one, each sample
+    # answers at the step after its forced </think>, between its first and its last token.
+    assert {answer for metric, _, answer, _ in timed if metric == "pass@1"} == {None}
+    budget_times = [(first, answer, total) for metric, first, answer, total in timed if metric != "pass@1"]
+    assert len(budget_times) == 8 and all(0 < first < answer <= total for first, answer, total in budget_times)
     assert all(3 < tokens <= 12 for _, tokens in budgeted)
 
 

@@ -613,6 +613,19 @@ def test_a_stale_fault_serves_the_previous_answer_once_armed(sim: NetlifySimulat
     assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == old["id"]
 
 
+def test_a_stale_fault_without_a_method_leaves_writes_alone(sim: NetlifySimulator, site: dict[str, Any]) -> None:
+    old = sim.add_deploy(site["id"], commit_ref="a" * 40)
+    new = sim.add_deploy(site["id"], commit_ref="b" * 40)
+    assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == new["id"]
+    sim.inject("stale", path_contains=f"/sites/{site['id']}")
+    # A write cannot be answered from a cache: it is served, and the fault waits for the next read.
+    restored = call(sim, "POST", f"/sites/{site['id']}/deploys/{old['id']}/restore")
+    assert restored.status_code in (200, 201) and sim.published_deploy_id(site["id"]) == old["id"]
+    assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == new["id"]   # the lie
+    assert call(sim, "GET", f"/sites/{site['id']}").json()["published_deploy"]["id"] == old["id"]
+    assert sim.internal_errors == []
+
+
 def test_a_transient_404_answers_once_for_something_that_exists(sim: NetlifySimulator,
                                                                 site: dict[str, Any]) -> None:
     deploy = sim.add_deploy(site["id"], commit_ref="a" * 40)

@@ -13,6 +13,7 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,82 @@ def test_process_creation_is_refused(tmp_path, attempt):
     result = run_python(f"MARKER = {str(marker)!r}\n{attempt}\n", limits=FAST)
     assert not result.ok and "not allowed" in result.stderr
     assert not marker.exists()
+
+
+# The usual way contest programs get deep recursion: a thread with a big stack.
+THREADED_RECURSION = """
+import sys, threading
+
+def main():
+    sys.setrecursionlimit(1 << 20)
+    def depth(n):
+        return 0 if n == 0 else 1 + depth(n - 1)
+    print(depth(int(input())))
+
+threading.stack_size(1 << 27)
+threading.Thread(target=main).start()
+"""
+
+
+@pytest.mark.parametrize("limits", [FAST, FALLBACK], ids=["namespaces", "fallback"])
+def test_the_threading_idiom_for_deep_recursion_runs(limits):
+    result = run_python(THREADED_RECURSION, "200000\n", limits=limits)
+    assert result.ok, result.stderr
+    assert result.stdout == "200000\n"
+
+
+@pytest.mark.parametrize("limits", [FAST, FALLBACK], ids=["namespaces", "fallback"])
+def test_a_thread_cannot_start_a_process_either(tmp_path, limits):
+    marker = tmp_path / "spawned"
+    program = f"""
+import os, threading
+outcomes = []
+def attempt(action):
+    try:
+        action()
+        outcomes.append("started")
+    except PermissionError as exc:
+        outcomes.append(str(exc))
+def both():
+    attempt(os.fork)
+    attempt(lambda: os.posix_spawn("/bin/touch", ["touch", {str(marker)!r}], {{}}))
+worker = threading.Thread(target=both)
+worker.start()
+worker.join()
+print(outcomes)
+"""
+    result = run_python(program, limits=limits)
+    assert result.ok, result.stderr
+    assert result.stdout.strip() == ("['sandbox: os.fork is not allowed', "
+                                     "'sandbox: os.posix_spawn is not allowed']")
+    assert not marker.exists()
+
+
+# Starts threads until one is refused, says how many it got, and holds them while the other runs do the same.
+COUNT_THREADS = """
+import threading, time
+hold, started = threading.Event(), 0
+try:
+    while started < 200:
+        threading.Thread(target=hold.wait, daemon=True).start()
+        started += 1
+except RuntimeError as exc:
+    print("refused:", exc)
+print("threads", started, flush=True)
+time.sleep(1.0)
+hold.set()
+"""
+
+
+@needs_namespaces
+def test_threads_are_bounded_for_each_run_apart():
+    limits = SandboxLimits(timeout_s=5, memory_mb=256, threads=3)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: run_python(COUNT_THREADS, limits=limits), range(3)))
+    for result in results:
+        assert result.ok, result.stderr
+        # Exactly the limit, whatever runs at the same time (the count is per run, not per user on the machine).
+        assert result.stdout.splitlines() == ["refused: can't start new thread", "threads 3"]
 
 
 def test_writes_outside_the_work_directory_are_refused(tmp_path):
@@ -390,7 +467,8 @@ def nothing_arrived(listener) -> bool:
 
 # What each attack reports from inside: the kernel's answer (errno) to the native call, in each mode.
 NATIVE_VERDICTS = {
-    "survivor": "fork -1 errno 11",  # EAGAIN: seccomp (and RLIMIT_NPROC for the unprivileged user)
+    "survivor": "fork -1 errno 11",  # EAGAIN: seccomp (RLIMIT_NPROC leaves room for threads, not for a fork bomb)
+    "threadfork": "threadfork -1 errno 11",  # the thread started ("thread 0"), its fork did not
     "forkbomb": "forked 0 errno 11",
     "exec": "exec failed errno 13",  # EACCES: seccomp, and the guard's Landlock layer granting no execute right
     "udp": "udp socket -1 sent -1 errno 9",  # no socket at all (seccomp); the network namespace has no route either
@@ -404,14 +482,14 @@ FALLBACK_FILE_VERDICTS = {"read": "read fd -1 errno 13", "write": "write fd -1 e
 
 
 @pytest.mark.parametrize("limits", [FAST, FALLBACK], ids=["namespaces", "fallback"])
-@pytest.mark.parametrize("attack", ["survivor", "forkbomb", "exec", "udp", "tcp", "unix", "read", "write", "kill",
-                                    "iouring"])
+@pytest.mark.parametrize("attack", ["survivor", "threadfork", "forkbomb", "exec", "udp", "tcp", "unix", "read",
+                                    "write", "kill", "iouring"])
 def test_native_code_cannot_escape(preinstalled_attack, listeners, attack, limits):
     if limits.namespaces and not namespace_support()[0]:
         pytest.skip("this kernel forbids namespaces")
     if not limits.namespaces and (os.uname().machine not in ("x86_64", "aarch64") or landlock_abi() == 0):
         pytest.skip("the fallback holds native code only with seccomp (x86-64, arm64) and Landlock")
-    arguments = {"survivor": "-", "forkbomb": "-", "exec": sys.executable,
+    arguments = {"survivor": "-", "threadfork": "-", "forkbomb": "-", "exec": sys.executable,
                  "udp": str(listeners["udp"].getsockname()[1]), "tcp": str(listeners["tcp"].getsockname()[1]),
                  "unix": f"{listeners['folder']}/app.sock", "read": f"{listeners['folder']}/secret.txt",
                  "write": f"{listeners['folder']}/escaped.txt", "kill": str(os.getpid()), "iouring": "-"}
@@ -425,6 +503,8 @@ def test_native_code_cannot_escape(preinstalled_attack, listeners, attack, limit
     verdicts = NATIVE_VERDICTS | (NAMESPACE_FILE_VERDICTS if limits.namespaces else FALLBACK_FILE_VERDICTS)
     head, rest = verdicts[attack].split(" ", 1)
     assert lines[head] == rest, result.stdout
+    if attack == "threadfork":
+        assert lines["thread"] == "0", result.stdout  # threads are allowed: the fork was refused, not the thread
 
 
 NAMESPACES_ALONE = """

@@ -168,7 +168,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
             "first_answer_s": {f"p{q}": v for q, v in latency.first_answer_s.items()},
             "total_s": {f"p{q}": v for q, v in latency.total_s.items()},
             "mean_thinking_tokens": latency.mean_thinking_tokens, "mean_answer_tokens": latency.mean_answer_tokens,
-            "mean_energy_j": latency.mean_energy_j}
+            "mean_energy_j": latency.mean_energy_j,
+            # eval runs' and imported samples, apart: their clocks leave model load out (see solve.latency)
+            **{source.source.replace(" ", "_"): source.as_dict() for source in latency.samples},
+            "mean_thinking_tokens_all_sources": latency.mean_thinking_all[0],
+            "thinking_samples_all_sources": latency.mean_thinking_all[1]}
         if args.json:
             from vibedash.eval.reports import version_reports
 
@@ -188,7 +192,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
               "'noise unknown' when neither is known")
     print("\ndeploys")
     _print_table(data["deploys"], ["deploy_id", "state", "context", "created_at", "live", "locked", "permalink"])
-    print("\nsolve latency (solve runs, from the request: model load included)")
+    print("\nsolve latency" + (f" (over {' and '.join(latency.source_counts)})" if not latency.empty else ""))
     for line in describe(latency):
         print(f"  {line}")
     print("\naudit events")

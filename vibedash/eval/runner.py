@@ -373,11 +373,30 @@ class EvalRunner:
         grade = self._grader.grade(problem.kind, text, expected=problem.answer, tests=problem.tests)
         # Math answers are what a majority vote counts; programs are not voted on.
         answer = (grade.answer or extract_math_answer(text)) if problem.kind == "math" else None
+        first_token_s, first_answer_s, last_token_s = sample_times(outcome, row)
         return SampleOutcome(problem_id=problem.id, sample_index=index, correct=grade.correct, answer=answer,
                              output_tokens=tokens,
                              thinking_tokens=None if tokens is None else thinking_tokens(
                                  text, tokens, tokenizer=tokenizer, counted=counted),
-                             latency_s=round(outcome.elapsed_s, 6), finish_reason=finish, output=text)
+                             latency_s=last_token_s if last_token_s is not None else round(outcome.elapsed_s, 6),
+                             finish_reason=finish, output=text, first_token_s=first_token_s,
+                             first_answer_s=first_answer_s)
+
+
+def sample_times(outcome: GenerationOutcome, row: int) -> tuple[float | None, float | None, float | None]:
+    """One sample's seconds to its first token, first answer token and last token, from the request with the
+    model's loading left out: an evaluation loads the model once, and its first batch should not carry that.
+    A server's queue stays in (it is what a client waits for). Each sample of a local batch has its own times:
+    the decode step that produced its token (the batch's samples share the request, not their ends)."""
+
+    def at(values: list[float | None]) -> float | None:
+        value = values[row] if row < len(values) else None
+        if value is None:
+            return None
+        return round(max(0.0, value - (outcome.model_load_s or 0.0)), 6)
+
+    return (at(getattr(outcome, "sample_first_token_s", [])), at(getattr(outcome, "sample_first_answer_s", [])),
+            at(getattr(outcome, "sample_last_token_s", [])))
 
 
 @dataclass

@@ -27,9 +27,11 @@ class SampleOutcome:
     answer: str | None = None  # the extracted answer
     output_tokens: int | None = None
     thinking_tokens: int | None = None
-    latency_s: float | None = None
+    latency_s: float | None = None  # seconds to the sample's last token
     finish_reason: str | None = None  # "stop", "length" (cut by the token cap), "cancelled"
     output: str | None = None  # the full output; stored (compressed) only when asked for
+    first_token_s: float | None = None  # seconds to the first token, on latency_s's clock
+    first_answer_s: float | None = None  # seconds to the first answer token (after </think>)
 
 
 @dataclass(frozen=True)

@@ -362,9 +362,13 @@ class SampleResult(Base):
     correct: Mapped[bool | None] = mapped_column(Boolean)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     thinking_tokens: Mapped[int | None] = mapped_column(Integer)
-    latency_s: Mapped[float | None] = mapped_column(Float)
+    latency_s: Mapped[float | None] = mapped_column(Float)  # to the sample's last token
     finish_reason: Mapped[str | None] = mapped_column(String(16))  # stop, length (token cap), cancelled
     output_z: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Seconds to the sample's first token and first answer token (after </think>), on the clock latency_s is
+    # on (the eval runner: from the request, model load left out). NULL where a source kept no such time.
+    first_token_s: Mapped[float | None] = mapped_column(Float)
+    first_answer_s: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         UniqueConstraint("result_id", "problem_id", "sample_index", name="uq_sample_result_result_problem_sample"),

@@ -38,6 +38,7 @@ def sample_row(sample: SampleOutcome, *, result_id: int | None = None, run_id: i
         "sample_index": int(sample.sample_index), "answer": sample.answer, "correct": sample.correct,
         "output_tokens": sample.output_tokens, "thinking_tokens": sample.thinking_tokens,
         "latency_s": sample.latency_s, "finish_reason": sample.finish_reason,
+        "first_token_s": sample.first_token_s, "first_answer_s": sample.first_answer_s,
         "output_z": compress_output(sample.output) if keep_output and sample.output is not None else None,
     }
 

@@ -14,8 +14,10 @@ program manages to load, or ctypes reached some other way):
   with no capabilities. This process stays outside as the supervisor: it waits, passes the exit status on,
   and on SIGTERM (the app's timeout) kills the namespace;
 - resource limits (inherited across exec): address space, CPU seconds, file size, open files, no core
-  dumps, no new processes or threads (RLIMIT_NPROC; the kernel exempts only the real root user, which the
-  program never is when namespaces or a drop to ``nobody`` are available);
+  dumps, a few tasks (RLIMIT_NPROC: the main thread and ``threads`` more; the kernel exempts only the real
+  root user, which the program never is when namespaces or a drop to ``nobody`` are available). Threads are
+  allowed because contest programs recurse in one with a big stack; new processes are refused by seccomp and
+  the audit hook, and on a machine without seccomp filters RLIMIT_NPROC still bounds how many there can be;
 - Landlock (Linux >= 5.13, when the kernel offers it): reading only the Python installation and system
   libraries, writing only the work folder (nothing in the fallback), (ABI >= 4) no TCP, (ABI >= 6) no
   signals or abstract sockets outside the sandbox; the guard adds a layer that forbids every execve;
@@ -127,7 +129,7 @@ def restrict_filesystem(abi: int, read_roots: list[str], write_roots: list[str])
         os.close(ruleset_fd)
 
 
-def set_limits(memory_bytes: int, cpu_seconds: int, file_bytes: int, open_files: int) -> None:
+def set_limits(memory_bytes: int, cpu_seconds: int, file_bytes: int, open_files: int, threads: int = 0) -> None:
     """Hard limits (soft = hard, so the program cannot raise them back)."""
     limits = [
         (resource.RLIMIT_AS, memory_bytes),
@@ -135,8 +137,11 @@ def set_limits(memory_bytes: int, cpu_seconds: int, file_bytes: int, open_files:
         (resource.RLIMIT_FSIZE, file_bytes),
         (resource.RLIMIT_NOFILE, open_files),
         (resource.RLIMIT_CORE, 0),
-        # No fork, no threads: binds every user but the real root (namespaces drop the program to uid 65534).
-        (resource.RLIMIT_NPROC, 0),
+        # The tasks of the program's user: its main thread and ``threads`` more. Binds every user but the real
+        # root (namespaces drop the program to uid 65534). The kernel counts per user and user namespace: with
+        # namespaces every run has a user namespace of its own, so concurrent runs do not share the count; the
+        # fallback's ``nobody`` shares it with every other process of that user on the machine.
+        (resource.RLIMIT_NPROC, 1 + max(0, threads)),
     ]
     for which, value in limits:
         resource.setrlimit(which, (value, value))
@@ -154,7 +159,8 @@ def _lock_down(config: dict, write_roots: list[str]) -> None:
         _no_new_privileges()
     if config["landlock_abi"] > 0:
         restrict_filesystem(config["landlock_abi"], [*config["read_roots"], config["workdir"]], write_roots)
-    set_limits(config["memory_bytes"], config["cpu_seconds"], config["file_bytes"], config["open_files"])
+    set_limits(config["memory_bytes"], config["cpu_seconds"], config["file_bytes"], config["open_files"],
+               config.get("threads", 0))
 
 
 def _exec_guard(config: dict, program_fd: int, writable_workdir: bool) -> None:

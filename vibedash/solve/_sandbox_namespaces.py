@@ -31,7 +31,7 @@ _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_NOATIME, _MS_NODIRATIME, _MS_BIND, _MS_REC = 32, 1024, 2048, 4096, 16384
 _MS_PRIVATE, _MS_RELATIME, _MS_STRICTATIME = 1 << 18, 1 << 21, 1 << 24
 _MNT_DETACH = 2
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 # statvfs f_flag bits -> mount flags; a bind remount inside a user namespace must keep the locked ones.
 _ST_TO_MS = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
              (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME), (os.ST_RELATIME, _MS_RELATIME))
@@ -159,9 +159,10 @@ def build_root(new_root: str, read_roots: list[str], workdir: str, *, rootless: 
 
 
 def become_unprivileged(rootless: bool, proc_dir: int) -> None:
-    """Drop to uid/gid 65534 with no capabilities anywhere. As root: setuid to ``nobody``. Rootless (already
-    uid 0 of a user namespace mapped to the app's user): a nested user namespace mapping 65534 to it, so the
-    interpreter exec'd next keeps no capability (exec clears them for a non-root uid)."""
+    """Drop to uid/gid 65534 with no capabilities anywhere. As root: setuid to ``nobody``, then a user
+    namespace of its own (below). Rootless (already uid 0 of a user namespace mapped to the app's user): a
+    nested user namespace mapping 65534 to it, so the interpreter exec'd next keeps no capability (exec clears
+    them for a non-root uid)."""
     if rootless:
         _check(_libc.unshare(ctypes.c_int(_CLONE_NEWUSER)), "unshare(user)")
         _map_self(UNPRIVILEGED_ID, 0, 0, proc_dir)
@@ -169,4 +170,20 @@ def become_unprivileged(rootless: bool, proc_dir: int) -> None:
         os.setgroups([])
         os.setresgid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
         os.setresuid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+        _count_tasks_apart(proc_dir)
     os.close(proc_dir)
+
+
+def _count_tasks_apart(proc_dir: int) -> None:
+    """As ``nobody`` of the host's user namespace, RLIMIT_NPROC (which bounds the program's threads) would
+    count every task of ``nobody`` on the machine, other runs' included, so concurrent runs would take threads
+    from each other. In a user namespace of its own, mapping ``nobody`` to itself, the kernel counts this
+    run's tasks apart. Capabilities gained there over that namespace only are cleared by the exec that
+    follows (a non-root uid). Where unprivileged user namespaces are disabled the count stays shared, as
+    before: a missing thread is no escape."""
+    # The uid change made this process non-dumpable, which gives its /proc files to root; the exec that
+    # follows makes it dumpable again anyway.
+    _check(_libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+    if _libc.unshare(ctypes.c_int(_CLONE_NEWUSER)) != 0:
+        return
+    _map_self(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID, proc_dir)

@@ -89,6 +89,12 @@ class GenerationOutcome:
     gpu_utilisation_pct: float | None = None  # mean over the run
     gpu_memory_mb: float | None = None  # peak over the run
     gpu_power_w: float | None = None  # mean over the run
+    # Per sample, seconds from the request (like the run's figures): first token, first answer token, last
+    # token. A batch's samples share the request but each ends (and closes its thinking) at its own step.
+    sample_first_token_s: list[float | None] = field(default_factory=list)
+    sample_first_answer_s: list[float | None] = field(default_factory=list)
+    sample_last_token_s: list[float | None] = field(default_factory=list)
+    model_load_s: float | None = None  # the part of load_s spent loading the model (0 when it was loaded)
 
     @property
     def total_tokens(self) -> int:
@@ -105,6 +111,11 @@ class GenerationOutcome:
         if not self.own_decode_s or self.own_decode_s <= 0 or decoded <= 0:
             return None
         return decoded / self.own_decode_s
+
+
+def since(moment: float | None, origin: float) -> float | None:
+    """Seconds from ``origin`` to ``moment`` (monotonic clock), None when the moment never came."""
+    return None if moment is None else moment - origin
 
 
 class Backend(Protocol):

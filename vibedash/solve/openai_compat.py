@@ -35,6 +35,7 @@ from vibedash.solve.generation import (
     LiveFigures,
     Phase,
     TextDelta,
+    since,
 )
 from vibedash.solve.prompts import BUDGET_FORCED_TEXT, DEFAULT_ANSWER_MAX_TOKENS, THINK_END, THINK_START
 from vibedash.solve.thinking import ThinkingTracker
@@ -321,7 +322,6 @@ class _StreamRun:
     def outcome(self) -> GenerationOutcome:
         now = time.monotonic()
         self.emit(self.figures(now))
-        settings = self.job.settings
         stopped = self.stopped or self.stop.is_set()
         finished = []
         for sample in self.samples:
@@ -350,7 +350,10 @@ class _StreamRun:
             answer_tokens=[max(0, t - f.thinking_tokens - (f.tokens - f.thinking_tokens - f.answer_tokens))
                            for t, f in zip(tokens, finished)],
             samples_cut=sum(f.cut for f in finished), samples_forced=sum(f.forced for f in finished),
-            own_decode_s=decode_span)
+            own_decode_s=decode_span,
+            sample_first_token_s=[since(f.first_token_at, self.requested_at) for f in finished],
+            sample_first_answer_s=[since(f.first_answer_at, self.requested_at) for f in finished],
+            sample_last_token_s=[since(f.last_token_at, self.requested_at) for f in finished])
 
 
 def _error_text(error: Any) -> str:

@@ -15,7 +15,9 @@ Generated code never runs inside the app. Each run gets:
 - no inherited file descriptors except stdin, stdout and stderr, which are files the app owns, so a
   program that prints forever hits RLIMIT_FSIZE instead of filling the app's memory;
 - a wall-clock timeout, after which the whole process group is killed (so are any stragglers after a
-  normal exit).
+  normal exit);
+- threads, up to ``SandboxLimits.threads`` (the common ``threading.stack_size(1 << 27)`` idiom for deep
+  recursion works), but no new process.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class SandboxLimits:
     open_files: int = 64
     disk_mb: int = 64  # all of the work folder together (a tmpfs: it counts as memory while the run lasts)
     disk_files: int = 1024  # files and folders in the work folder
+    # Threads besides the main one (RLIMIT_NPROC; new processes stay refused by seccomp and the audit hook):
+    # contest programs recurse deeply in a thread with a big stack (threading.stack_size(1 << 27)).
+    threads: int = 32
     namespaces: bool = True  # False: always the fallback (no namespaces, read-only work folder)
 
 
@@ -183,7 +188,7 @@ def _run(source: str, stdin: str, limits: SandboxLimits, *, namespaces: bool) ->
             "memory_bytes": limits.memory_mb * 1024 * 1024, "cpu_seconds": int(limits.timeout_s) + 1,
             "file_bytes": limits.output_mb * 1024 * 1024, "open_files": limits.open_files,
             "namespaces": namespaces, "new_root": str(new_root), "disk_bytes": limits.disk_mb * 1024 * 1024,
-            "disk_files": limits.disk_files,
+            "disk_files": limits.disk_files, "threads": limits.threads,
         }
         # -S: the launcher needs only the standard library, so it skips site-packages' .pth files (their code
         # runs at every interpreter start); the program's interpreter keeps them, and site's exit() and quit().

@@ -30,6 +30,7 @@ class SampleFigures:
     answer_tokens: int
     first_token_at: float | None
     first_answer_at: float | None
+    last_token_at: float | None
     forced: bool  # the budget closed the thinking
     cut: bool  # a token cap (total or answer) ended the sample
 
@@ -41,6 +42,7 @@ class ThinkingTracker:
         self.tokens = 0
         self.first_token_at: float | None = None
         self.first_answer_at: float | None = None
+        self.last_token_at: float | None = None
         self.thinking_tokens_at_close: int | None = None  # None while thinking is open
         self.close_token_index: int | None = None  # tokens seen when the marker was complete
         self.forced = False
@@ -88,8 +90,10 @@ class ThinkingTracker:
     def observe(self, text: str, now: float, tokens: int = 1) -> None:
         """``tokens`` new tokens that decoded to ``text``. A backend passes 0 for text it added itself (the
         ``<think>`` tags around a server's separate reasoning field)."""
-        if tokens and self.first_token_at is None:
-            self.first_token_at = now
+        if tokens:
+            self.last_token_at = now
+            if self.first_token_at is None:
+                self.first_token_at = now
         self.tokens += tokens
         if self.closed:
             if self.first_answer_at is None and tokens:
@@ -142,5 +146,6 @@ class ThinkingTracker:
             thinking, first_answer = self.tokens - self.opening_tokens, None
         return SampleFigures(tokens=self.tokens, thinking_tokens=thinking,
                              answer_tokens=self.tokens - self.opening_tokens - thinking,
-                             first_token_at=self.first_token_at, first_answer_at=first_answer, forced=self.forced,
+                             first_token_at=self.first_token_at, first_answer_at=first_answer,
+                             last_token_at=self.last_token_at, forced=self.forced,
                              cut=self.cut)

@@ -348,27 +348,51 @@ def served_from_log(run: RunSummary, now: datetime | None = None) -> str:
 
 
 def latency_table(latency: VersionLatency) -> pd.DataFrame:
-    """P50/P95/P99 of the time to the first answer token and of the total time, one row each."""
+    """P50/P95/P99 of the time to the first answer token and of the total time, one row each per source (solve
+    runs, eval samples, imported samples): their clocks differ, so they are never pooled."""
     rows = []
-    for label, values, runs in (("first answer token", latency.first_answer_s, latency.answered_runs),
-                                ("total time", latency.total_s, latency.runs)):
-        rows.append({"latency": label, **{f"P{q} s": values[q] for q in PERCENTILES}, "runs": runs})
+    if latency.runs:
+        for label, values, count in (("first answer token", latency.first_answer_s, latency.answered_runs),
+                                     ("total time", latency.total_s, latency.runs)):
+            rows.append({"latency": label, "source": "solve runs", **{f"P{q} s": values[q] for q in PERCENTILES},
+                         "over": f"{count:,} run{'s' if count != 1 else ''}"})
+    for source in latency.samples:
+        for label, values, count in (("first answer token", source.first_answer_s, source.answered),
+                                     ("total time", source.total_s, source.timed)):
+            if count:
+                rows.append({"latency": label, "source": source.source,
+                             **{f"P{q} s": values[q] for q in PERCENTILES}, "over": f"{count:,} samples"})
     return pd.DataFrame(rows)
 
 
 def version_solve_section(latency: VersionLatency, runs: list[RunSummary]) -> None:
     """The Version page's solve runs: latency percentiles and mean thinking, then the runs themselves."""
     if latency.empty:
-        st.caption("No solve runs with latency figures yet (runs logged before they were measured have none).")
+        st.caption("No solve runs with latency figures yet (runs logged before they were measured have none), "
+                   "and no eval samples.")
     else:
-        thinking = _tokens(latency.mean_thinking_tokens)
-        answer = _tokens(latency.mean_answer_tokens)
-        energy = f" · {latency.mean_energy_j:,.0f} J per answer" if latency.mean_energy_j is not None else ""
-        st.markdown(f"Mean per sample: **{thinking}** thinking tokens, **{answer}** answer tokens{energy} "
-                    f"· over {latency.runs} run{'s' if latency.runs != 1 else ''} (stopped runs left out)")
+        if latency.runs:
+            thinking = _tokens(latency.mean_thinking_tokens)
+            answer = _tokens(latency.mean_answer_tokens)
+            energy = f" · {latency.mean_energy_j:,.0f} J per answer" if latency.mean_energy_j is not None else ""
+            st.markdown(f"Mean per sample: **{thinking}** thinking tokens, **{answer}** answer tokens{energy} "
+                        f"· over {latency.runs} run{'s' if latency.runs != 1 else ''} (stopped runs left out)")
+        for source in latency.samples:
+            ignored = f"; {source.untimed:,} without a time ignored" if source.untimed else ""
+            st.markdown(f"{source.source.capitalize()}: **{_tokens(source.mean_thinking_tokens)}** thinking tokens "
+                        f"per sample · {source.samples:,} samples{ignored}")
+        mean, count = latency.mean_thinking_all
+        if latency.samples and mean is not None:
+            st.markdown(f"Over every source: **{_tokens(mean)}** thinking tokens per sample ({count:,} samples)")
         st.dataframe(latency_table(latency), hide_index=True, width="stretch", column_config={
             f"P{q} s": st.column_config.NumberColumn(format="%.2f") for q in PERCENTILES})
-    version_runs_table(runs)
+        if latency.samples:
+            st.caption("Solve runs are timed from the request with model load included, as a person waits; eval "
+                       "samples from the request with the model already loaded, each sharing its decode steps "
+                       "with its batch or the server's other requests; imported samples as their harness "
+                       "recorded them. So each source has its own rows.")
+    if runs:
+        version_runs_table(runs)
 
 
 def version_runs_table(runs: list[RunSummary]) -> None:
