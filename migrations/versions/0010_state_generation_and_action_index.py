@@ -10,7 +10,7 @@ benchmarks present) are keyed by it, so the audit line every action and import w
 computed again (vibedash.registry.generation).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-30 16:00:00
 """
 from typing import Sequence, Union
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0010'
-down_revision: Union[str, Sequence[str], None] = '0007'
+down_revision: Union[str, Sequence[str], None] = '0009'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
