@@ -15,7 +15,7 @@ from vibedash.decisions.benchmarks import display_name
 from vibedash.decisions.power import power_text
 from vibedash.decisions.stats import normal_score_ci, score_ci
 from vibedash.registry import queries
-from vibedash.ui import charts, frame, tables
+from vibedash.ui import charts, deeplink, frame, tables
 from vibedash.ui import format as fmt
 
 PARAM = "commits"
@@ -58,13 +58,15 @@ def requested_shas() -> tuple[str, ...]:
     return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
 
 
-def keep_in_url() -> None:
-    """The URL keeps the selection, so a comparison can be shared as a link."""
-    chosen = st.session_state.get(SELECT_KEY) or []
-    if chosen:
-        st.query_params[PARAM] = ",".join(chosen)
-    else:
-        st.query_params.pop(PARAM, None)
+def deep_link(choices: queries.CompareChoices) -> deeplink.DeepLink:
+    """?commits=SHA,SHA[,...] names the versions, the baseline first; the URL always names them (the suggested
+    pair, live and the newest, changes as versions come)."""
+    def parse(raw: str) -> list[str]:
+        # Commits the registry does not know are named in the page's own warnings (choices.problems).
+        return list(choices.requested) or list(choices.suggested)
+
+    return deeplink.DeepLink(frame.COMPARE, deeplink.Param(PARAM, SELECT_KEY, list(choices.suggested), parse,
+                                                           lambda shas: ",".join(shas or ()), always=True))
 
 
 def label_of(choices: dict[str, queries.VersionChoice], live_sha: str | None):
@@ -177,26 +179,26 @@ def flips_section(comparison: queries.Comparison, per_problem: dict[str, dict]) 
 
 frame.header("Compare", "Two or more versions side by side; the first one is the baseline.")
 frame.require_registry()
-frame.own_query_params(PARAM)
 choices = load_choices(frame.db_url(), requested_shas())
+link = deep_link(choices)
+link.read()
 for problem in choices.problems:
     # The sentence quotes the URL's ?commits=: that part is shown as typed, never as Markdown.
     st.warning(fmt.with_plain(problem, *requested_shas()), icon=":material/search_off:")
 if not choices.versions:
+    link.write()
     frame.empty_state("The registry has no versions yet: start on the Overview page.")
     st.page_link(frame.OVERVIEW, label="Go to the overview", icon=":material/dashboard:")
 else:
     by_sha = {c.sha: c for c in choices.versions}
-    selected = st.multiselect("Versions", list(by_sha), default=choices.requested or choices.suggested,
-                              format_func=label_of(by_sha, choices.live_sha), key=SELECT_KEY,
-                              on_change=keep_in_url, placeholder="Pick two or more versions",
+    selected = st.multiselect("Versions", list(by_sha), format_func=label_of(by_sha, choices.live_sha),
+                              key=SELECT_KEY, placeholder="Pick two or more versions",
                               help="The first version is the baseline; the newest "
                               f"{CHOICES} versions are listed (open older ones with ?commits=SHA,SHA).")
+    link.write()
     if len(selected) < 2:
         frame.empty_state("Pick at least two versions to compare: the first is the baseline.")
     else:
-        if not st.query_params.get(PARAM):
-            keep_in_url()
         comparison, per_problem = load_comparison(frame.db_url(), tuple(selected))
         scores_section(comparison)
         if comparison.benchmarks:

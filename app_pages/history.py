@@ -12,7 +12,7 @@ from vibedash.decisions.benchmarks import display_name
 from vibedash.registry import queries
 from vibedash.registry import records as registry
 from vibedash.registry.records import HistoryFilter
-from vibedash.ui import charts, frame, tables
+from vibedash.ui import charts, deeplink, frame, tables
 
 PAGE_SIZE = 50
 MAX_ROWS_IN_VIEW = 15  # a page of 50 scrolls inside the table; fewer rows get a table just their height
@@ -25,6 +25,7 @@ ALL = "all"
 PAGE_KEY = "history_page"
 KEEP = "session"  # filters survive a visit to a version's page and back
 TABLE_GENERATION_KEY = "history_table_generation"
+TIMELINE_KEY = "history_timeline_benchmarks"
 
 
 # --- cached reads -----------------------------------------------------------------------------------------
@@ -106,48 +107,47 @@ def clear_filters(benchmarks: list[str]) -> None:
     first_page()
 
 
-# The URL keeps what the page shows (a link to it opens the same view): query parameter -> widget key.
-URL_PARAMS = {"branch": "history_branch", "context": "history_context", "state": "history_state",
-              "q": "history_text", "sort": SORT_KEY, "page": PAGE_KEY}
-URL_WRITTEN_KEY = "history_url_written"
+def dates_text(dates: Any) -> str:
+    """The "Created between" days as the URL writes them: 2026-01-01..2026-01-31, or 2026-01-01.. for a start."""
+    days = list(dates or ())
+    return f"{days[0].isoformat()}..{days[1].isoformat() if len(days) > 1 else ''}" if days else ""
 
 
-def url_state() -> dict[str, str]:
-    return {name: st.query_params[name] for name in URL_PARAMS if st.query_params.get(name)}
+def parse_dates(raw: str) -> tuple[date, ...]:
+    start, _, end = raw.partition("..")
+    try:
+        days = tuple(date.fromisoformat(part) for part in (start, end) if part)
+    except ValueError:
+        raise ValueError("not days as YYYY-MM-DD..YYYY-MM-DD") from None
+    if not days or len(days) == 2 and days[1] < days[0]:
+        raise ValueError("not a start day, then an end day after it")
+    return days
 
 
-def read_url(choices: dict[str, list[str]]) -> None:
-    """Open the view a link names: when the URL has parameters this page did not write (a shared link, a
-    bookmark, the back button), they set the filters, the sort and the page. A URL without any (the menu, the
-    version page's "History" link) keeps the session's filters, and write_url then shows them in the URL."""
-    wanted = url_state()
-    if not wanted or wanted == st.session_state.get(URL_WRITTEN_KEY):
-        return
-    allowed = {"history_branch": [ALL, *choices["branches"]], "history_context": [ALL, *choices["contexts"]],
-               "history_state": [ALL, *choices["states"]], SORT_KEY: sort_choices(choices["benchmarks"])}
-    for name, key in URL_PARAMS.items():
-        value = wanted.get(name)
-        if key == PAGE_KEY:
-            st.session_state[PAGE_KEY] = int(value) if value and value.isdigit() and int(value) > 0 else 1
-        elif key == "history_text":
-            st.session_state[key] = value or ""
-        elif key in allowed:
-            st.session_state[key] = value if value in allowed[key] else allowed[key][0]
+def deep_link(choices: dict[str, list[str]]) -> deeplink.DeepLink:
+    """The URL keeps what the page shows (a link to it opens the same view): filters, sort, page."""
+    return deeplink.DeepLink(
+        frame.HISTORY,
+        deeplink.choice("branch", "history_branch", [ALL, *choices["branches"]], what="a branch in the registry"),
+        deeplink.choice("context", "history_context", [ALL, *choices["contexts"]], what="a deploy context here"),
+        deeplink.choice("state", "history_state", [ALL, *choices["states"]], what="a deploy state here"),
+        deeplink.Param("created", "history_dates", (), parse_dates, dates_text),
+        deeplink.Param("q", "history_text", "", str, lambda text: (text or "").strip()),
+        *(deeplink.number(f"min_{bench}", f"history_min_{bench}", None, low=0, high=100, kind=float)
+          for bench in choices["benchmarks"]),
+        deeplink.choice("sort", SORT_KEY, sort_choices(choices["benchmarks"]), what="a sort order here"),
+        deeplink.page_number("page", PAGE_KEY),
+        deeplink.Param("timeline", TIMELINE_KEY, list(choices["timeline_default"]),
+                       lambda raw: benchmark_list(raw, choices["benchmarks"]), lambda chosen: ",".join(chosen or ())))
 
 
-def write_url(page: int) -> None:
-    """Put the view in the URL (defaults left out, so the plain page has a plain URL)."""
-    current = {name: st.session_state.get(key) for name, key in URL_PARAMS.items()}
-    current.update(q=(current["q"] or "").strip(), page=str(page))
-    defaults = {"branch": ALL, "context": ALL, "state": ALL, "q": "", "sort": NEWEST, "page": "1"}
-    shown = {name: value for name, value in current.items() if value and value != defaults[name]}
-    for name in URL_PARAMS:
-        if name in shown:
-            if st.query_params.get(name) != shown[name]:
-                st.query_params[name] = shown[name]
-        elif name in st.query_params:
-            del st.query_params[name]
-    st.session_state[URL_WRITTEN_KEY] = shown
+def benchmark_list(raw: str, benchmarks: list[str]) -> list[str]:
+    """The timeline's benchmarks as the URL names them: aime25,hmmt25 (in the registry, each once)."""
+    chosen = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    unknown = [b for b in chosen if b not in benchmarks]
+    if unknown or not chosen:
+        raise ValueError("not benchmarks with scores, separated by commas")
+    return chosen
 
 
 def day_start(day: date) -> datetime:
@@ -173,7 +173,7 @@ def filters(choices: dict[str, list[str]]) -> HistoryFilter:
         deploy_state = state_col.selectbox("State", [ALL, *choices["states"]], key="history_state",
                                            persist_state=KEEP, on_change=first_page,
                                            help="State of the version's latest deploy")
-        dates = dates_col.date_input("Created between", value=(), key="history_dates", persist_state=KEEP,
+        dates = dates_col.date_input("Created between", key="history_dates", persist_state=KEEP,
                                      on_change=first_page, format="YYYY-MM-DD",
                                      help="Pick a start and an end day (UTC)")
         text = text_col.text_input("Search", key="history_text", persist_state=KEEP, on_change=first_page,
@@ -232,13 +232,12 @@ def versions_table(rows: list[dict[str, Any]], benchmarks: list[str]) -> None:
                "sorts this page only; “Sort all versions by” sorts across every page.")
 
 
-def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> None:
+def timeline(benchmarks: list[str], branch: str | None) -> None:
     st.subheader("Timeline")
     if not benchmarks:
         frame.empty_state("No scores yet: the timeline appears once versions have results.")
         return
-    chosen = st.multiselect("Benchmarks", benchmarks, default=default,
-                            format_func=display_name, key="history_timeline_benchmarks",
+    chosen = st.multiselect("Benchmarks", benchmarks, format_func=display_name, key=TIMELINE_KEY,
                             persist_state=KEEP)
     if not chosen:
         st.caption("Pick at least one benchmark.")
@@ -258,9 +257,9 @@ def timeline(benchmarks: list[str], default: list[str], branch: str | None) -> N
 
 frame.header("History", "Every version, newest first, with its headline scores and its latest deploy.")
 frame.require_registry()
-frame.own_query_params(*URL_PARAMS)
 choices = load_choices(frame.db_url())
-read_url(choices)
+link = deep_link(choices)
+link.read()
 flt = filters(choices)
 benchmarks = choices["benchmarks"]
 page = st.session_state.setdefault(PAGE_KEY, 1)
@@ -272,7 +271,7 @@ pages = max(1, math.ceil(total / PAGE_SIZE))
 if page > pages:  # the registry shrank, or the filters narrowed, since the page was chosen
     st.session_state[PAGE_KEY] = page = pages
     rows, total = load_page(frame.db_url(), tuple(benchmarks), repr(flt), flt, page, sort)
-write_url(page)
+link.write()
 
 if total == 0 and flt == HistoryFilter():
     frame.empty_state("The registry has no versions yet. Load the sample registry or connect Netlify on the "
@@ -285,4 +284,4 @@ elif total == 0:
 else:
     pager(page, pages, total, benchmarks)
     versions_table(rows, benchmarks)
-    timeline(benchmarks, choices["timeline_default"], flt.branch)
+    timeline(benchmarks, flt.branch)

@@ -13,7 +13,7 @@ from vibedash.decisions.policies import gate_policy
 from vibedash.decisions.power import power_text
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
-from vibedash.ui import auth, charts, dialogs, frame, state, tables
+from vibedash.ui import auth, charts, deeplink, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
@@ -220,7 +220,7 @@ def footer(counts: registry.RegistryCounts) -> None:
 
 frame.header("Overview")
 frame.require_registry()
-frame.own_query_params()
+deeplink.own_only(frame.OVERVIEW)  # nothing to keep: drop what the previous page left
 show_notice()
 policy, policy_problem = current_policy()
 data = load_overview(frame.db_url(), policy.settings_key(), policy)

@@ -31,13 +31,16 @@ from vibedash.registry.action_queries import (
     event_filter_choices,
     preferred_candidate,
 )
-from vibedash.ui import auth, dialogs, frame, state, tables
+from vibedash.ui import auth, deeplink, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 PENDING_PROMOTE = "pending_promote"
 PENDING_ROLLBACK = "pending_rollback"
 ALL = "all"
-AUDIT_LIMIT = 200
+AUDIT_LIMIT = 200  # events per page of the audit log
+CANDIDATE_KEY = "promote_candidate"
+KIND_KEY, ACTOR_KEY, STATUS_KEY, LOG_PAGE_KEY = "audit_kind", "audit_actor", "audit_status", "audit_page"
+KEEP = "session"  # the audit log's filters survive a visit to another page and back
 BUILD_HOOK_MISSING = ("Set VIBEDASH_BUILD_HOOK_URL to one of the site's build hooks (Netlify: Site configuration "
                       "> Build & deploy > Build hooks) to trigger builds from here.")
 
@@ -148,19 +151,38 @@ def audit_table(events: list[dict[str, Any]]) -> tables.Table:
     return table
 
 
-def requested_candidate(candidates: list[CandidateVerdict]) -> CandidateVerdict | None:
-    """The candidate named by ?commit=SHA (links from other pages), if it is one."""
-    wanted = (st.query_params.get("commit") or "").strip().lower()
-    if not wanted:
-        return None
-    return next((c for c in candidates if c.sha.startswith(wanted)), None)
+def candidate_param(candidates: list[CandidateVerdict], offered: CandidateVerdict | None) -> deeplink.Param:
+    """?commit=SHA (a prefix will do: links from Overview and Version) names the candidate on show."""
+    by_id = {c.deploy_id: c for c in candidates}
+
+    def parse(raw: str) -> str:
+        wanted = raw.lower()
+        match = next((c for c in candidates if wanted and c.sha.startswith(wanted)), None)
+        if match is None:
+            raise ValueError("not a candidate: it is live, has no ready deploy, or is no version")
+        return match.deploy_id
+
+    return deeplink.Param("commit", CANDIDATE_KEY, offered.deploy_id if offered else None, parse,
+                          lambda deploy_id: by_id[deploy_id].sha if deploy_id in by_id else "")
 
 
-def keep_candidate_in_url(by_id: dict[str, CandidateVerdict]) -> None:
-    """The URL names the candidate on show (?commit=SHA), so a link to this page shows the same one."""
-    chosen = by_id.get(st.session_state.get("promote_candidate"))
-    if chosen is not None:
-        st.query_params["commit"] = chosen.sha
+def deep_link(candidates: list[CandidateVerdict], offered: CandidateVerdict | None,
+              choices: EventFilterChoices) -> deeplink.DeepLink:
+    """What the URL keeps: the candidate on show, the audit log's filters and page."""
+    return deeplink.DeepLink(
+        frame.PROMOTE, candidate_param(candidates, offered),
+        deeplink.choice("action", KIND_KEY, [ALL, *choices.kinds], what="an action in the log"),
+        deeplink.choice("who", ACTOR_KEY, [ALL, *choices.actors], what="someone in the log"),
+        deeplink.choice("result", STATUS_KEY, [ALL, *choices.statuses], what="a result in the log", listed=True),
+        deeplink.page_number("log_page", LOG_PAGE_KEY))
+
+
+def first_log_page() -> None:
+    st.session_state[LOG_PAGE_KEY] = 1
+
+
+def turn_log_page(step: int) -> None:
+    st.session_state[LOG_PAGE_KEY] = max(1, st.session_state.get(LOG_PAGE_KEY, 1) + step)
 
 
 # --- dialogs --------------------------------------------------------------------------------------------------
@@ -258,23 +280,19 @@ def offered_first(candidates: list[CandidateVerdict], best_sha: str | None) -> C
     return next((c for c in candidates if c.scores), candidates[0])
 
 
-def candidate_section(ctx: Context, live: queries.LiveNow | None,
-                      candidates: list[CandidateVerdict]) -> CandidateVerdict | None:
-    """The candidate on offer and its verdict, rule by rule; returns it (None when there is none)."""
+def candidate_section(ctx: Context, live: queries.LiveNow | None, candidates: list[CandidateVerdict],
+                      offered: CandidateVerdict | None) -> CandidateVerdict | None:
+    """The candidate on show (``offered`` unless one was chosen) and its verdict, rule by rule; returns it (None
+    when there is none)."""
     if not candidates:
         frame.empty_state("No candidates: every ready deploy is live or expired. Trigger a build, or sync if "
                           "Netlify has deploys the registry has not seen.")
         return None
     by_id = {c.deploy_id: c for c in candidates}
-    requested = requested_candidate(candidates)
-    if requested is None and st.query_params.get("commit"):
-        st.caption(f"Version {fmt.plain(st.query_params['commit'][:12])} is not a candidate (it is live, or has no "
-                   "ready deploy); showing the preferred candidate instead.")
-    offered = requested or offered_first(candidates, load_best_sha(frame.db_url(), ctx.policy.settings_key(),
-                                                                   ctx.policy))
-    chosen_id = st.selectbox("Candidate", list(by_id), index=list(by_id).index(offered.deploy_id),
-                             format_func=lambda d: candidate_label(by_id[d]), key="promote_candidate",
-                             on_change=keep_candidate_in_url, args=(by_id,),
+    if st.session_state.get(CANDIDATE_KEY) not in by_id:  # promoted, expired or synced away since it was chosen
+        st.session_state[CANDIDATE_KEY] = offered.deploy_id
+    chosen_id = st.selectbox("Candidate", list(by_id), format_func=lambda d: candidate_label(by_id[d]),
+                             key=CANDIDATE_KEY,
                              help=f"Ready deploys that are not live, newest first ({fmt.PASS_MARK}: the gate passes)")
     chosen = by_id[chosen_id]
     replaces = f"replaces live {fmt.short(live.sha)}" if live is not None else "nothing is live yet"
@@ -333,29 +351,44 @@ def trigger_form(ctx: Context) -> None:
                                                       reason=reason.strip() or None))
 
 
-def audit_section() -> None:
+def audit_section(choices: EventFilterChoices) -> None:
     st.subheader("Audit log")
-    choices = load_filter_choices(frame.db_url())
     kind_col, actor_col, status_col = st.columns(3)
-    kind = kind_col.selectbox("Action", [ALL, *choices.kinds], key="audit_kind")
-    who = actor_col.selectbox("Who", [ALL, *choices.actors], key="audit_actor")
-    result = status_col.selectbox("Result", [ALL, *choices.statuses], key="audit_status")
+    kind = kind_col.selectbox("Action", [ALL, *choices.kinds], key=KIND_KEY, persist_state=KEEP,
+                              on_change=first_log_page)
+    who = actor_col.selectbox("Who", [ALL, *choices.actors], key=ACTOR_KEY, persist_state=KEEP,
+                              on_change=first_log_page)
+    result = status_col.selectbox("Result", [ALL, *choices.statuses], key=STATUS_KEY, persist_state=KEEP,
+                                  on_change=first_log_page)
+    page = st.session_state.get(LOG_PAGE_KEY) or 1
     with frame.read_session() as session:
+        # The newest events up to the end of this page (and one more, to know whether an older page exists).
         events = registry.events(session, kind=None if kind == ALL else kind, actor=None if who == ALL else who,
-                                 status=None if result == ALL else result, limit=AUDIT_LIMIT)
-    if not events:
+                                 status=None if result == ALL else result, limit=page * AUDIT_LIMIT + 1)
+    older = len(events) > page * AUDIT_LIMIT
+    last = max(1, -(-min(len(events), page * AUDIT_LIMIT) // AUDIT_LIMIT))
+    if page > last:  # fewer events than the page a link named: the last page there is
+        st.session_state[LOG_PAGE_KEY] = page = last
+    shown = events[(page - 1) * AUDIT_LIMIT: page * AUDIT_LIMIT]
+    if not shown:
         frame.empty_state("No events match these filters.")
         return
-    tables.show(audit_table(events), key="promote_audit_log")
-    if len(events) == AUDIT_LIMIT:
-        st.caption(f"The newest {AUDIT_LIMIT} events; narrow the filters to see older ones.")
+    if page > 1 or older:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.space("stretch")
+            st.markdown(f"page {page} · events {(page - 1) * AUDIT_LIMIT + 1:,} to "
+                        f"{(page - 1) * AUDIT_LIMIT + len(shown):,}, newest first", width="content")
+            st.button("Newer", key="audit_newer", icon=":material/chevron_left:", disabled=page <= 1,
+                      on_click=turn_log_page, args=(-1,))
+            st.button("Older", key="audit_older", icon=":material/chevron_right:", disabled=not older,
+                      on_click=turn_log_page, args=(1,))
+    tables.show(audit_table(shown), key="promote_audit_log")
 
 
 # --- the page ---------------------------------------------------------------------------------------------------
 
 frame.header("Promote", "Make a candidate live, roll back, trigger a build, lock the live deploy; every action "
              "is audited.")
-frame.own_query_params("commit")
 dialogs.show_outcome()
 current = state.settings()
 netlify_problem = state.netlify_status(current)
@@ -372,13 +405,19 @@ context = Context(settings=current, engine=state.engine(), client=state.netlify_
 live_now = load_live(frame.db_url())
 st.markdown(live_line(live_now))
 all_candidates = load_candidates(frame.db_url(), policy.settings_key(), policy)
-offered_candidate = candidate_section(context, live_now, all_candidates)
+offered = (offered_first(all_candidates, load_best_sha(frame.db_url(), policy.settings_key(), policy))
+           if all_candidates else None)
+filter_choices = load_filter_choices(frame.db_url())
+link = deep_link(all_candidates, offered, filter_choices)
+link.read()
+offered_candidate = candidate_section(context, live_now, all_candidates, offered)
 if auth.may(auth.Action.PROMOTE, auth.Action.ROLLBACK, auth.Action.LOCK, auth.Action.TRIGGER):
     action_bar(context, live_now, offered_candidate)
 if all_candidates:
     st.subheader("Candidates")
     tables.show(candidates_table(all_candidates), key="promote_candidates")
-audit_section()
+audit_section(filter_choices)
+link.write()
 
 if auth.may(auth.Action.PROMOTE, auth.Action.ROLLBACK):
     dialogs.show_pending(PENDING_PROMOTE, "Promote to live?", partial(promote_dialog, context))

@@ -33,7 +33,7 @@ from vibedash.registry.action_queries import (
     plan_token,
     version_points,
 )
-from vibedash.ui import auth, dialogs, frame, state, tables
+from vibedash.ui import auth, deeplink, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
 
 PENDING_APPLY = "pending_apply"
@@ -42,6 +42,8 @@ KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # ke
 LEAD_BENCHMARK = "aime25"
 TABLE_ROWS = 100  # deploys per page of the plan's table (a page a person reads; the History page shows 50)
 PIN_CHOICES = 500  # deploys offered to pin (pruned first); the CLI's `pin` takes any
+SHOW_KEY, PAGE_KEY, X_KEY, Y_KEY = "retention_show", "retention_page", "retention_x", "retention_y"
+KEEP = "session"  # the view survives a visit to another page and back, as History's filters do
 
 
 @dataclass(frozen=True)
@@ -221,16 +223,12 @@ def chart_section(ctx: Context, plan: PlanView, benchmarks: list[str]) -> None:
     if len(benchmarks) < 2:
         frame.empty_state("The chart needs two benchmarks with scores.")
         return
-    # The policy's benchmarks first, then the dashboard's lead benchmark, then the rest in display order.
-    preferred = list(dict.fromkeys([*(b for b in ctx.policy.benchmarks if b in benchmarks),
-                                    *([LEAD_BENCHMARK] if LEAD_BENCHMARK in benchmarks else []), *benchmarks]))
     x_col, y_col = st.columns(2)
-    x = x_col.selectbox("Across", benchmarks, index=benchmarks.index(preferred[0]), format_func=display_name,
-                        key="retention_x")
+    x = x_col.selectbox("Across", benchmarks, format_func=display_name, key=X_KEY, persist_state=KEEP)
     y_options = [b for b in benchmarks if b != x]
-    y_default = next(b for b in preferred if b != x)
-    y = y_col.selectbox("and", y_options, index=y_options.index(y_default), format_func=display_name,
-                        key="retention_y")
+    if st.session_state.get(Y_KEY) not in y_options:  # the same benchmark on both axes: the next preferred one
+        st.session_state[Y_KEY] = next(b for b in preferred_axes(ctx.policy, benchmarks) if b != x)
+    y = y_col.selectbox("and", y_options, format_func=display_name, key=Y_KEY, persist_state=KEEP)
     chart = frontier_chart(plan, x, y)
     if chart is None:
         frame.empty_state(f"No version still on Netlify has scores on both {display_name(x)} and {display_name(y)}.")
@@ -248,7 +246,8 @@ def decisions_section(plan: PlanView, benchmarks: list[str]) -> None:
         frame.empty_state("No deploys in the registry yet: sync from Netlify (Settings) or load the sample registry "
                           "(Overview). The plan lists every deploy once there are some.")
         return
-    show = st.segmented_control("Show", SHOW_CHOICES, default="all", key="retention_show") or "all"
+    show = st.segmented_control("Show", SHOW_CHOICES, key=SHOW_KEY, persist_state=KEEP,
+                                on_change=first_page) or "all"
     shown_count = plan.count(show)
     if not shown_count:
         frame.empty_state(f"No deploy is marked {show}." if show != "expired" else "No deploy has expired.")
@@ -256,11 +255,36 @@ def decisions_section(plan: PlanView, benchmarks: list[str]) -> None:
     # A page of rows at a time, read from the registry: a table of a million deploys is neither readable nor
     # quick to draw.
     pages = max(1, -(-shown_count // TABLE_ROWS))
+    if st.session_state.get(PAGE_KEY, 1) > pages:  # the plan shrank, or another filter, since the page was chosen
+        st.session_state[PAGE_KEY] = pages
     page = 1
     if pages > 1:
         page = int(st.number_input(f"Page (of {pages:,}, {TABLE_ROWS} deploys each)", min_value=1, max_value=pages,
-                                   value=1, step=1, key="retention_page"))
+                                   step=1, key=PAGE_KEY, persist_state=KEEP))
     tables.show(decisions_table(decisions_page(plan, show, page, TABLE_ROWS), benchmarks), key="retention_plan")
+
+
+def first_page() -> None:
+    """Another filter: what was page 7 may not exist any more, start again at page 1."""
+    st.session_state[PAGE_KEY] = 1
+
+
+def preferred_axes(policy: RetentionPolicy, benchmarks: list[str]) -> list[str]:
+    """The chart's axes by preference: the policy's benchmarks, then the dashboard's lead one, then the rest."""
+    return list(dict.fromkeys([*(b for b in policy.benchmarks if b in benchmarks),
+                               *([LEAD_BENCHMARK] if LEAD_BENCHMARK in benchmarks else []), *benchmarks]))
+
+
+def deep_link(policy: RetentionPolicy, plan: PlanView, benchmarks: list[str]) -> deeplink.DeepLink:
+    """What the URL keeps: the table's filter and page, the chart's two benchmarks."""
+    params = [deeplink.choice("show", SHOW_KEY, SHOW_CHOICES, what="one of", listed=True),
+              deeplink.page_number("page", PAGE_KEY, max(1, -(-plan.count("all") // TABLE_ROWS)))]
+    if len(benchmarks) >= 2:
+        preferred = preferred_axes(policy, benchmarks)
+        params += [deeplink.choice("x", X_KEY, benchmarks, preferred[0], what="a benchmark with scores"),
+                   deeplink.choice("y", Y_KEY, benchmarks, next(b for b in preferred if b != preferred[0]),
+                                   what="a benchmark with scores")]
+    return deeplink.DeepLink(frame.RETENTION, *params)
 
 
 def pins_section(ctx: Context, plan: PlanView) -> None:
@@ -303,7 +327,6 @@ def pins_section(ctx: Context, plan: PlanView) -> None:
 
 frame.header("Retention", "Which deploys to keep and which to prune, and why. Nothing is deleted until you apply "
              "the plan.")
-frame.own_query_params()
 dialogs.show_outcome()
 current = state.settings()
 try:
@@ -315,11 +338,14 @@ context = Context(settings=current, engine=state.engine(), client=state.netlify_
                   netlify_problem=state.netlify_status(current))
 retention_plan = load_plan(frame.db_url(), repr(policy), policy)
 scored = plan_benchmarks(retention_plan)
+link = deep_link(policy, retention_plan, scored)
+link.read()
 
 policy_section(context)
 plan_section(context, retention_plan)
 chart_section(context, retention_plan, scored)
 decisions_section(retention_plan, scored)
+link.write()
 if auth.may(auth.Action.PIN):
     pins_section(context, retention_plan)
 

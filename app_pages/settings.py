@@ -13,7 +13,7 @@ import streamlit as st
 from vibedash.config import ConfigError
 from vibedash.decisions.policies import gate_policy, policy_source, retention_policy
 from vibedash.registry.db import DatabaseError, schema_revisions
-from vibedash.ui import auth, frame, state, tables
+from vibedash.ui import auth, deeplink, frame, state, tables
 
 TEST_RESULT_KEY = "settings_connection_result"
 
@@ -155,7 +155,7 @@ def all_settings() -> None:
 
 
 frame.header("Settings", "Where vibedash keeps its data, which site it manages, and the policies in force.")
-frame.own_query_params()
+deeplink.own_only(frame.SETTINGS)  # nothing to keep: drop what the previous page left
 try:
     state.settings()
 except ConfigError as exc:

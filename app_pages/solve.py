@@ -1,6 +1,8 @@
 """Solve: one question put to two versions at once, streamed side by side, graded, logged and cached.
 
-Deep links: ``?a=SHA&b=SHA`` (commit prefixes) picks the versions, ``&problem=ID`` the problem.
+Deep links: ``?a=SHA&b=SHA`` (commit prefixes) picks the versions, ``&problem=ID`` the problem (``question=free``:
+a question of one's own), ``mode``, ``k``, ``tokens``, ``temperature``, ``seed``, ``budget`` and ``cap`` the
+settings; the URL follows every choice.
 The Stop button works by interrupting the run: Streamlit reruns the page, the engine's stream is closed,
 generation stops within a token, and the partial runs are logged as stopped.
 """
@@ -23,43 +25,72 @@ from vibedash.solve.problems import (
 from vibedash.solve.prompts import DEFAULT_ANSWER_MAX_TOKENS, VIBETHINKER_MAX_NEW_TOKENS, SamplingSettings
 from vibedash.solve.runlog import recent_runs
 from vibedash.solve.versions import VersionRef, list_versions
-from vibedash.ui import solve_view, state
+from vibedash.ui import deeplink, frame, solve_view, state
 
 PAGE_DEFAULT_MAX_NEW_TOKENS = 4096  # VibeThinker allows 40,960; a page run should come back in minutes
 NO_VERSION = ""
 FREE_TEXT, PROBLEM = "Free text", "Problem"
 RECORD_HINT = "`python -m vibedash record --commit SHA --model PATH_OR_HUB_ID`"
+DEFAULT_TEMPERATURE, DEFAULT_K, DEFAULT_THINKING_BUDGET = 0.6, 8, 1024
+SHA_IN_URL = 12  # characters of a version's sha in the URL: short, and unambiguous in any real registry
 
 
-def _match_prefix(prefix: str | None, versions: list[VersionRef]) -> str | None:
-    if not prefix:
-        return None
-    matches = [v.sha for v in versions if v.sha.startswith(prefix.strip().lower())]
-    return matches[0] if len(matches) == 1 else None
+def _version_param(name: str, key: str, versions: list[VersionRef], default: str, *,
+                   optional: bool = False) -> deeplink.Param:
+    """A version named by a commit prefix (``b=`` may be empty: no second version)."""
+    def parse(raw: str) -> str:
+        if optional and raw in ("", "none"):
+            return NO_VERSION
+        matches = [v.sha for v in versions if raw and v.sha.startswith(raw.lower())]
+        if len(matches) != 1:
+            raise ValueError("not a version in the registry" if not matches else "more than one version starts so")
+        return matches[0]
+
+    return deeplink.Param(name, key, default, parse,
+                          lambda sha: sha[:SHA_IN_URL] if sha else "none" if optional else "")
 
 
-def _init_from_query(versions: list[VersionRef], problems: list[Problem]) -> None:
-    """Deep links set the pickers once, on the session's first run of this page."""
-    if st.session_state.get("solve_query_applied"):
-        return
-    st.session_state["solve_query_applied"] = True
-    params = st.query_params
-    if sha := _match_prefix(params.get("a"), versions):
-        st.session_state["solve_a"] = sha
-    if sha := _match_prefix(params.get("b"), versions):
-        st.session_state["solve_b"] = sha
-    if (problem_id := params.get("problem")) and any(p.id == problem_id for p in problems):
-        st.session_state["solve_problem"] = problem_id
-        st.session_state["solve_source"] = PROBLEM
+def _budget_param() -> deeplink.Param:
+    """``budget=N``: budget forcing on, N thinking tokens at most; absent: off."""
+    limits = deeplink.number("budget", "solve_budget", DEFAULT_THINKING_BUDGET, low=0,
+                             high=VIBETHINKER_MAX_NEW_TOKENS)
+
+    def parse(raw: str) -> bool:
+        st.session_state["solve_budget"] = limits.parse(raw)
+        return True
+
+    return deeplink.Param("budget", "solve_budget_on", False, parse,
+                          lambda on: limits.text(st.session_state.get("solve_budget")) if on else "")
+
+
+def _deep_link(versions: list[VersionRef], problems: list[Problem]) -> deeplink.DeepLink:
+    runnable = [v.sha for v in versions if v.model_ref]
+    first = runnable[0] if runnable else versions[0].sha
+    second = next((sha for sha in runnable if sha != first), NO_VERSION)
+    return deeplink.DeepLink(
+        frame.SOLVE,
+        _version_param("a", "solve_a", versions, first),
+        _version_param("b", "solve_b", versions, second, optional=True),
+        deeplink.Param("question", "solve_source", PROBLEM,
+                       lambda raw: FREE_TEXT if raw == "free" else _invalid("not “free”"),
+                       lambda source: "free" if source == FREE_TEXT else ""),
+        deeplink.choice("problem", "solve_problem", [p.id for p in problems], what="a problem on offer"),
+        deeplink.choice("mode", "solve_mode", ["single", "vote"], what="one of", listed=True),
+        deeplink.number("k", "solve_k", DEFAULT_K, low=2, high=16),
+        deeplink.number("tokens", "solve_max_tokens", PAGE_DEFAULT_MAX_NEW_TOKENS, low=1,
+                        high=VIBETHINKER_MAX_NEW_TOKENS),
+        deeplink.number("temperature", "solve_temperature", DEFAULT_TEMPERATURE, low=0, high=2, kind=float),
+        deeplink.number("seed", "solve_seed", 0, low=0),
+        _budget_param(),
+        deeplink.number("cap", "solve_answer_cap", DEFAULT_ANSWER_MAX_TOKENS, low=1, high=VIBETHINKER_MAX_NEW_TOKENS))
+
+
+def _invalid(reason: str):
+    raise ValueError(reason)
 
 
 def _version_pickers(versions: list[VersionRef]) -> tuple[VersionRef, VersionRef | None]:
     by_sha = {v.sha: v for v in versions}
-    # Preselected: the newest versions that can run (with a model reference), not merely the newest.
-    runnable = [v.sha for v in versions if v.model_ref]
-    st.session_state.setdefault("solve_a", runnable[0] if runnable else versions[0].sha)
-    st.session_state.setdefault("solve_b", next((sha for sha in runnable if sha != st.session_state["solve_a"]),
-                                                NO_VERSION))
     left, right = st.columns(2)
     sha_a = left.selectbox("Version A", [v.sha for v in versions], format_func=lambda sha: by_sha[sha].label,
                            key="solve_a")
@@ -70,11 +101,6 @@ def _version_pickers(versions: list[VersionRef]) -> tuple[VersionRef, VersionRef
             column.warning(f"{by_sha[sha].short} has no model reference: set it with {RECORD_HINT}")
         elif sha:
             column.caption(f"model: `{by_sha[sha].model_ref}`")
-    st.query_params["a"] = sha_a[:7]
-    if sha_b:
-        st.query_params["b"] = sha_b[:7]
-    elif "b" in st.query_params:
-        del st.query_params["b"]
     return by_sha[sha_a], by_sha[sha_b] if sha_b else None
 
 
@@ -102,7 +128,6 @@ def _question_inputs(problems: list[Problem]) -> tuple[Problem | None, str, str,
         problem_id = st.selectbox("Problem", list(by_id), format_func=lambda pid: by_id[pid].label,
                                   key="solve_problem")
         problem = by_id[problem_id]
-        st.query_params["problem"] = problem.id
         with st.container(border=True):
             st.markdown(problem.prompt)
             if problem.kind == "math":
@@ -110,8 +135,6 @@ def _question_inputs(problems: list[Problem]) -> tuple[Problem | None, str, str,
             else:
                 st.caption(f"{len(problem.tests)} stdin/stdout tests")
         return problem, problem.prompt, problem.kind, problem.answer
-    if "problem" in st.query_params:
-        del st.query_params["problem"]
     question = st.text_area("Your question", key="solve_question", height=120,
                             placeholder="What is the remainder when 2^100 is divided by 7?")
     kind = st.radio("Kind", KINDS, horizontal=True, key="solve_kind",
@@ -128,18 +151,18 @@ def _sampling_inputs() -> tuple[SamplingSettings, bool] | None:
                           format_func=lambda m: "single answer" if m == "single" else "k-sample vote")
     samples = 1
     if mode == "vote":
-        samples = int(k_col.number_input("Samples (k)", min_value=2, max_value=16, value=8, key="solve_k",
+        samples = int(k_col.number_input("Samples (k)", min_value=2, max_value=16, key="solve_k",
                                          help="k samples in one batch; the majority answer wins"))
     with st.expander("Settings (VibeThinker's defaults)"):
         columns = st.columns(3)
         max_new_tokens = columns[0].number_input(
-            "Max new tokens", min_value=1, max_value=VIBETHINKER_MAX_NEW_TOKENS, value=PAGE_DEFAULT_MAX_NEW_TOKENS,
-            step=256, key="solve_max_tokens",
+            "Max new tokens", min_value=1, max_value=VIBETHINKER_MAX_NEW_TOKENS, step=256, key="solve_max_tokens",
             help="VibeThinker's protocol allows 40,960; an answer cut off before its \\boxed{} counts as wrong")
-        temperature = columns[1].number_input("Temperature", min_value=0.0, max_value=2.0, value=0.6, step=0.1,
+        temperature = columns[1].number_input("Temperature", min_value=0.0, max_value=2.0, step=0.1,
                                               key="solve_temperature", help="0 for greedy decoding")
-        seed = columns[2].number_input("Seed", min_value=0, value=0, step=1, key="solve_seed",
+        seed = columns[2].number_input("Seed", min_value=0, step=1, key="solve_seed",
                                        help="Same seed and settings: the same answer, served from the log")
+        st.session_state.setdefault("solve_budget", DEFAULT_THINKING_BUDGET)
         budget_on = st.toggle("Thinking budget", key="solve_budget_on",
                               help="Budget forcing: after this many thinking tokens without </think>, the engine "
                                    "closes the thinking and the model answers within the answer cap")
@@ -147,11 +170,11 @@ def _sampling_inputs() -> tuple[SamplingSettings, bool] | None:
         if budget_on:
             budget_col, cap_col = st.columns(2)
             thinking_budget = int(budget_col.number_input(
-                "Thinking tokens at most", min_value=0, max_value=VIBETHINKER_MAX_NEW_TOKENS, value=1024, step=256,
+                "Thinking tokens at most", min_value=0, max_value=VIBETHINKER_MAX_NEW_TOKENS, step=256,
                 key="solve_budget", help="0: answer at once, without thinking"))
             answer_max_tokens = int(cap_col.number_input(
-                "Answer tokens at most", min_value=1, max_value=VIBETHINKER_MAX_NEW_TOKENS,
-                value=DEFAULT_ANSWER_MAX_TOKENS, step=256, key="solve_answer_cap",
+                "Answer tokens at most", min_value=1, max_value=VIBETHINKER_MAX_NEW_TOKENS, step=256,
+                key="solve_answer_cap",
                 help="The answer's own cap once the thinking is closed; max new tokens still caps everything"))
         fresh = st.checkbox("Fresh run (ignore the log's answer for an identical request)", key="solve_fresh")
     try:
@@ -231,15 +254,20 @@ def main() -> None:
         st.info(f"No version has a model reference yet, so none can answer. Give one a model with {RECORD_HINT} "
                 "(a local folder, a hub id, or openai:MODEL@http://host:8000/v1).", icon=":material/info:")
     problems = list(BUILTIN_PROBLEMS)
-    _init_from_query(versions, problems)
+    builtin_ids = {p.id for p in problems}
+    # Problems imported earlier in this session can be named by a link too (the upload itself cannot).
+    link = _deep_link(versions, problems + [p for p in st.session_state.get("solve_imported", [])
+                                            if p.id not in builtin_ids])
+    link.read()
     version_a, version_b = _version_pickers(versions)
     imported = _imported_problems()
-    clashing = sorted({p.id for p in imported} & {p.id for p in problems})
+    clashing = sorted({p.id for p in imported} & builtin_ids)
     if clashing:
         st.warning(f"Imported problems with built-in ids were skipped: {', '.join(clashing)}; rename them")
     problems += [p for p in imported if p.id not in clashing]
     problem, question, kind, expected = _question_inputs(problems)
     sampling = _sampling_inputs()
+    link.write()
 
     run_col, stop_col, reason_col = st.columns([1, 1, 6], vertical_alignment="center")
     reason = _not_ready_reason(version_a, version_b, question, sampling)

@@ -13,7 +13,7 @@ from vibedash.registry import records as registry
 from vibedash.ui import format as fmt
 from vibedash.solve.latency import VersionLatency, version_latency_in
 from vibedash.solve.runlog import RunSummary, runs_of_version
-from vibedash.ui import frame, solve_view, tables
+from vibedash.ui import deeplink, frame, solve_view, tables
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Reading the version…")
@@ -29,6 +29,37 @@ def result_interval(result: queries.ResultDetail) -> Interval | None:
     """Over problems when per-problem results exist, else from the imported stderr or the number of problems."""
     return score_interval(result.benchmark, result.score, per_problem=result.per_problem, problems=result.problems,
                           stderr=result.stderr)
+
+
+TAB_KEY = "version_problems_tab"
+COMMIT_KEY = "version_commit"
+
+
+def tab_label(result: queries.ResultDetail) -> str:
+    return display_name(result.benchmark) + ("" if result.headline else f" ({result.metric})")
+
+
+def tab_token(result: queries.ResultDetail) -> str:
+    """The open per-problem tab as the URL names it: the benchmark's key (and the metric, when not the headline)."""
+    return result.benchmark if result.headline else f"{result.benchmark}:{result.metric}"
+
+
+def deep_link(commit: str, with_problems: list[queries.ResultDetail]) -> deeplink.DeepLink:
+    """The URL keeps the version (?commit=) and the open per-problem tab (?problems=)."""
+    st.session_state[COMMIT_KEY] = commit  # the URL's commit, as given (a prefix stays one), is what is shown
+    params = [deeplink.Param("commit", COMMIT_KEY, "")]
+    if with_problems:
+        labels = {tab_token(r): tab_label(r) for r in with_problems}
+        tokens = {label: token for token, label in labels.items()}
+
+        def parse(raw: str) -> str:
+            if raw not in labels:
+                raise ValueError("not a benchmark with per-problem results for this version")
+            return labels[raw]
+
+        params.append(deeplink.Param("problems", TAB_KEY, tab_label(with_problems[0]), parse,
+                                     lambda label: tokens.get(label, "")))
+    return deeplink.DeepLink(frame.VERSION, *params)
 
 
 def ask_for_version() -> None:
@@ -100,8 +131,10 @@ def results_section(detail: queries.VersionDetail, intervals: dict[int, Interval
         st.caption("No per-problem results for this version.")
         return
     st.markdown("**Per-problem results**")
-    labels = [display_name(r.benchmark) + ("" if r.headline else f" ({r.metric})") for r in with_problems]
-    for tab, result in zip(st.tabs(labels), with_problems):
+    labels = [tab_label(r) for r in with_problems]
+    if st.session_state.get(TAB_KEY) not in labels:
+        st.session_state[TAB_KEY] = labels[0]
+    for tab, result in zip(st.tabs(labels, key=TAB_KEY, on_change="rerun"), with_problems):
         with tab:
             solved = sum(correct / samples for correct, samples in result.per_problem.values())
             st.caption(f"{tables.protocol_text(result)} · mean accuracy "
@@ -140,16 +173,19 @@ def solve_section(detail: queries.VersionDetail) -> None:
 
 
 frame.require_registry()
-frame.own_query_params("commit")
 commit = (st.query_params.get("commit") or "").strip()
 if not commit:
+    deeplink.own_only(frame.VERSION)
     ask_for_version()
 else:
     try:
         detail, intervals, live_sha = load_detail(frame.db_url(), commit)
     except (registry.NotFound, registry.RegistryError) as exc:
+        deep_link(commit, []).read()
         not_found(str(exc))
     else:
+        link = deep_link(commit, [r for r in detail.results if r.per_problem])
+        link.read()
         summary(detail, live_sha)
         deploys_section(detail)
         results_section(detail, intervals)
@@ -158,3 +194,4 @@ else:
         eval_view.version_section(detail.sha, detail.model_ref)
         events_section(detail)
         solve_section(detail)
+        link.write()

@@ -8,6 +8,9 @@ an emoji or a favicon from elsewhere (e2e_support.walk says exactly what it chec
 The story: open the overview, look through the history, compare the live version with a candidate, promote the
 candidate through the confirmation dialog, see it live on the overview and in the audit log, roll back.
 A screenshot of every step goes to test-artifacts/screenshots/ (git-ignored) for a person to look at.
+
+Deep links: a URL with parameters opens Retention, Promote and Version on the view it names; a filter changed in
+the page is in the URL and survives a reload; a value a page cannot use is ignored with a notice.
 """
 
 from __future__ import annotations
@@ -241,3 +244,120 @@ def test_every_page_on_an_empty_registry_looks_right(tmp_path, tmp_path_factory)
         problems = walk(base_url, views, folder)
     assert not problems, "\n".join(problems)
     assert len(list(folder.glob("*.png"))) == len(views) * len(WIDTHS)
+
+
+# --- deep links ----------------------------------------------------------------------------------------------
+
+def url_params(page) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(page.url).query))
+
+
+def selectbox_shows(page, label: str) -> str:
+    return page.get_by_role("combobox", name=label, exact=True).input_value()
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the select box labelled ``label``, as a person does: open it, click the option.
+    A table that finishes drawing can close a list just opened, so opening is tried again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_role("combobox", name=label, exact=True)
+    choice = page.get_by_role("listbox").get_by_role("option").filter(has_text=option).first
+    for attempt in range(3):
+        if box.get_attribute("aria-expanded") != "true":
+            page.get_by_role("group").filter(has=box).get_by_role("button", name="Open").click()
+        try:
+            choice.click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    settle(page)
+
+
+def wait_for_param(page, name: str, value: str) -> None:
+    page.wait_for_function("([name, value]) => new URLSearchParams(location.search).get(name) === value",
+                           arg=[name, value], timeout=TIMEOUT_MS)
+
+
+@pytest.mark.e2e
+def test_deep_links_open_the_view_they_name_and_survive_a_reload(tmp_path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.fail("chromium not found: install it (apt-get install -y chromium) or set CHROMIUM_PATH")
+    url = f"sqlite:///{tmp_path / 'sample.db'}"
+    engine = open_registry(url)
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    with unit_of_work(engine) as session:
+        live = queries.live_now(session)
+    engine.dispose()
+
+    def shown_filter(name: str):  # Retention's "Show" control: a radio group
+        return page.get_by_role("radio", name=name, exact=True)
+    with streamlit_server({"VIBEDASH_DB_URL": url, "VIBEDASH_ACTOR": "e2e-links"}, tmp_path / "streamlit.log") \
+            as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(TIMEOUT_MS)
+
+            # Retention: the link's filter and chart axes are what the page opens with.
+            page.goto(f"{base_url}/retention?show=prune&x=gpqa_diamond")
+            settle(page)
+            expect(shown_filter("prune")).to_be_checked()
+            assert "GPQA-D" in selectbox_shows(page, "Across")
+            table = page.get_by_test_id("stDataFrame").first
+            cells = grid_cells(table)
+            assert "prune" in cells and "keep" not in cells
+            # Another filter: the URL follows, and a reload keeps it.
+            shown_filter("keep").click()
+            settle(page)
+            wait_for_param(page, "show", "keep")
+            assert url_params(page) == {"show": "keep", "x": "gpqa_diamond"}
+            page.reload()
+            settle(page)
+            expect(shown_filter("keep")).to_be_checked()
+            assert url_params(page) == {"show": "keep", "x": "gpqa_diamond"}
+            screenshot(page, "deep-link-retention")
+
+            # A value the page cannot show: a quiet notice, the default view, no exception.
+            page.goto(f"{base_url}/retention?show=everything")
+            settle(page)
+            expect(page.get_by_text("Ignored from the link")).to_be_visible()
+            expect(shown_filter("all")).to_be_checked()
+            assert page.get_by_test_id("stException").count() == 0
+            assert "show" not in url_params(page)
+
+            # Promote: the audit log's filters from the link; another one chosen; a reload keeps both.
+            page.goto(f"{base_url}/promote?who=demo")
+            settle(page)
+            assert "demo" in selectbox_shows(page, "Who")
+            pick(page, "Action", "promote")
+            wait_for_param(page, "action", "promote")
+            page.reload()
+            settle(page)
+            assert "demo" in selectbox_shows(page, "Who") and "promote" in selectbox_shows(page, "Action")
+            assert url_params(page) == {"who": "demo", "action": "promote"}
+            log = grid_cells(page.get_by_test_id("stDataFrame").last)
+            assert "promote" in log and "demo" in log and "sync" not in log
+            screenshot(page, "deep-link-promote")
+
+            # Version: the open per-problem tab is in the URL.
+            page.goto(f"{base_url}/version?commit={live.sha}&problems=hmmt25")
+            settle(page)
+            expect(page.get_by_role("tab", name="HMMT25", exact=True).first).to_have_attribute("aria-selected", "true")
+            page.get_by_role("tab", name="AIME25", exact=True).first.click()
+            settle(page)
+            wait_for_param(page, "problems", "aime25")
+            assert url_params(page)["commit"] == live.sha
+
+            # Leaving a page leaves its parameters behind.
+            go_to(page, "History")
+            assert url_params(page) == {}
+        finally:
+            browser.close()

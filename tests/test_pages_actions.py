@@ -158,7 +158,9 @@ def test_a_link_with_commit_offers_that_candidate(open_page: OpenPage, netlify: 
     assert at.subheader[0].value.startswith(f"candidate {failing.sha[:7]} → ")
 
     at = open_page(frame.PROMOTE, query_params={"commit": "0123456"})
-    assert any("0123456 is not a candidate" in caption for caption in texts(at.caption))
+    assert any("commit=0123456 (not a candidate" in caption for caption in texts(at.caption))
+    assert at.selectbox(key="promote_candidate").value == preferred_candidate(
+        candidate_verdicts(registry_env, DEFAULT_POLICY)).deploy_id and "commit" not in at.query_params
 
 
 def test_promote_dialog_publishes_locks_and_audits(open_page: OpenPage, netlify: Netlify, registry_env: Engine) -> None:

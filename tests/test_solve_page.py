@@ -244,3 +244,50 @@ def test_imported_problems_can_be_picked_and_bad_files_are_explained(registry_ur
     assert [e.value for e in app.error] == [
         "bad.jsonl line 1: not valid JSON (Expecting property name enclosed in double quotes); "
         "write one JSON object per line"]
+
+
+def url(app: AppTest) -> dict[str, str]:
+    return {name: (value[-1] if isinstance(value, list) else value) for name, value in app.query_params.items()}
+
+
+def test_deep_link_sets_the_settings_and_the_url_follows_every_choice(registry_url):
+    app = page(a=SHA_B[:7], b="none", problem="math-02", mode="vote", k="4", tokens="512", temperature="0.2",
+               seed="7", budget="256", cap="64")
+    assert (app.selectbox(key="solve_a").value, app.selectbox(key="solve_b").value) == (SHA_B, "")
+    assert app.radio(key="solve_mode").value == "vote" and app.number_input(key="solve_k").value == 4
+    assert app.number_input(key="solve_max_tokens").value == 512
+    assert app.number_input(key="solve_temperature").value == 0.2 and app.number_input(key="solve_seed").value == 7
+    assert app.toggle(key="solve_budget_on").value is True
+    assert (app.number_input(key="solve_budget").value, app.number_input(key="solve_answer_cap").value) == (256, 64)
+    assert url(app) == {"a": SHA_B[:12], "b": "none", "problem": "math-02", "mode": "vote", "k": "4",
+                        "tokens": "512", "temperature": "0.2", "seed": "7", "budget": "256", "cap": "64"}
+
+    app.toggle(key="solve_budget_on").set_value(False).run()
+    app.number_input(key="solve_max_tokens").set_value(2048).run()
+    app.radio(key="solve_source").set_value("Free text").run()
+    assert not app.exception
+    shown = url(app)
+    assert "budget" not in shown and shown["tokens"] == "2048" and shown["question"] == "free"
+
+
+def test_a_plain_solve_page_has_a_plain_url(registry_url):
+    app = page()
+    assert url(app) == {}  # the newest runnable versions and the first problem are what a plain link opens
+
+
+def test_a_second_link_in_the_same_session_is_followed(registry_url):
+    app = page(a=SHA_A[:7])
+    assert app.selectbox(key="solve_a").value == SHA_A
+    app.query_params["a"] = SHA_B[:7]  # the version page's "Solve with it" for another version, same session
+    app.run()
+    assert app.selectbox(key="solve_a").value == SHA_B
+
+
+def test_a_link_with_values_the_page_cannot_use_says_so(registry_url):
+    app = page(a="ffff", tokens="lots", temperature="9", problem="math-99", k="1")
+    notice = " ".join(c.value for c in app.caption if "Ignored from the link" in c.value).replace("\\", "")
+    for part in ("a=ffff (not a version in the registry)", "tokens=lots (not a whole number)",
+                 "temperature=9 (not between 0 and 2)", "problem=math-99 (not a problem on offer)"):
+        assert part in notice
+    assert app.number_input(key="solve_max_tokens").value == 4096
+    assert not {"a", "tokens", "temperature", "problem", "k"} & set(url(app))

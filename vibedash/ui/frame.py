@@ -120,14 +120,6 @@ def empty_state(message: str, *, icon: str = ":material/info:") -> None:
     st.info(message, icon=icon)
 
 
-def own_query_params(*names: str) -> None:
-    """Drop query parameters this page does not read (``?commit=`` left over from the version page), so the URL
-    is always a deep link to what the page shows."""
-    for name in list(st.query_params):
-        if name not in names:
-            del st.query_params[name]
-
-
 def version_url(sha: str) -> str:
     """A relative link to the version page for a table cell (table cells take URLs, not pages)."""
     return f"{VERSION_URL_PATH}?commit={sha}"

@@ -237,25 +237,6 @@ def per_problem_table(per_problem: Mapping[str, tuple[int, int]]) -> Table:
                                                                      max_value=1.0)})
 
 
-def solve_runs_table(runs: Sequence[Mapping[str, Any]]) -> Table:
-    records = [{
-        "when": r["created_at"],
-        "problem": r["problem"],
-        "mode": r["mode"],
-        "answer": r["answer"] or "",
-        "grade": (f"{fmt.PASS_MARK} correct" if r["correct"]
-                  else f"{fmt.FAIL_MARK} wrong" if r["correct"] is False else "not graded"),
-        "first token": fmt.duration(r["time_to_first_token_s"]),
-        "tokens": r["tokens"],
-        "tok/s": r["tokens_per_second"],
-        "backend": r["backend"] + (f" · {r['device']}" if r.get("device") else ""),
-        "stopped": "stopped" if r["stopped"] else "",
-    } for r in runs]
-    columns = ["when", "problem", "mode", "answer", "grade", "first token", "tokens", "tok/s", "backend", "stopped"]
-    return Table(pd.DataFrame.from_records(records, columns=columns),
-                 {"when": _time_column("when"), "tok/s": st.column_config.NumberColumn("tok/s", format="%.0f")})
-
-
 # --- comparing --------------------------------------------------------------------------------------------
 
 def comparison_table(comparison: Comparison) -> Table:
