@@ -22,15 +22,15 @@ from vibedash.actions.retention_apply import apply_plan, current_plan
 from vibedash.config import Settings
 from vibedash.decisions.benchmarks import display_name
 from vibedash.decisions.policies import policy_source, retention_policy
-from vibedash.decisions.retention import Decision, RetentionPlan, RetentionPolicy
+from vibedash.decisions.retention import Decision, PlanView, RetentionPolicy
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry.action_queries import (
     PinnedDeploy,
-    decisions_shown,
+    decisions_page,
     pin_choices,
     pinned_deploys,
     plan_benchmarks,
-    prune_ids,
+    plan_token,
     version_points,
 )
 from vibedash.ui import auth, deeplink, dialogs, frame, state, tables
@@ -40,7 +40,7 @@ PENDING_APPLY = "pending_apply"
 SHOW_CHOICES = ("all", "keep", "prune", "expired")
 KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # kept in the theme's primary colour
 LEAD_BENCHMARK = "aime25"
-TABLE_ROWS = 500  # deploys per page of the plan's table
+TABLE_ROWS = 100  # deploys per page of the plan's table (a page a person reads; the History page shows 50)
 PIN_CHOICES = 500  # deploys offered to pin (pruned first); the CLI's `pin` takes any
 SHOW_KEY, PAGE_KEY, X_KEY, Y_KEY = "retention_show", "retention_page", "retention_x", "retention_y"
 KEEP = "session"  # the view survives a visit to another page and back, as History's filters do
@@ -63,9 +63,9 @@ class Context:
 
 # --- cached reads (state.refresh() after an action drops them) --------------------------------------------
 
-def load_plan(db_url: str, policy_key: str, _policy: RetentionPolicy) -> RetentionPlan:
+def load_plan(db_url: str, policy_key: str, _policy: RetentionPolicy) -> PlanView:
     # Not st.cache_data: current_plan already keeps the plan per registry generation and policy, exact after
-    # any change, and st.cache_data would pickle a plan of a million decisions on every rerun.
+    # any change (its counts and verdicts in memory, its decisions read a page at a time).
     with st.spinner("Planning retention…", show_time=True):
         return current_plan(state.engine(), state.settings(), policy=_policy)
 
@@ -105,7 +105,7 @@ def decisions_table(decisions: Sequence[Decision], benchmarks: list[str]) -> tab
     return tables.Table(pd.DataFrame.from_records(rows, columns=columns), config)
 
 
-def frontier_chart(plan: RetentionPlan, x: str, y: str) -> alt.LayerChart | None:
+def frontier_chart(plan: PlanView, x: str, y: str) -> alt.LayerChart | None:
     """Kept and pruned versions across two benchmarks, the Pareto frontier of the two as a dashed staircase."""
     points = version_points(plan, x, y)
     if not points:
@@ -145,30 +145,35 @@ def unpin_label(pin: PinnedDeploy) -> str:
 
 # --- the apply dialog -----------------------------------------------------------------------------------------
 
-def apply_dialog(ctx: Context, shown_ids: list[str]) -> None:
-    # Recomputed here, not cached: what this dialog lists is exactly what its button deletes.
+def apply_dialog(ctx: Context, shown_token: tuple) -> None:
+    # The plan of the registry as it is now (a new plan after any change): what this dialog lists is exactly
+    # what its button deletes.
     fresh = current_plan(ctx.engine, ctx.settings, policy=ctx.policy)
-    prune = fresh.prune
-    ids = [d.netlify_id for d in prune]
-    if not prune:
+    count = fresh.count("prune")
+    prune = decisions_page(fresh, "prune", 1, TABLE_ROWS)
+    token = plan_token(fresh)
+    if not count:
         st.info("Nothing to prune any more: the plan keeps every deploy.")
         dialogs.cancel_button(PENDING_APPLY, label="Close")
         return
-    st.markdown(f"These **{len(prune)} deploys** will be deleted on Netlify, one audited action each. Their "
+    st.markdown(f"These **{count} deploys** will be deleted on Netlify, one audited action each. Their "
                 "versions, scores and history stay in the registry (marked expired); a deleted deploy cannot be "
                 "restored on Netlify.")
     listed = decisions_table(prune, [])
     listed.frame = listed.frame.drop(columns=["action", "for"])
     tables.show(listed, key="apply_list", height=min(400, 38 + 35 * len(prune)))
+    if count > len(prune):
+        st.caption(f"The first {len(prune):,} of {count:,}, newest first; the Plan's table (Show: prune) lists "
+                   "them all.")
     for warning in fresh.warnings:
         st.warning(fmt.benchmark_words(warning), icon=":material/warning:")
-    changed = ids != list(shown_ids)
+    changed = token != tuple(shown_token)
     if changed:
         # Someone pinned, synced or promoted since the list was shown: confirm the new list, not the old one.
-        st.session_state[PENDING_APPLY] = ids
+        st.session_state[PENDING_APPLY] = token
         st.warning("The plan changed since this dialog opened; review the list above and confirm again.")
     with st.container(horizontal=True):
-        clicked = st.button(f"Delete {len(prune)} deploys", type="primary", key="apply_confirm")
+        clicked = st.button(f"Delete {count} deploys", type="primary", key="apply_confirm")
         dialogs.cancel_button(PENDING_APPLY)
     if not clicked or changed:
         return
@@ -194,7 +199,7 @@ def policy_section(ctx: Context) -> None:
     st.markdown("\n".join(f"- {fmt.benchmark_words(line)}" for line in ctx.policy.describe()))
 
 
-def plan_section(ctx: Context, plan: RetentionPlan) -> None:
+def plan_section(ctx: Context, plan: PlanView) -> None:
     st.subheader("Plan")
     summary = plan.summary()
     keep_col, prune_col, expired_col, apply_col = st.columns([1, 1, 1, 2], vertical_alignment="center")
@@ -205,7 +210,7 @@ def plan_section(ctx: Context, plan: RetentionPlan) -> None:
     if auth.may(auth.Action.RETENTION):
         apply_col.button(f"Apply… (delete {summary['prune']} deploys)", type="primary", key="apply_open",
                          disabled=bool(apply_problem), help=apply_problem or "Review the deploys to delete, then "
-                         "confirm.", on_click=dialogs.request, args=(PENDING_APPLY, prune_ids(plan)))
+                         "confirm.", on_click=dialogs.request, args=(PENDING_APPLY, plan_token(plan)))
     st.markdown(summary["text"][0].upper() + summary["text"][1:] + ".")
     if ctx.netlify_problem:
         st.info(f"Applying the plan is disabled. {ctx.netlify_problem}", icon=":material/link_off:")
@@ -213,7 +218,7 @@ def plan_section(ctx: Context, plan: RetentionPlan) -> None:
         st.warning(fmt.benchmark_words(warning), icon=":material/warning:")
 
 
-def chart_section(ctx: Context, plan: RetentionPlan, benchmarks: list[str]) -> None:
+def chart_section(ctx: Context, plan: PlanView, benchmarks: list[str]) -> None:
     st.subheader("Kept and pruned versions")
     if len(benchmarks) < 2:
         frame.empty_state("The chart needs two benchmarks with scores.")
@@ -235,27 +240,28 @@ def chart_section(ctx: Context, plan: RetentionPlan, benchmarks: list[str]) -> N
                f"staircase: the Pareto frontier of these two benchmarks; the plan's own frontier spans {spans}.")
 
 
-def decisions_section(plan: RetentionPlan, benchmarks: list[str]) -> None:
+def decisions_section(plan: PlanView, benchmarks: list[str]) -> None:
     st.subheader("Every deploy")
-    if not plan.decisions:
+    if not plan.count("all"):
         frame.empty_state("No deploys in the registry yet: sync from Netlify (Settings) or load the sample registry "
                           "(Overview). The plan lists every deploy once there are some.")
         return
     show = st.segmented_control("Show", SHOW_CHOICES, key=SHOW_KEY, persist_state=KEEP,
                                 on_change=first_page) or "all"
-    shown = decisions_shown(plan, show)
-    if not shown:
+    shown_count = plan.count(show)
+    if not shown_count:
         frame.empty_state(f"No deploy is marked {show}." if show != "expired" else "No deploy has expired.")
         return
-    # A page of rows at a time: a table of a million deploys is neither readable nor quick to draw.
-    pages = max(1, -(-len(shown) // TABLE_ROWS))
+    # A page of rows at a time, read from the registry: a table of a million deploys is neither readable nor
+    # quick to draw.
+    pages = max(1, -(-shown_count // TABLE_ROWS))
     if st.session_state.get(PAGE_KEY, 1) > pages:  # the plan shrank, or another filter, since the page was chosen
         st.session_state[PAGE_KEY] = pages
     page = 1
     if pages > 1:
         page = int(st.number_input(f"Page (of {pages:,}, {TABLE_ROWS} deploys each)", min_value=1, max_value=pages,
                                    step=1, key=PAGE_KEY, persist_state=KEEP))
-    tables.show(decisions_table(shown[(page - 1) * TABLE_ROWS: page * TABLE_ROWS], benchmarks), key="retention_plan")
+    tables.show(decisions_table(decisions_page(plan, show, page, TABLE_ROWS), benchmarks), key="retention_plan")
 
 
 def first_page() -> None:
@@ -269,10 +275,10 @@ def preferred_axes(policy: RetentionPolicy, benchmarks: list[str]) -> list[str]:
                                *([LEAD_BENCHMARK] if LEAD_BENCHMARK in benchmarks else []), *benchmarks]))
 
 
-def deep_link(policy: RetentionPolicy, plan: RetentionPlan, benchmarks: list[str]) -> deeplink.DeepLink:
+def deep_link(policy: RetentionPolicy, plan: PlanView, benchmarks: list[str]) -> deeplink.DeepLink:
     """What the URL keeps: the table's filter and page, the chart's two benchmarks."""
     params = [deeplink.choice("show", SHOW_KEY, SHOW_CHOICES, what="one of", listed=True),
-              deeplink.page_number("page", PAGE_KEY, max(1, -(-len(plan.decisions) // TABLE_ROWS)))]
+              deeplink.page_number("page", PAGE_KEY, max(1, -(-plan.count("all") // TABLE_ROWS)))]
     if len(benchmarks) >= 2:
         preferred = preferred_axes(policy, benchmarks)
         params += [deeplink.choice("x", X_KEY, benchmarks, preferred[0], what="a benchmark with scores"),
@@ -281,7 +287,7 @@ def deep_link(policy: RetentionPolicy, plan: RetentionPlan, benchmarks: list[str
     return deeplink.DeepLink(frame.RETENTION, *params)
 
 
-def pins_section(ctx: Context, plan: RetentionPlan) -> None:
+def pins_section(ctx: Context, plan: PlanView) -> None:
     st.subheader("Pins")
     st.caption("A pinned deploy is always kept, whatever the policy says. Pins are local to the registry and "
                "audited.")
@@ -291,7 +297,7 @@ def pins_section(ctx: Context, plan: RetentionPlan) -> None:
     with pin_col:
         # Pruned deploys first: those are the ones a pin saves.
         pinnable = pin_choices(plan, frozenset(pinned_ids), PIN_CHOICES)
-        if not pinnable and not any(d.action != "expired" for d in plan.decisions):
+        if not pinnable and not (plan.count("keep") or plan.count("prune")):
             st.caption("No deploy to pin yet: pins apply to deploys still on Netlify.")
         elif not pinnable:
             st.caption("Every deploy still on Netlify is pinned.")

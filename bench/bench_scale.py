@@ -189,8 +189,29 @@ def schema_head() -> str:
     return ScriptDirectory(str(REPO / "migrations")).get_current_head() or "none"
 
 
+def schema_fingerprint() -> str:
+    """A short hash of what a built registry depends on: the whole revision chain (ids and their parents, so a
+    branch whose 0007 had another history differs), every table, column and index the models declare, and the
+    generator's own source. A registry is reused only when all of these match, never on the head id alone."""
+    import hashlib
+
+    from alembic.script import ScriptDirectory
+
+    from vibedash.registry.models import Base
+
+    chain = sorted(f"{r.revision}<{r.down_revision}" for r in ScriptDirectory(str(REPO / "migrations")).walk_revisions())
+    tables = []
+    for table in sorted(Base.metadata.tables.values(), key=lambda t: t.name):
+        columns = ",".join(sorted(f"{c.name}:{c.type}" for c in table.columns))
+        indexes = ",".join(sorted(f"{i.name}({','.join(c.name for c in i.columns)})" for i in table.indexes))
+        tables.append(f"{table.name}[{columns}][{indexes}]")
+    digest = hashlib.sha256("\n".join([*chain, *tables]).encode())
+    digest.update((REPO / "bench" / "scale_data.py").read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def registry_for(workdir: Path, name: str, shape: Shape, rebuild: bool) -> Path:
-    path = workdir / f"{name}-{shape.label}-rev{schema_head()}.db"
+    path = workdir / f"{name}-{shape.label}-rev{schema_head()}-{schema_fingerprint()}.db"
     marker = Path(f"{path}.built")
     if path.exists() and marker.exists() and not rebuild:
         print(f"  {name}: reusing {path.name}", flush=True)
@@ -282,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or any(p not in PAGE_NAMES for p in pages):
         parser.error(f"sizes are {', '.join(shapes)}; pages are {', '.join(PAGE_NAMES)}")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    print(f"registries in {args.workdir} (schema {schema_head()}):", flush=True)
+    print(f"registries in {args.workdir} (schema {schema_head()}, fingerprint {schema_fingerprint()}):", flush=True)
     dbs = {size: registry_for(args.workdir, size, shapes[size], args.rebuild) for size in sizes}
 
     results: dict[str, dict[str, dict]] = {page: {} for page in pages}

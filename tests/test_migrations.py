@@ -121,3 +121,39 @@ def test_unopenable_urls_say_what_to_do(tmp_path: Path) -> None:
     not_a_db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(DatabaseError, match="cannot open database"):
         open_registry(f"sqlite:///{not_a_db}")
+
+
+# --- opening without Alembic ----------------------------------------------------------------------------------
+
+def test_the_head_read_from_the_revision_files_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from vibedash.registry.db import MIGRATIONS_DIR, code_head_revision
+
+    assert code_head_revision() == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def test_opening_a_registry_at_head_does_not_load_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    open_registry(url).dispose()  # created and migrated (Alembic loaded here, in this process)
+    probe = ("import sys; from vibedash.registry.db import open_registry; open_registry(sys.argv[1]).dispose(); "
+             "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))")
+    done = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_registry_behind_head_is_still_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = open_registry(url)
+    command.downgrade(alembic_config(engine), "-1")
+    engine.dispose()
+    engine = open_registry(url)
+    try:
+        current, head = schema_revisions(engine)
+        assert current == head
+    finally:
+        engine.dispose()

@@ -102,3 +102,26 @@ def test_upsert_deploy_links_the_version_by_commit_and_rejects_bad_ids(engine) -
         assert registry.find_deploy(session, A).state == "error"
         with pytest.raises(registry.RegistryError, match="not a Netlify deploy id"):
             registry.upsert_deploy(session, "../../etc")
+
+
+def test_two_imports_into_a_version_made_in_the_same_transaction_replace_and_demote(engine) -> None:
+    from vibedash.importers.base import ParsedResult
+
+    with unit_of_work(engine) as session:
+        version = registry.record_version(session, "ab" * 20, branch="main")
+        registry.import_results(session, version, [ParsedResult(benchmark="aime25", score=60.0, source_format="t")])
+        registry.import_results(session, version, [ParsedResult(benchmark="aime25", score=61.0, source_format="t"),
+                                                   ParsedResult(benchmark="aime25", metric="avg@n", score=59.0,
+                                                                source_format="t")])
+    with unit_of_work(engine) as session:
+        rows = session.scalars(select(BenchmarkResult).where(BenchmarkResult.version_id == version.id)).all()
+        by_metric = {r.metric: (r.score, r.is_primary) for r in rows}
+    assert len(rows) == 2  # the first pass@1 was replaced, not kept beside the new one
+    assert by_metric == {"pass@1": (61.0, True), "avg@n": (59.0, False)}
+    with unit_of_work(engine) as session:  # a later transaction reads what is there
+        version = registry.find_version(session, "ab" * 20)
+        registry.import_results(session, version, [ParsedResult(benchmark="aime25", score=62.0, source_format="t")])
+    with unit_of_work(engine) as session:
+        rows = session.scalars(select(BenchmarkResult).where(BenchmarkResult.version_id == version.id)).all()
+        assert sorted((r.metric, r.score, r.is_primary) for r in rows) == [("avg@n", 59.0, False),
+                                                                            ("pass@1", 62.0, True)]

@@ -31,11 +31,10 @@ from vibedash.decisions.gate import policy_from_strings
 from vibedash.decisions.retention import (
     DEFAULT_RETENTION_POLICY,
     RetentionPolicy,
-    _dominates,
-    _Version,
     plan_retention,
     skyline,
 )
+from vibedash.decisions.retention_versions import score_matrix
 from vibedash.netlify.sync import sync_site
 from vibedash.registry import action_queries, generation, queries
 from vibedash.registry import records as registry
@@ -47,6 +46,7 @@ from vibedash.registry.db import (
     unit_of_work,
 )
 from vibedash.registry.demo import DEMO_SITE_ID, build_demo, load_sample_registry
+from vibedash.registry.models import Event
 
 PASSING = policy_from_strings(["aime25 >= 0"])
 STRICT = policy_from_strings(["aime25 >= 74"])
@@ -118,6 +118,55 @@ def test_a_rolled_back_write_leaves_the_generation_and_its_cached_facts_alone(en
     assert current_generation(engine) == before
     assert facts(engine)["counts"] == cached_counts
     assert_caches_agree(engine)
+
+
+def state_generation(engine) -> int:
+    with unit_of_work(engine) as session:
+        return generation.current(session, "state")[1]
+
+
+def test_a_transaction_bumps_once_and_audit_lines_leave_the_state_generation_alone(engine) -> None:
+    start, state = current_generation(engine), state_generation(engine)
+    with unit_of_work(engine) as session:
+        for i in range(3):
+            registry.record_version(session, f"{i}" * 40, branch="main")
+    assert (current_generation(engine), state_generation(engine)) == (start + 1, state + 1)
+    record_event(engine, kind="note", actor="tester", reason="an audit line only")
+    assert (current_generation(engine), state_generation(engine)) == (start + 2, state + 1)
+    with unit_of_work(engine) as session:  # an audit line first, then the registry: both counters move
+        session.add(Event(kind="note", actor="tester", status="succeeded"))
+        session.flush()
+        registry.record_version(session, "d" * 40, branch="main")
+    assert (current_generation(engine), state_generation(engine)) == (start + 3, state + 2)
+
+
+def test_a_write_in_a_rolled_back_savepoint_does_not_swallow_the_next_bump(engine) -> None:
+    start = state_generation(engine)
+    with unit_of_work(engine) as session:
+        savepoint = session.begin_nested()
+        registry.record_version(session, "e" * 40, branch="main")
+        savepoint.rollback()
+        registry.record_version(session, "f" * 40, branch="main")
+    assert state_generation(engine) == start + 1
+
+
+def test_the_best_candidate_survives_audit_lines_and_follows_every_other_write(demo) -> None:
+    lead_of = queries.lead_benchmark
+
+    def best():
+        with unit_of_work(demo) as session:
+            return queries.best_candidate(session, PASSING, lead_of(session))
+
+    first = best()
+    hits = generation.CACHE.hits
+    record_event(demo, kind="note", actor="tester", reason="an audit line only")
+    assert best() == first and generation.CACHE.hits > hits  # read, not recomputed
+    assert_caches_agree(demo)
+    with unit_of_work(demo) as session:  # a write the choice reads: recomputed, and right
+        registry.import_results(session, registry.find_version(session, first.sha), [])
+        registry.upsert_deploy(session, first.deploy_id, state="error")
+    assert best() != first
+    assert_caches_agree(demo)
 
 
 def test_core_bulk_writes_bump_it_too(engine) -> None:
@@ -281,14 +330,16 @@ def test_a_cached_plan_is_recomputed_once_a_deploy_leaves_its_grace_period(engin
     assert replanned.decisions == plan_retention(facts_now, policy, later).decisions
 
 
-def _versions(points: list[tuple[float | None, ...]]) -> list[_Version]:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    out = []
-    for i, scores in enumerate(points):
-        out.append(_Version(key=f"sha:{i:02d}", sha=f"{i:02d}" + "0" * 38, deploys=[],
-                            scores={f"b{j}": s for j, s in enumerate(scores) if s is not None},
-                            gate_passed=None, appeared_at=now + timedelta(minutes=i), representative=None))
-    return out
+def _dominates(a: dict[str, float], b: dict[str, float], chosen: tuple[str, ...]) -> bool:
+    """The definition: at least as good on every chosen benchmark and better on one; missing is worse than any."""
+    better = False
+    for bench in chosen:
+        sa, sb = a.get(bench), b.get(bench)
+        if sb is not None and (sa is None or sa < sb):
+            return False
+        if sa is not None and (sb is None or sa > sb):
+            better = True
+    return better
 
 
 score_or_missing = st.one_of(st.none(), st.integers(0, 5).map(float))
@@ -297,15 +348,15 @@ score_or_missing = st.one_of(st.none(), st.integers(0, 5).map(float))
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(score_or_missing, score_or_missing, score_or_missing), max_size=40))
 def test_the_skyline_is_exactly_the_versions_no_other_dominates(points) -> None:
-    versions = [v for v in _versions(points) if v.scores]
     chosen = ("b0", "b1", "b2")
-    expected = {v.key for v in versions if not any(_dominates(o, v, chosen) for o in versions if o is not v)}
+    versions = [{f"b{j}": s for j, s in enumerate(row) if s is not None} for row in points]
+    versions = [v for v in versions if v]
+    expected = {i for i, v in enumerate(versions)
+                if not any(_dominates(o, v, chosen) for j, o in enumerate(versions) if j != i)}
     if not versions:
         return
-    from vibedash.decisions.retention import _score_matrix
-
-    found = {versions[i].key for i in skyline(_score_matrix(versions, chosen))}
-    assert found == expected
+    matrix = np.array([[v.get(b, np.nan) for b in chosen] for v in versions])
+    assert set(skyline(score_matrix(matrix)).tolist()) == expected
 
 
 @settings(max_examples=60, deadline=None)

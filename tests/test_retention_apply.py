@@ -46,11 +46,14 @@ def test_pin_keeps_a_deploy_and_both_pin_and_unpin_are_audited(demo) -> None:
 
 def test_apply_deletes_pruned_deploys_and_marks_them_expired(demo, sim, client) -> None:
     plan = current_plan(demo, load_settings(), policy=POLICY)
+    # a plan describes the registry as it was made: what it prunes, read before the deletes change the registry
+    planned = [d.netlify_id for d in plan.prune]
+    assert planned
     report = apply_plan(demo, client, DEMO_SITE_ID, plan, actor="t")
-    assert report.complete and sorted(report.deleted) == sorted(d.netlify_id for d in plan.prune)
-    for decision in plan.prune:
+    assert report.complete and sorted(report.deleted) == sorted(planned)
+    for netlify_id in planned:
         with pytest.raises(KeyError):
-            sim.deploy(decision.netlify_id)
+            sim.deploy(netlify_id)
     with unit_of_work(demo) as session:
         expired = session.scalars(select(Deploy).where(Deploy.expired_at.is_not(None))).all()
         assert {d.netlify_id for d in expired} == set(report.deleted)

@@ -22,10 +22,9 @@ from vibedash.actions.outcomes import (
 )
 from vibedash.config import Settings
 from vibedash.decisions.policies import retention_policy
-from vibedash.decisions.retention import RetentionPlan, RetentionPolicy
+from vibedash.decisions.retention import PlanView, RetentionPolicy
 from vibedash.netlify.client import NetlifyClient, NetlifyError
-from vibedash.registry import records as registry
-from vibedash.registry.action_queries import cached_plan
+from vibedash.registry.action_queries import registry_plan
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Event, utcnow
 
@@ -43,12 +42,11 @@ def gate_results(engine: Engine) -> dict[str, bool]:
 
 
 def current_plan(engine: Engine, settings: Settings, *, policy_path: str | None = None,
-                 policy: RetentionPolicy | None = None) -> RetentionPlan:
+                 policy: RetentionPolicy | None = None) -> PlanView:
+    """The plan of the whole registry under the policy in force, made once per registry generation (and grace
+    period), its decisions read a page at a time."""
     policy = policy or retention_policy(settings, policy_path)
-    with unit_of_work(engine) as session:
-        # once per registry generation and policy (and grace period), however often a page asks
-        return cached_plan(session, policy, utcnow(),
-                           lambda: registry.deploy_facts(session, gate_passed=gate_results(engine)))
+    return registry_plan(engine, policy, utcnow())
 
 
 @dataclass
@@ -79,7 +77,7 @@ class ApplyReport:
         return text
 
 
-def apply_plan(engine: Engine, client: NetlifyClient, site_id: str, plan: RetentionPlan, *, actor: str,
+def apply_plan(engine: Engine, client: NetlifyClient, site_id: str, plan: PlanView, *, actor: str,
                progress: Callable[[int, int, str], None] | None = None) -> ApplyReport:
     """Delete the plan's pruned deploys, each an audited action; stop at the first error.
 
@@ -87,7 +85,9 @@ def apply_plan(engine: Engine, client: NetlifyClient, site_id: str, plan: Retent
     what is still there.
     """
     report = ApplyReport()
-    targets = [d for d in plan.prune]
+    total = plan.count("prune")
+    # streamed: a plan may prune hundreds of thousands of deploys, read and decided a chunk at a time
+    targets = plan.iter_decisions("prune")
     try:
         live_now = read_live(client, site_id).live_id
     except NetlifyError as exc:
@@ -99,7 +99,7 @@ def apply_plan(engine: Engine, client: NetlifyClient, site_id: str, plan: Retent
         if decision.netlify_id == live_now:
             report.error = (f"{decision.netlify_id} is live on Netlify now but the plan prunes it: the registry "
                             "is behind, run `python -m vibedash sync` and plan again")
-            report.not_done = [d.netlify_id for d in targets[index - 1:]]
+            report.not_done = [decision.netlify_id, *(d.netlify_id for d in targets)]
             report.outcome = REFUSED
             break
         try:
@@ -107,10 +107,10 @@ def apply_plan(engine: Engine, client: NetlifyClient, site_id: str, plan: Retent
                           reason="retention: " + "; ".join(decision.reasons), live_deploy_id=live_now)
         except ActionError as exc:
             report.error = str(exc)
-            report.not_done = [d.netlify_id for d in targets[index - 1:]]
+            report.not_done = [decision.netlify_id, *(d.netlify_id for d in targets)]
             report.outcome = exc.outcome
             break
         report.deleted.append(decision.netlify_id)
         if progress:
-            progress(index, len(targets), decision.netlify_id)
+            progress(index, total, decision.netlify_id)
     return report

@@ -152,16 +152,16 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
     if args.json:
         from vibedash.cli.output import _dump_json
 
-        _dump_json({"summary": plan.summary(), "decisions": plan.to_rows()})
+        _dump_json({"summary": plan.summary(), "decisions": list(plan.iter_rows("all"))})
     else:
         from vibedash.cli.output import _print_table
 
-        rows = plan.to_rows() if args.all else [r for r in plan.to_rows() if r["action"] == "prune"]
+        rows = list(plan.iter_rows("all" if args.all else "prune"))
         _print_table(rows, ["sha", "netlify_id", "branch", "created_at", "action", "reasons"])
         print(plan.summary()["text"])
     if args.action == "plan":
         return EXIT_OK
-    if not plan.prune:
+    if not plan.count("prune"):
         print("nothing to prune")
         return EXIT_OK
     if not args.yes:
@@ -169,7 +169,7 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
             print("error: retention apply deletes deploys on Netlify: confirm with --yes (no terminal to ask)",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
-        answer = input(f"Delete {len(plan.prune)} deploys on Netlify? Type 'delete' to confirm: ")
+        answer = input(f"Delete {plan.count('prune')} deploys on Netlify? Type 'delete' to confirm: ")
         if answer.strip() != "delete":
             print("nothing deleted")
             return EXIT_FAILED
@@ -184,7 +184,10 @@ def cmd_retention(args: argparse.Namespace, settings: Settings, engine: Engine) 
     return report.exit_code
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, *, verb: str | None = None) -> None:
+    """Add these verbs to ``sub``. ``verb``: the one being run, when known; the solve parser (which loads the
+    inference engine's modules) is then built only for `solve` itself, a one-line entry standing in for it
+    otherwise (the verb list in --help names it all the same)."""
     def add(name: str, handler, help: str, needs_db: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.set_defaults(handler=handler, needs_db=needs_db)
@@ -232,11 +235,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="list kept deploys too, not only the pruned ones")
     p.add_argument("--json", action="store_true", help="machine-readable plan")
 
-    _add_solve(sub)
+    _add_solve(sub, lazy=verb is not None and verb != "solve")
     _add_netlify_sim(sub)
 
 
-def _add_solve(sub: argparse._SubParsersAction) -> None:
+SOLVE_HELP = "put one question to a version (or two side by side), stream, grade and log the answer"
+
+
+def _add_solve(sub: argparse._SubParsersAction, *, lazy: bool = False) -> None:
+    if lazy:
+        sub.add_parser("solve", help=SOLVE_HELP, add_help=False)
+        return
     from vibedash.solve import command as solve_command
 
     solve_command.add_parser(sub)

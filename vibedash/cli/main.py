@@ -316,7 +316,8 @@ def cmd_settings(args: argparse.Namespace, settings: Settings, engine: Engine | 
 
 # --- parser -----------------------------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; ``verb`` (the verb being run, when known) lets verbs with heavy parsers skip them."""
     parser = argparse.ArgumentParser(
         prog="python -m vibedash",
         description="vibedash: the registry of model versions, their Netlify deploys and benchmark results.")
@@ -387,21 +388,32 @@ def build_parser() -> argparse.ArgumentParser:
             "from (secrets shown only as set or not set).", needs_db=False)
     p.add_argument("--json", action="store_true")
 
-    _add_optional_commands(sub)
+    _add_optional_commands(sub, verb)
     return parser
 
 
-def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
+def _add_optional_commands(sub: argparse._SubParsersAction, verb: str | None = None) -> None:
     """Commands that live in their own modules register themselves here."""
     from vibedash.cli import commands, eval_commands, maintenance
 
-    commands.register(sub)
+    commands.register(sub, verb=verb)
     maintenance.register(sub)
     eval_commands.register(sub)
 
 
+def _verb_of(argv: Sequence[str]) -> str | None:
+    """The verb a command line runs (the first word that is neither an option nor --db's value), if plain."""
+    previous = None
+    for word in argv:
+        if not word.startswith("-") and previous != "--db":
+            return word
+        previous = word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_verb_of(argv))
     args, extra = parser.parse_known_args(argv)
     if args.command == "netlify-sim":  # its options belong to the simulator's own parser
         args.sim_args = extra + args.sim_args

@@ -21,6 +21,7 @@ from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.gate import Policy, Verdict, evaluate
 from vibedash.decisions.retention import (
     Decision,
+    PlanView,
     RetentionPlan,
     RetentionPolicy,
     grace_ends,
@@ -56,7 +57,7 @@ def candidate_verdicts(engine: Engine, policy: Policy, *, limit: int = 20) -> li
     with unit_of_work(engine) as session:
         # once per registry generation and policy: every write bumps the generation
         return cached(session, "candidate_verdicts", (policy_fingerprint(policy), limit),
-                      lambda: _candidate_verdicts(session, policy, limit))
+                      lambda: _candidate_verdicts(session, policy, limit), reads_audit_log=False)
 
 
 def _candidate_verdicts(session: Session, policy: Policy, limit: int) -> list[CandidateVerdict]:
@@ -192,92 +193,150 @@ def cached_plan(session: Session, policy: RetentionPolicy, now: datetime,
     return plan
 
 
-_VIEWS: OrderedDict[tuple, tuple[RetentionPlan, Any]] = OrderedDict()
+def registry_plan(engine: Engine, policy: RetentionPolicy, now: datetime) -> PlanView:
+    """The retention plan of the whole registry at ``now`` (:class:`RegistryPlan`: counts and verdicts in
+    memory, decisions read a page at a time), made once per registry generation and policy, and reused until a
+    deploy leaves its grace period."""
+    from vibedash.registry.retention_plan import RegistryPlan
+
+    def still_valid(plan: RegistryPlan) -> bool:
+        return plan.now <= now and (plan.valid_until is None or now < plan.valid_until)
+
+    with unit_of_work(engine) as session:
+        plan = cached(session, "registry_retention_plan", repr(policy), lambda: RegistryPlan(engine, policy, now),
+                      still_valid=still_valid, cache=PLANS)
+    return plan.bound_to(engine)
+
+
+_VIEWS: OrderedDict[tuple, tuple[PlanView, Any]] = OrderedDict()
 _VIEWS_SIZE = 16
 
 
-def _per_plan(plan: RetentionPlan, key: tuple, compute: Callable[[], Any]) -> Any:
+def _per_plan(plan: PlanView, key: tuple, compute: Callable[[], Any]) -> Any:
     """What a page derives from one plan, derived once per plan object (the plan is immutable and cached)."""
-    full_key = (id(plan), *key)
+    identity = getattr(plan, "cache_identity", plan)  # copies of one plan bound to other engines share it
+    full_key = (id(identity), *key)
     hit = _VIEWS.get(full_key)
-    if hit is not None and hit[0] is plan:
+    if hit is not None and hit[0] is identity:
         return hit[1]
     value = compute()
-    _VIEWS[full_key] = (plan, value)  # holding the plan keeps its id from being reused while cached
+    _VIEWS[full_key] = (identity, value)  # holding it keeps its id from being reused while cached
     while len(_VIEWS) > _VIEWS_SIZE:
         _VIEWS.popitem(last=False)
     return value
 
 
-def decisions_shown(plan: RetentionPlan, action: str) -> tuple[Decision, ...]:
-    """The plan's decisions with ``action`` ("all" for every one), in the plan's order; derived once per plan."""
-    if action == "all":
-        return plan.decisions
-    return _per_plan(plan, ("action", action), lambda: tuple(d for d in plan.decisions if d.action == action))
+def decisions_page(plan: PlanView, action: str, page: int, size: int) -> list[Decision]:
+    """Page ``page`` (from 1) of the plan's decisions with ``action`` ("all" for every one), ``size`` a page;
+    read once per plan and page."""
+    start = (max(1, page) - 1) * size
+    return list(_per_plan(plan, ("page", action, start, size), lambda: tuple(plan.page(action, start, start + size))))
 
 
-def prune_ids(plan: RetentionPlan) -> list[str]:
-    """The Netlify ids the plan would delete, in the plan's order."""
-    return list(_per_plan(plan, ("prune ids",), lambda: tuple(d.netlify_id for d in plan.decisions
-                                                               if d.action == "prune")))
+def decisions_shown(plan: PlanView, action: str) -> tuple[Decision, ...]:
+    """Every decision with ``action`` (for small plans and tests; pages use :func:`decisions_page`)."""
+    return _per_plan(plan, ("action", action), lambda: tuple(plan.iter_decisions(action)))
 
 
-def pin_choices(plan: RetentionPlan, pinned: frozenset[str], limit: int) -> list[Decision]:
+def plan_token(plan: PlanView) -> tuple:
+    """What identifies the plan a person confirmed: its counts and the first deploys it prunes. A confirmation
+    dialog compares it with a fresh plan's, and asks again when they differ."""
+    summary = plan.summary()
+    first = tuple(d.netlify_id for d in decisions_page(plan, "prune", 1, 50))
+    return (summary["keep"], summary["prune"], summary["expired"], first)
+
+
+def prune_ids(plan: PlanView, limit: int | None = None) -> list[str]:
+    """The Netlify ids the plan would delete, in the plan's order (at most ``limit``)."""
+    if limit is not None:
+        return [d.netlify_id for d in decisions_page(plan, "prune", 1, limit)]
+    return [d.netlify_id for d in plan.iter_decisions("prune")]
+
+
+def pin_choices(plan: PlanView, pinned: frozenset[str], limit: int) -> list[Decision]:
     """Deploys still on Netlify and not pinned, pruned ones first (a pin saves those), at most ``limit``."""
     def choose() -> tuple[Decision, ...]:
-        open_ = (d for d in plan.decisions if d.action != "expired" and d.netlify_id not in pinned)
-        return tuple(sorted(open_, key=lambda d: d.action != "prune")[:limit])
+        out: list[Decision] = []
+        for action in ("prune", "keep"):
+            start = 0
+            while len(out) < limit:
+                page = plan.page(action, start, start + limit)
+                out += [d for d in page if d.action != "expired" and d.netlify_id not in pinned][:limit - len(out)]
+                if len(page) < limit:
+                    break
+                start += limit
+        return tuple(out)
 
     return list(_per_plan(plan, ("pin choices", pinned, limit), choose))
 
 
-def plan_benchmarks(plan: RetentionPlan) -> list[str]:
+def plan_benchmarks(plan: PlanView) -> list[str]:
     """Benchmarks with a score on any deploy the plan judges, in the order the dashboard shows them."""
-    return list(_per_plan(plan, ("benchmarks",), lambda: _plan_benchmarks(plan)))
-
-
-def _plan_benchmarks(plan: RetentionPlan) -> list[str]:
     from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS
 
-    present = {b for scores in {id(d.scores): d.scores for d in plan.decisions}.values() for b in scores}
     order = {b: i for i, b in enumerate(HEADLINE_BENCHMARKS)}
-    return sorted(present, key=lambda b: (order.get(b, len(order)), b))
+    return sorted(plan.benchmarks(), key=lambda b: (order.get(b, len(order)), b))
 
 
 CHART_POINTS = 2000
 
 
-def version_points(plan: RetentionPlan, x: str, y: str, *, limit: int | None = CHART_POINTS) -> list[VersionPoint]:
+def version_points(plan: PlanView, x: str, y: str, *, limit: int | None = CHART_POINTS) -> list[VersionPoint]:
     """Versions still on Netlify with scores on both benchmarks; the 2-D Pareto frontier of ``x``, ``y`` marked.
 
     The plan's own frontier spans the policy's benchmarks (often more than two), so the frontier drawn here
     is computed over the two chosen benchmarks only, among the versions that still have a deploy.
 
     A chart of a hundred thousand dots draws nothing a person can read and costs seconds: past ``limit``
-    points, every frontier and kept version stays and the pruned ones are thinned to the most recent
+    points, every frontier version stays, then the most recent kept ones, then the most recent pruned ones
     (None: no limit).
     """
     return list(_per_plan(plan, ("points", x, y, limit), lambda: _version_points(plan, x, y, limit)))
 
 
-def _version_points(plan: RetentionPlan, x: str, y: str, limit: int | None) -> list[VersionPoint]:
+def _version_points(plan: PlanView, x: str, y: str, limit: int | None) -> list[VersionPoint]:
+    from vibedash.registry.retention_plan import RegistryPlan
+
+    if isinstance(plan, RegistryPlan):
+        rows = plan.version_rows(x, y)  # newest first
+        frontier = pareto_frontier({sha: (x_, y_) for sha, _, x_, y_, _, _ in rows})
+        recency = {sha: rank for rank, (sha, *_) in enumerate(rows)}
+        index = {sha: i for sha, _, _, _, _, i in rows}
+        points = [VersionPoint(sha=sha, branch=branch, x=x_, y=y_, status="kept" if kept else "pruned",
+                               on_frontier=sha in frontier) for sha, branch, x_, y_, kept, _ in rows]
+        # words only for the points drawn: a chart shows at most ``limit`` of a hundred thousand versions
+        points = _thin(points, recency, limit)
+
+        def worded(p: VersionPoint) -> VersionPoint:
+            tags, reasons = plan.version_reasons(index[p.sha])
+            return VersionPoint(sha=p.sha, branch=p.branch, x=p.x, y=p.y, status=p.status,
+                                on_frontier=p.on_frontier, tags=tags, reasons=reasons)
+
+        return [worded(p) for p in points]
     points = _all_version_points(plan, x, y)
-    if limit is None or len(points) <= limit:
-        return points
-    must = [p for p in points if p.on_frontier or p.status == "kept"]
-    recency: dict[str, int] = {}
-    for rank, decision in enumerate(plan.decisions):  # newest deploy first
+    recency = {}
+    for rank, decision in enumerate(plan.iter_decisions("all")):  # newest deploy first
         if decision.sha is not None:
             recency.setdefault(decision.sha, rank)
-    pruned = sorted((p for p in points if not (p.on_frontier or p.status == "kept")), key=lambda p: recency[p.sha])
-    shown = must + pruned[: max(0, limit - len(must))]
+    return _thin(points, recency, limit)
+
+
+def _thin(points: list[VersionPoint], recency: dict[str, int], limit: int | None) -> list[VersionPoint]:
+    """Every frontier point, then kept ones and then pruned ones, most recent first, up to ``limit``; sorted by
+    x, y."""
+    points.sort(key=lambda p: (p.x, p.y, p.sha))
+    if limit is None or len(points) <= limit:
+        return points
+    frontier = [p for p in points if p.on_frontier]
+    rest = sorted((p for p in points if not p.on_frontier), key=lambda p: (p.status != "kept", recency[p.sha]))
+    shown = frontier + rest[: max(0, limit - len(frontier))]
     shown.sort(key=lambda p: (p.x, p.y, p.sha))
     return shown
 
 
-def _all_version_points(plan: RetentionPlan, x: str, y: str) -> list[VersionPoint]:
+def _all_version_points(plan: PlanView, x: str, y: str) -> list[VersionPoint]:
     by_version: dict[str, list] = {}
-    for decision in plan.decisions:
+    for decision in plan.iter_decisions("all"):
         if decision.sha is None or decision.action == "expired":
             continue
         if x in decision.scores and y in decision.scores:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vibedash.redact import redact, redact_data
@@ -145,11 +145,11 @@ def record_event(engine: Engine, *, kind: str, actor: str, status: str = SUCCEED
             fields[name] = redact(fields[name])
     if "detail" in fields:
         fields["detail"] = redact_data(fields["detail"])
-    with unit_of_work(engine) as session:
-        event = Event(kind=kind, actor=actor, status=status, finished_at=utcnow(), **fields)
-        session.add(event)
-        session.flush()
-        return event.id
+    # One Core INSERT (no ORM unit of work): imports record an event per version, so this is on ingestion's path.
+    with engine.begin() as conn:
+        result = conn.execute(insert(Event).values(kind=kind, actor=actor, status=status, finished_at=utcnow(),
+                                                   **fields))
+        return int(result.inserted_primary_key[0])
 
 
 def latest_events(engine: Engine, limit: int = 50) -> list[Event]:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import DatabaseError as SQLAlchemyDatabaseError
@@ -23,6 +22,10 @@ from vibedash.registry import generation
 from vibedash.registry.statistics import (
     refresh_statistics,  # re-exported: callers refresh through db
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +147,8 @@ def check_sqlite_file(path: Path) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -153,10 +158,47 @@ def alembic_config(engine: Engine) -> Config:
 
 def schema_revisions(engine: Engine) -> tuple[str | None, str]:
     """(the database's current revision, the code's head revision)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     return current, head
+
+
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def code_head_revision() -> str | None:
+    """The head of the migration chain, read from the revision files' ``revision`` and ``down_revision`` lines
+    without loading Alembic (which costs about half a second at every start). None when the chain is not a
+    single line (a merge, a branch, a file it cannot read): then Alembic itself decides."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        found = _REVISION.search(source)
+        if not found:
+            return None
+        revisions.add(found.group(1))
+        down = _DOWN_REVISION.search(source)
+        if down:
+            parents.add(down.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision the database says it is at (None: no version table, or no row), in one query."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except (OperationalError, SQLAlchemyDatabaseError):
+        return None  # no alembic_version table yet (a new registry), or unreadable: Alembic will say which
+    return rows[0][0] if len(rows) == 1 else None
 
 
 def _backup_sqlite(engine: Engine, current: str | None) -> Path | None:
@@ -180,7 +222,16 @@ def _backup_sqlite(engine: Engine, current: str | None) -> Path | None:
 
 
 def migrate(engine: Engine) -> str | None:
-    """Bring the schema to head. Returns the backup path (SQLite, upgrade pending) or None."""
+    """Bring the schema to head. Returns the backup path (SQLite, upgrade pending) or None.
+
+    At head already (every start but the first after an upgrade), one query says so and Alembic is not loaded.
+    """
+    head = code_head_revision()
+    if head is not None and stored_revision(engine) == head:
+        return None
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     try:
         current, head = schema_revisions(engine)
     except (OperationalError, SQLAlchemyDatabaseError) as exc:

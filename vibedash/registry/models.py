@@ -250,6 +250,10 @@ class Event(Base):
         Index("ix_event_status_started_at", "status", "started_at"),
         # succeeded promotions and rollbacks, newest first (what was live when)
         Index("ix_event_kind_status_started_at", "kind", "status", "started_at"),
+        # the audit lines of actions (those with an intent), newest first: "the latest action" is a seek among
+        # them, not a scan of every import and sync line
+        Index("ix_event_intent_id", "id", sqlite_where=text("intent IS NOT NULL"),
+              postgresql_where=text("intent IS NOT NULL")),
     )
 
 
@@ -383,6 +387,8 @@ class RegistryState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # bumped by every write but those to the audit log: keys the facts that never read it (the best candidate)
+    state_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     instance: Mapped[str] = mapped_column(String(32))
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from vibedash.decisions.benchmarks import HEADLINE_BENCHMARKS, display_name
@@ -81,15 +82,46 @@ class CandidateSummary:
 
 
 def live_now(session: Session) -> LiveNow | None:
-    deploy = registry.live_deploy(session)
-    if deploy is None:
+    """The live deploy with its version and when it went live: one indexed read (the partial index of live
+    deploys, the version by key, the latest live change by target), then the version's headline scores."""
+    row = session.execute(_live_now_statements()[0]).first()
+    if row is None:
         return None
-    version = deploy.version
-    scores = registry.primary_scores(session, [version.id])[version.id] if version is not None else {}
-    return LiveNow(deploy_id=deploy.netlify_id, sha=version.sha if version else None,
-                   branch=version.branch if version else deploy.branch, message=version.message if version else None,
-                   permalink=deploy.permalink, site_url=deploy.url, locked=deploy.locked,
-                   since=went_live_at(session, deploy), scores=scores)
+    (deploy_id, deploy_branch, permalink, url, locked, published_at, version_id, sha, version_branch, message,
+     last_change) = row
+    scores = ({benchmark: score for benchmark, score in
+               session.execute(_live_now_statements()[1], {"version_id": version_id})}
+              if version_id is not None else {})
+    return LiveNow(deploy_id=deploy_id, sha=sha, branch=version_branch if version_id is not None else deploy_branch,
+                   message=message, permalink=permalink, site_url=url, locked=bool(locked),
+                   since=_latest(published_at, _utc_or_none(last_change)), scores=scores)
+
+
+@lru_cache(maxsize=1)
+def _live_now_statements() -> tuple[Select, Select]:
+    """Built once: a statement costs more to build than to run (the overview asks on every rerun)."""
+    changed = (select(func.max(func.coalesce(Event.finished_at, Event.started_at)))
+               .where(Event.kind.in_(LIVE_CHANGE_KINDS), Event.status == "succeeded",
+                      Event.target == Deploy.netlify_id).correlate(Deploy).scalar_subquery())
+    live = (select(Deploy.netlify_id, Deploy.branch, Deploy.permalink, Deploy.url, Deploy.locked, Deploy.published_at,
+                   Version.id, Version.sha, Version.branch, Version.message, changed)
+            .outerjoin(Version, Version.id == Deploy.version_id).where(registry.IS_LIVE)
+            .order_by(Deploy.published_at.desc()).limit(1))
+    scores = (select(BenchmarkResult.benchmark, BenchmarkResult.score)
+              .where(BenchmarkResult.version_id == bindparam("version_id"), BenchmarkResult.is_primary.is_(True)))
+    return live, scores
+
+
+def _utc_or_none(moment: Any) -> datetime | None:
+    """A moment from an untyped aggregate (text on SQLite) as an aware UTC datetime."""
+    if moment is None or isinstance(moment, datetime):
+        return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(moment)).replace(tzinfo=timezone.utc)
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    candidates = [moment for moment in moments if moment is not None]
+    return max(candidates, key=_as_utc) if candidates else None
 
 
 def went_live_at(session: Session, deploy: Deploy) -> datetime | None:
@@ -125,11 +157,12 @@ def best_candidate(session: Session, policy: Policy, lead: str | None) -> Candid
     candidates best-first on the policy's primary benchmark (else ``lead``), the first the gate passes against
     live; else the highest-scoring candidate with results. None when no candidate has results.
 
-    Computed once per registry generation, policy and lead benchmark: every write bumps the generation, so
-    the cached summary is always the one a recomputation would give.
+    Computed once per registry state generation, policy and lead benchmark: every write but an audit line
+    bumps it (the choice never reads the audit log), so the cached summary is always the one a recomputation
+    would give, and reading it after an action or import that only wrote its audit line is one lookup.
     """
     return cached(session, "best_candidate", (policy_fingerprint(policy), lead),
-                  lambda: _best_candidate(session, policy, lead))
+                  lambda: _best_candidate(session, policy, lead), reads_audit_log=False)
 
 
 def _best_candidate(session: Session, policy: Policy, lead: str | None) -> CandidateSummary | None:
