@@ -127,7 +127,7 @@ def test_deleting_a_result_or_a_version_takes_its_summaries(engine, capsys) -> N
 def test_the_migration_fills_summaries_for_samples_stored_before_it(registry_url) -> None:
     engine = open_registry(registry_url)
     cfg = alembic_config(engine)
-    command.downgrade(cfg, "-1")  # to the revision before the summaries
+    command.downgrade(cfg, "0008")  # to the revision before the summaries
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO version (id, sha, synthetic, created_at) VALUES "
                           "(1, 'abcdef6' || printf('%033d', 0), 0, '2026-01-01 00:00:00')"))
