@@ -138,7 +138,8 @@ def version_latency(engine: Engine, version_id: int) -> VersionLatency:
 
 def version_latency_in(session: Session, version_id: int) -> VersionLatency:
     """As :func:`version_latency`, in an open session (a page's read session)."""
-    return cached(session, "version_latency", version_id, lambda: _compute_version_latency(session, version_id))
+    return cached(session, "version_latency", version_id, lambda: _compute_version_latency(session, version_id),
+                  reads_audit_log=False)
 
 
 def _compute_version_latency(session: Session, version_id: int) -> VersionLatency:
