@@ -74,7 +74,12 @@ class ScriptedOpenAIServer:
                     else:
                         server._stream(self, body)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # socketserver's default backlog of 5 drops connections when an eval opens 16 at once; the client
+            # then retries a second later, which timed the kernel's retransmit, not the code under test.
+            request_queue_size = 128
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -272,3 +272,28 @@ def test_unreadable_problem_files_are_refused_in_one_line(registry_url, tmp_path
         code, _, err = run_cli(capsys, "--db", registry_url, "eval", "--commit", SHA_A, "--problems", str(path))
         assert code == 2, err
         assert len(err.strip().splitlines()) == 1 and expected in err and "Traceback" not in err
+
+
+def test_concurrent_samples_are_saved_together_and_all_kept(engine, registry_url, problems_file, capsys,
+                                                           monkeypatch) -> None:
+    from vibedash.registry import eval_runs
+
+    saves: list[int] = []
+    record_samples = eval_runs.record_samples
+
+    def counting(*args, **kwargs):
+        saves.append(len(args[2]))
+        return record_samples(*args, **kwargs)
+
+    monkeypatch.setattr(eval_runs, "record_samples", counting)
+    with ScriptedOpenAIServer(scripted, token_delay_s=0.01) as server:
+        record(registry_url, capsys, SHA_A, server.ref("vibe"))
+        code, _, err = run_cli(capsys, "--db", registry_url, "eval", "--commit", SHA_A, "--problems",
+                               str(problems_file), "--k", "4", "--concurrency", "12")
+    assert code == 0, err
+    # Twelve requests stream at once: what finishes while others still stream goes in together, not in a
+    # transaction per request; nothing is lost.
+    assert sum(saves) == 12 and len(saves) < 12
+    with unit_of_work(engine) as session:
+        assert session.scalar(select(func.count()).select_from(SampleResult)) == 12
+    assert assert_summaries_match(engine) == 3

@@ -15,6 +15,7 @@ benchmark result with its protocol.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -42,6 +43,8 @@ GRADER_NAME = "vibedash: last \\boxed{} after </think>, math-verify equivalence;
 PROMPT_NAME = "VibeThinker: question + \\boxed{} instruction, one user turn, no system message"
 DEFAULT_LOCAL_CONCURRENCY = 1
 DEFAULT_OPENAI_CONCURRENCY = 16
+SAVE_EVERY_S = 1.0  # finished samples are recorded at least this often...
+SAVE_EVERY_SAMPLES = 256  # ...and as soon as this many wait
 
 
 class EvalError(RuntimeError):
@@ -298,30 +301,50 @@ class EvalRunner:
                pending: set[Future], pool: ThreadPoolExecutor, run_id: int, cancel: threading.Event, state: _State,
                started: float, previous_elapsed: float, meter: EnergyMeter,
                on_progress: Callable[[Progress], None] | None) -> None:
-        while (queue or pending) and not cancel.is_set():
-            while queue and len(pending) < spec.workers and not cancel.is_set():
-                item = queue.pop(0)
-                pending.add(pool.submit(self._one, item, sampling, model_ref, cancel))
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            pending -= finished
-            for future in finished:
-                samples, device = future.result()
-                state.device = state.device or device
-                # A batch cut short by a cancel is generated again on resume (same seed, same draws).
-                samples = [s for s in samples if s.finish_reason != "cancelled"]
-                if not samples:
-                    continue
-                session_elapsed = time.monotonic() - started
-                asked = eval_runs.record_samples(
-                    self._db, run_id, samples, elapsed_s=previous_elapsed + session_elapsed,
-                    keep_outputs=spec.keep_outputs,
-                    energy_joules=meter.joules(previous=state.energy_before) if meter.available else None)
-                state.done += len(samples)
-                state.correct += sum(1 for s in samples if s.correct)
-                if asked:
-                    cancel.set()
-                if on_progress is not None:
-                    on_progress(state.progress(session_elapsed))
+        unsaved: list[SampleOutcome] = []
+        last_saved = time.monotonic()
+
+        def save() -> None:
+            # While other requests stream, finished samples go in together, at most SAVE_EVERY_S apart: a
+            # transaction per finished request would cost the streams more than it keeps (a resume repeats at
+            # most that second's samples).
+            nonlocal unsaved, last_saved
+            batch, unsaved, last_saved = unsaved, [], time.monotonic()
+            if not batch:
+                return
+            session_elapsed = time.monotonic() - started
+            asked = eval_runs.record_samples(
+                self._db, run_id, batch, elapsed_s=previous_elapsed + session_elapsed,
+                keep_outputs=spec.keep_outputs,
+                energy_joules=meter.joules(previous=state.energy_before) if meter.available else None)
+            state.done += len(batch)
+            state.correct += sum(1 for s in batch if s.correct)
+            if asked:
+                cancel.set()
+            if on_progress is not None:
+                on_progress(state.progress(session_elapsed))
+
+        try:
+            while (queue or pending) and not cancel.is_set():
+                while queue and len(pending) < spec.workers and not cancel.is_set():
+                    item = queue.pop(0)
+                    pending.add(pool.submit(self._one, item, sampling, model_ref, cancel))
+                finished, _ = wait(pending, timeout=SAVE_EVERY_S, return_when=FIRST_COMPLETED)
+                pending -= finished
+                for future in finished:
+                    samples, device = future.result()
+                    state.device = state.device or device
+                    # A batch cut short by a cancel is generated again on resume (same seed, same draws).
+                    unsaved += [s for s in samples if s.finish_reason != "cancelled"]
+                # Nothing else generating (one batch at a time): save each batch as it ends.
+                if (not pending or len(unsaved) >= SAVE_EVERY_SAMPLES
+                        or time.monotonic() - last_saved >= SAVE_EVERY_S):
+                    save()
+            save()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                save()  # what finished before a failure or Ctrl-C is kept for the resume
+            raise
         if cancel.is_set():
             for future in pending:
                 future.cancel()
@@ -330,13 +353,8 @@ class EvalRunner:
                 if future.cancelled():
                     continue
                 samples, _ = future.result()
-                complete = [s for s in samples if s.finish_reason != "cancelled"]
-                if complete:
-                    eval_runs.record_samples(self._db, run_id, complete,
-                                             elapsed_s=previous_elapsed + time.monotonic() - started,
-                                             keep_outputs=spec.keep_outputs)
-                    state.done += len(complete)
-                    state.correct += sum(1 for s in complete if s.correct)
+                unsaved += [s for s in samples if s.finish_reason != "cancelled"]
+            save()
 
     def _one(self, item: _Work, sampling: SamplingSettings, model_ref: str,
              cancel: threading.Event) -> tuple[list[SampleOutcome], str]:
