@@ -57,12 +57,19 @@ from vibedash.registry.versions import (
     record_version,
     short,
 )
-from vibedash.registry.whole_registry import RegistryCounts, counts, event_dict, events, export_registry
+from vibedash.registry.whole_registry import (
+    RegistryCounts,
+    count_events,
+    counts,
+    event_dict,
+    events,
+    export_registry,
+)
 
 __all__ = [
     "BEST_CANDIDATE_FIRST_BATCH", "DEPLOY_FIELDS", "IS_LIVE", "PRIMARY_METRIC_PREFERENCE", "SHA_RE",
     "HistoryFilter", "NotFound", "RegistryCounts", "RegistryError",
-    "benchmarks_in_registry", "best_candidate", "branches", "candidates", "counts", "deploy_facts",
+    "benchmarks_in_registry", "best_candidate", "branches", "candidates", "count_events", "counts", "deploy_facts",
     "distinct_values", "event_dict", "events", "export_registry", "file_sha256", "find_deploy", "find_version",
     "history_page", "import_results", "live_deploy", "live_periods", "normalize_sha", "primary_scores",
     "ranked_candidates", "record_version", "score_timeline", "set_live", "short", "upsert_deploy",

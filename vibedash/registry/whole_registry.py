@@ -34,8 +34,9 @@ def counts(session: Session) -> RegistryCounts:
 
 
 def events(session: Session, *, kind: str | None = None, actor: str | None = None, status: str | None = None,
-           target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    query = select(Event).order_by(Event.started_at.desc(), Event.id.desc()).limit(limit)
+           target: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    """Audit events newest first, filtered; ``offset`` skips that many of the newest (a page further down)."""
+    query = select(Event).order_by(Event.started_at.desc(), Event.id.desc()).limit(limit).offset(max(0, offset))
     if kind:
         query = query.where(Event.kind == kind)
     if actor:
@@ -45,6 +46,19 @@ def events(session: Session, *, kind: str | None = None, actor: str | None = Non
     if target:
         query = query.where(or_(Event.target == target, Event.version_sha == target))
     return [event_dict(e) for e in session.scalars(query)]
+
+
+def count_events(session: Session, *, kind: str | None = None, actor: str | None = None,
+                 status: str | None = None) -> int:
+    """How many audit events match the filters (the same filters as :func:`events`, without ``target``)."""
+    query = select(func.count()).select_from(Event)
+    if kind:
+        query = query.where(Event.kind == kind)
+    if actor:
+        query = query.where(Event.actor == actor)
+    if status:
+        query = query.where(Event.status == status)
+    return session.scalar(query) or 0
 
 
 def event_dict(e: Event) -> dict[str, Any]:
