@@ -16,8 +16,9 @@ from vibedash.config import load_settings
 from vibedash.decisions.gate import DEFAULT_POLICY
 from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY
 from vibedash.registry import queries
-from vibedash.registry.action_queries import AUDIT_PAGE_SIZE, audit_log_page, candidate_verdicts
+from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry.audit import record_event
+from vibedash.registry.audit_log_queries import AUDIT_PAGE_SIZE, audit_log_page
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Version
 from vibedash.ui import frame

@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from vibedash.registry.action_queries import AUDIT_PAGE_SIZE, EventFilterChoices, audit_log_page
+from vibedash.registry.audit_log_queries import AUDIT_PAGE_SIZE, EventFilterChoices, audit_log_page
 from vibedash.ui import deeplink, frame, tables
 
 ALL = "all"
