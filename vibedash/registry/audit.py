@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from vibedash.redact import redact, redact_data
 from vibedash.registry.db import unit_of_work
@@ -140,16 +141,24 @@ def finish_event(engine: Engine, event_id: int, status: str, *, error: str | Non
 
 def record_event(engine: Engine, *, kind: str, actor: str, status: str = SUCCEEDED, **fields: Any) -> int:
     """A local action with nothing to call out to (pin, import), or a refusal: one finished event."""
+    with engine.begin() as conn:
+        return record_event_in(conn, kind=kind, actor=actor, status=status, **fields)
+
+
+def record_event_in(session_or_connection: Session | Connection, *, kind: str, actor: str,
+                    status: str = SUCCEEDED, **fields: Any) -> int:
+    """As :func:`record_event`, inside the caller's transaction: the change and its audit line commit together
+    or not at all (an import is never stored without its line, nor its line without it)."""
     for name in ("reason", "error"):
         if name in fields:
             fields[name] = redact(fields[name])
     if "detail" in fields:
         fields["detail"] = redact_data(fields["detail"])
     # One Core INSERT (no ORM unit of work): imports record an event per version, so this is on ingestion's path.
-    with engine.begin() as conn:
-        result = conn.execute(insert(Event).values(kind=kind, actor=actor, status=status, finished_at=utcnow(),
-                                                   **fields))
-        return int(result.inserted_primary_key[0])
+    conn = session_or_connection.connection() if isinstance(session_or_connection, Session) else session_or_connection
+    result = conn.execute(insert(Event).values(kind=kind, actor=actor, status=status, finished_at=utcnow(),
+                                               **fields))
+    return int(result.inserted_primary_key[0])
 
 
 def latest_events(engine: Engine, limit: int = 50) -> list[Event]:
