@@ -22,7 +22,6 @@ from vibedash.decisions.gate import Policy
 from vibedash.decisions.policies import gate_policy
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry import queries
-from vibedash.registry import records as registry
 from vibedash.registry.action_queries import (
     CandidateVerdict,
     EventFilterChoices,
@@ -33,14 +32,11 @@ from vibedash.registry.action_queries import (
 )
 from vibedash.ui import auth, deeplink, dialogs, frame, state, tables
 from vibedash.ui import format as fmt
+from vibedash.ui.audit_log import audit_section, link_params
 
 PENDING_PROMOTE = "pending_promote"
 PENDING_ROLLBACK = "pending_rollback"
-ALL = "all"
-AUDIT_LIMIT = 200  # events per page of the audit log
 CANDIDATE_KEY = "promote_candidate"
-KIND_KEY, ACTOR_KEY, STATUS_KEY, LOG_PAGE_KEY = "audit_kind", "audit_actor", "audit_status", "audit_page"
-KEEP = "session"  # the audit log's filters survive a visit to another page and back
 BUILD_HOOK_MISSING = ("Set VIBEDASH_BUILD_HOOK_URL to one of the site's build hooks (Netlify: Site configuration "
                       "> Build & deploy > Build hooks) to trigger builds from here.")
 
@@ -143,14 +139,6 @@ def candidates_table(candidates: list[CandidateVerdict]) -> tables.Table:
     return tables.Table(pd.DataFrame.from_records(rows, columns=columns), config)
 
 
-def audit_table(events: list[dict[str, Any]]) -> tables.Table:
-    """The dashboard's audit-log table, plus the gate's outcome where the action judged a version."""
-    table = tables.events_table(events)
-    table.frame.insert(table.frame.columns.get_loc("reason") + 1, "gate",
-                       [e["verdict"].get("summary", "") if isinstance(e["verdict"], dict) else "" for e in events])
-    return table
-
-
 def candidate_param(candidates: list[CandidateVerdict], offered: CandidateVerdict | None) -> deeplink.Param:
     """?commit=SHA (a prefix will do: links from Overview and Version) names the candidate on show."""
     by_id = {c.deploy_id: c for c in candidates}
@@ -170,19 +158,7 @@ def deep_link(candidates: list[CandidateVerdict], offered: CandidateVerdict | No
               choices: EventFilterChoices) -> deeplink.DeepLink:
     """What the URL keeps: the candidate on show, the audit log's filters and page."""
     return deeplink.DeepLink(
-        frame.PROMOTE, candidate_param(candidates, offered),
-        deeplink.choice("action", KIND_KEY, [ALL, *choices.kinds], what="an action in the log"),
-        deeplink.choice("who", ACTOR_KEY, [ALL, *choices.actors], what="someone in the log"),
-        deeplink.choice("result", STATUS_KEY, [ALL, *choices.statuses], what="a result in the log", listed=True),
-        deeplink.page_number("log_page", LOG_PAGE_KEY))
-
-
-def first_log_page() -> None:
-    st.session_state[LOG_PAGE_KEY] = 1
-
-
-def turn_log_page(step: int) -> None:
-    st.session_state[LOG_PAGE_KEY] = max(1, st.session_state.get(LOG_PAGE_KEY, 1) + step)
+        frame.PROMOTE, candidate_param(candidates, offered), *link_params(choices))
 
 
 # --- dialogs --------------------------------------------------------------------------------------------------
@@ -349,40 +325,6 @@ def trigger_form(ctx: Context) -> None:
         dialogs.perform(lambda: actions.trigger_build(ctx.engine, ctx.client, ctx.settings.build_hook_url,
                                                       actor=ctx.actor, branch=branch.strip() or None,
                                                       reason=reason.strip() or None))
-
-
-def audit_section(choices: EventFilterChoices) -> None:
-    st.subheader("Audit log")
-    kind_col, actor_col, status_col = st.columns(3)
-    kind = kind_col.selectbox("Action", [ALL, *choices.kinds], key=KIND_KEY, persist_state=KEEP,
-                              on_change=first_log_page)
-    who = actor_col.selectbox("Who", [ALL, *choices.actors], key=ACTOR_KEY, persist_state=KEEP,
-                              on_change=first_log_page)
-    result = status_col.selectbox("Result", [ALL, *choices.statuses], key=STATUS_KEY, persist_state=KEEP,
-                                  on_change=first_log_page)
-    page = st.session_state.get(LOG_PAGE_KEY) or 1
-    with frame.read_session() as session:
-        # The newest events up to the end of this page (and one more, to know whether an older page exists).
-        events = registry.events(session, kind=None if kind == ALL else kind, actor=None if who == ALL else who,
-                                 status=None if result == ALL else result, limit=page * AUDIT_LIMIT + 1)
-    older = len(events) > page * AUDIT_LIMIT
-    last = max(1, -(-min(len(events), page * AUDIT_LIMIT) // AUDIT_LIMIT))
-    if page > last:  # fewer events than the page a link named: the last page there is
-        st.session_state[LOG_PAGE_KEY] = page = last
-    shown = events[(page - 1) * AUDIT_LIMIT: page * AUDIT_LIMIT]
-    if not shown:
-        frame.empty_state("No events match these filters.")
-        return
-    if page > 1 or older:
-        with st.container(horizontal=True, vertical_alignment="center"):
-            st.space("stretch")
-            st.markdown(f"page {page} · events {(page - 1) * AUDIT_LIMIT + 1:,} to "
-                        f"{(page - 1) * AUDIT_LIMIT + len(shown):,}, newest first", width="content")
-            st.button("Newer", key="audit_newer", icon=":material/chevron_left:", disabled=page <= 1,
-                      on_click=turn_log_page, args=(-1,))
-            st.button("Older", key="audit_older", icon=":material/chevron_right:", disabled=not older,
-                      on_click=turn_log_page, args=(1,))
-    tables.show(audit_table(shown), key="promote_audit_log")
 
 
 # --- the page ---------------------------------------------------------------------------------------------------

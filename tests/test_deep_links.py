@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pagetest import page_test
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from vibedash.actions.retention_apply import current_plan
@@ -17,6 +18,7 @@ from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY
 from vibedash.registry import queries
 from vibedash.registry.action_queries import candidate_verdicts
 from vibedash.registry.audit import record_event
+from vibedash.registry.audit_log_queries import AUDIT_PAGE_SIZE, audit_log_page
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Version
 from vibedash.ui import frame
@@ -145,6 +147,38 @@ def test_promote_audit_log_pages_and_the_url_keeps_the_page(demo_engine, registr
                                        query_params={"who": "bulk", "log_page": "9"}))
     assert list(past_the_end.dataframe[-1].value["target"])[-1] == "deploy-000"
     assert param(past_the_end, "log_page") == "3"
+
+
+def test_audit_log_page_three_is_read_by_offset_alone(engine):
+    for i in range(450):
+        record_event(engine, kind="pin", actor="bulk", target=f"deploy-{i:03d}")
+    record_event(engine, kind="lock", actor="someone-else", target="elsewhere")
+    statements: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        if "FROM event" in statement and "count(" not in statement:
+            statements.append((statement, parameters))
+
+    sa_event.listen(engine, "before_cursor_execute", remember)
+    try:
+        with unit_of_work(engine) as session:
+            third = audit_log_page(session, actor="bulk", page=3)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", remember)
+    assert (third.page, third.has_older, third.first_number) == (3, False, 401)
+    assert [e["target"] for e in third.events] == [f"deploy-{i:03d}" for i in range(49, -1, -1)]
+    # one read of the page and one more row (to know whether an older page exists), from event 401 on
+    assert len(statements) == 1
+    assert list(statements[0][1])[-2:] == [AUDIT_PAGE_SIZE + 1, 400]
+
+    with unit_of_work(engine) as session:
+        second = audit_log_page(session, actor="bulk", page=2)
+        past_the_end = audit_log_page(session, actor="bulk", page=9)
+        nothing = audit_log_page(session, actor="nobody", page=4)
+    assert (second.page, second.has_older, len(second.events)) == (2, True, AUDIT_PAGE_SIZE)
+    assert second.events[0]["target"] == "deploy-249"
+    assert past_the_end.page == 3 and past_the_end.events == third.events
+    assert (nothing.page, nothing.events, nothing.has_older) == (1, [], False)
 
 
 # --- Version ----------------------------------------------------------------------------------------------

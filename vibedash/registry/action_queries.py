@@ -2,7 +2,8 @@
 
 The actions themselves live in :mod:`vibedash.actions.deploys` and :mod:`vibedash.actions.retention_apply`; this module only
 gathers what a person needs to see before acting: every candidate with its gate verdict against live, the
-audit log's filter choices, the pinned deploys, and the retention plan reshaped for a chart.
+audit log (:mod:`vibedash.registry.audit_log_queries`, offered here too), the pinned deploys, and the retention
+plan reshaped for a chart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ from vibedash.decisions.retention import (
     plan_retention,
 )
 from vibedash.registry import records as registry
+from vibedash.registry.audit_log_queries import (  # noqa: F401  (Promote's audit log reads, offered here as before)
+    AUDIT_PAGE_SIZE,
+    AuditPage,
+    EventFilterChoices,
+    audit_log_page,
+    event_filter_choices,
+)
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.generation import GenerationCache, cached
 from vibedash.registry.models import Deploy, Version
@@ -108,24 +116,6 @@ def deploy_brief(engine: Engine, deploy_id: str | None) -> DeployBrief | None:
         return DeployBrief(deploy_id=deploy.netlify_id, sha=sha, branch=deploy.branch, state=deploy.state,
                            created_at=deploy.created_at, published_at=deploy.published_at,
                            is_live=deploy.is_live, locked=deploy.locked)
-
-
-@dataclass(frozen=True)
-class EventFilterChoices:
-    kinds: list[str]
-    actors: list[str]
-    statuses: list[str]
-
-
-def event_filter_choices(engine: Engine) -> EventFilterChoices:
-    """The values the audit log's filters can take: those present in the log."""
-    with unit_of_work(engine) as session:
-        def distinct(column: str) -> list[str]:
-            # a skip scan over the column's index: one seek per distinct value, not a scan of the log
-            return [value for value in registry.distinct_values(session, "event", column) if value]
-
-        return cached(session, "event_filter_choices", None, lambda: EventFilterChoices(
-            kinds=distinct("kind"), actors=distinct("actor"), statuses=distinct("status")))
 
 
 @dataclass(frozen=True)
