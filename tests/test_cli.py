@@ -84,6 +84,30 @@ def test_import_is_one_transaction_for_all_files(db, capsys, tmp_path, registry_
     assert row["aime25"] == 74.4 and row["hmmt25"] == 50.4
 
 
+def test_an_import_and_its_audit_line_commit_together(db, capsys, tmp_path, registry_url, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from vibedash.registry import audit
+
+    run(capsys, "record", "--commit", SHA)
+    good = write_json(tmp_path / "good.json", {"aime25": 74.4})
+
+    def audit_log_unwritable(*args, **kwargs):
+        raise OperationalError("INSERT INTO event", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(audit, "record_event_in", audit_log_unwritable)
+    code, _, err = run(capsys, "import", "--commit", SHA, str(good))
+    assert code != 0 and "Traceback" not in err
+    with open_registry(registry_url).connect() as conn:   # no result stored without its audit line
+        assert conn.execute(text("SELECT count(*) FROM benchmark_result")).scalar_one() == 0
+    monkeypatch.undo()
+    monkeypatch.setenv("VIBEDASH_DB_URL", registry_url)
+    assert run(capsys, "import", "--commit", SHA, str(good))[0] == 0
+    with open_registry(registry_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM event WHERE kind = 'import'")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM benchmark_result")).scalar_one() == 1
+
+
 def test_reimport_replaces_and_newest_import_is_the_headline(db, capsys, tmp_path) -> None:
     run(capsys, "record", "--commit", SHA)
     run(capsys, "import", "--commit", SHA, str(write_json(tmp_path / "a.json", {"aime25": 70.0})))

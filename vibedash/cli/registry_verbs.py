@@ -25,7 +25,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
 
 def cmd_record(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from vibedash.registry import records as registry
-    from vibedash.registry.audit import record_event
+    from vibedash.registry.audit import record_event_in
     from vibedash.registry.db import unit_of_work
 
     with unit_of_work(engine) as session:
@@ -42,7 +42,8 @@ def cmd_record(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
             deploy.version = version
             deploy_id = deploy.netlify_id
         sha = version.sha
-    record_event(engine, kind="record", actor=settings.actor, target=deploy_id or sha, version_sha=sha)
+        # The audit line commits with the record, or neither does.
+        record_event_in(session, kind="record", actor=settings.actor, target=deploy_id or sha, version_sha=sha)
     print(f"recorded {registry.short(sha)}" + (f" with deploy {deploy_id}" if deploy_id else ""))
     return EXIT_OK
 
@@ -50,7 +51,7 @@ def cmd_record(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
 def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     from vibedash.importers import load_results
     from vibedash.registry import records as registry
-    from vibedash.registry.audit import record_event
+    from vibedash.registry.audit import record_event_in
     from vibedash.registry.db import unit_of_work
 
     parsed = []
@@ -77,8 +78,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings, engine: Engine) -> 
                                               source_sha256=digest)
         summary = [(r.benchmark, r.metric, r.score, r.is_primary) for r in stored]
         sha = version.sha
-    record_event(engine, kind="import", actor=settings.actor, target=sha, version_sha=sha,
-                 detail={"files": [p.name for p, _, _ in parsed], "results": len(summary)})
+        record_event_in(session, kind="import", actor=settings.actor, target=sha, version_sha=sha,
+                        detail={"files": [p.name for p, _, _ in parsed], "results": len(summary)})
     for benchmark, metric, score, primary in summary:
         print(f"{registry.short(sha)}  {benchmark:<14} {metric:<14} {score:6.1f}" + ("" if primary else "  (extra)"))
     return EXIT_OK
