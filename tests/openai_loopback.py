@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -78,6 +79,11 @@ class ScriptedOpenAIServer:
             # socketserver's default backlog of 5 drops connections when an eval opens 16 at once; the client
             # then retries a second later, which timed the kernel's retransmit, not the code under test.
             request_queue_size = 128
+
+            def handle_error(self, request, client_address):
+                # A client closing its idle keep-alive connections resets them: not an error of the server.
+                if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+                    super().handle_error(request, client_address)
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
