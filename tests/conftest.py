@@ -102,3 +102,11 @@ def demo(demo_engine, sim):
 
     seed_simulator(sim, demo_engine)
     return demo_engine
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    """An empty working folder for an AppTest (pages write nothing outside it)."""
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    return folder

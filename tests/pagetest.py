@@ -63,3 +63,10 @@ def texts(at: AppTest) -> str:
     for metric in at.metric:
         parts.append(f"{metric.label} {metric.value}")
     return "\n".join(parts)
+
+
+def run_clean(at: AppTest, timeout: float | None = None) -> AppTest:
+    """Run the page and fail on any exception box, naming what it said."""
+    at.run(timeout=timeout)
+    assert not at.exception, [e.value for e in at.exception]
+    return at

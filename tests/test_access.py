@@ -90,13 +90,6 @@ def netlify_env(demo_engine: Engine, monkeypatch: pytest.MonkeyPatch):
         sim.stop()
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    folder = tmp_path / "scratch"
-    folder.mkdir()
-    return folder
-
-
 def open_app(page: str, registry_url: str, monkeypatch, scratch: Path, *, user: dict | None = None,
              env: dict[str, str] | None = None) -> AppTest:
     at = page_test(page, registry_url, monkeypatch, scratch, env=env)

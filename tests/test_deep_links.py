@@ -4,10 +4,7 @@ parameters of the page before it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from pagetest import page_test
+from pagetest import page_test, run_clean
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
@@ -22,19 +19,6 @@ from vibedash.registry.audit_log_queries import AUDIT_PAGE_SIZE, audit_log_page
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import Version
 from vibedash.ui import frame
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    return folder
-
-
-def run_clean(at):
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def param(at, name: str) -> str | None:

@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
 from openai_loopback import ScriptedOpenAIServer
-from pagetest import page_test, texts
+from pagetest import page_test, run_clean, texts
 from sqlalchemy import select
 
 from vibedash.cli.main import main
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import EvalRun, Version, utcnow
 from vibedash.ui import frame
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    return folder
-
-
-def run_clean(at):
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_version_and_compare_show_curves_and_costs(engine, registry_url, monkeypatch, scratch, capsys) -> None:

@@ -8,10 +8,9 @@ import colorsys
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from pagetest import REPO, page_test, texts
+from pagetest import REPO, page_test, run_clean, texts
 from sqlalchemy import func, select
 
 from vibedash.decisions.gate import DEFAULT_POLICY
@@ -30,19 +29,6 @@ EMOJI = re.compile("[\U0001F000-\U0001FAFF\u231A\u231B\u23E9-\u23EC\u23F0\u23F3\
                    "\u26F2\u26F3\u26F5\u26FA\u26FD\u2705\u270A\u270B\u2728\u274C\u274E\u2753-\u2755\u2757"
                    "\u2795-\u2797\u27B0\u27BF\u2B1B\u2B1C\u2B50\u2B55\uFE0F]")
 RAW_KEYS = re.compile(r"\b(lcb_v\d|gpqa_diamond|math500)\b")
-
-
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    return folder
-
-
-def run_clean(at):
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def every_text(at) -> str:

@@ -8,10 +8,9 @@ import subprocess
 import sys
 import textwrap
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from pagetest import REPO, page_test, texts
+from pagetest import REPO, page_test, run_clean, texts
 from sqlalchemy import func, select
 
 from vibedash.decisions.facts import ScoreFact, VersionFacts
@@ -28,25 +27,12 @@ MY_PAGES = (frame.OVERVIEW, frame.HISTORY, frame.VERSION, frame.COMPARE, frame.S
 NOT_CONNECTED = "Netlify is not connected"
 
 
-@pytest.fixture
-def scratch(tmp_path: Path) -> Path:
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    return folder
-
-
 def facts(engine):
     """What is live and the best candidate, as the domain computes them: what the pages must show."""
     with unit_of_work(engine) as session:
         live = queries.live_now(session)
         candidate = queries.best_candidate(session, DEFAULT_POLICY, queries.lead_benchmark(session))
     return live, candidate
-
-
-def run_clean(at, timeout: float | None = None):
-    at.run(timeout=timeout)
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 # --- every page renders ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from pagetest import page_test
+from pagetest import page_test, run_clean
 from sqlalchemy import select
 
 from vibedash.cli.main import main
@@ -17,12 +17,6 @@ from vibedash.solve.latency import percentile, summarise, version_latency
 from vibedash.ui import frame
 
 SHA = "4d" * 20
-
-
-def run_clean(at):
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_percentile_interpolates_between_ranks():
