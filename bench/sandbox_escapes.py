@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vibedash.solve.sandbox import SandboxLimits, isolation_summary, run_python
+from vibedash.solve.sandbox import SandboxLimits, isolation_summary, processes_marked, run_python
 
 SOURCE = Path(__file__).resolve().parent.parent / "tests" / "sandbox_native_attack.c"
 DISK_MB = 64  # the sandbox's default size of the work folder
@@ -43,15 +43,7 @@ def program(library: str | None, library_bytes: bytes | None) -> str:
 
 
 def survivors(workdir: str) -> list[int]:
-    marker, found = f"HOME={workdir}".encode(), []
-    for entry in os.scandir("/proc"):
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                if entry.name.isdigit() and marker in handle.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    return processes_marked(f"HOME={workdir}".encode())
 
 
 def received(listener: socket.socket) -> bool:

@@ -26,6 +26,7 @@ from vibedash.solve.sandbox import (
     SandboxLimits,
     landlock_abi,
     namespace_support,
+    processes_marked,
     run_python,
 )
 
@@ -315,17 +316,8 @@ def test_endless_output_is_capped():
 
 
 def processes_of_run(workdir: str) -> list[int]:
-    """Processes on this machine that belong to the run whose work folder is ``workdir``: every process of a
-    run, and every process it starts, has HOME set to that folder."""
-    marker, found = f"HOME={workdir}".encode(), []
-    for entry in os.scandir("/proc"):
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as handle:
-                if entry.name.isdigit() and marker in handle.read().split(b"\0"):
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    """Processes on this machine that belong to the run whose work folder is ``workdir``."""
+    return processes_marked(f"HOME={workdir}".encode())
 
 
 @pytest.mark.parametrize("limits", [SandboxLimits(timeout_s=2), SandboxLimits(timeout_s=2, namespaces=False)],

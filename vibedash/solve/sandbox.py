@@ -228,11 +228,12 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _sweep_marked_processes(marker: bytes) -> None:
-    """Fallback sweep for processes that left the process group (setsid): every process of the run was
-    started with HOME set to the run's own work folder, a path no other process has."""
+def processes_marked(marker: bytes) -> list[int]:
+    """The processes whose environment holds ``marker`` (``HOME=<work folder>``: every process of a run, and
+    every process it starts, has its own work folder as HOME, a path no other process has)."""
     if not os.path.isdir("/proc"):
-        return
+        return []
+    found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -242,8 +243,15 @@ def _sweep_marked_processes(marker: bytes) -> None:
         except OSError:  # gone, or not ours to read (then not ours to kill either)
             continue
         if marker in environment:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
+            found.append(int(entry.name))
+    return found
+
+
+def _sweep_marked_processes(marker: bytes) -> None:
+    """Fallback sweep for processes that left the process group (setsid)."""
+    for pid in processes_marked(marker):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _read_text(path: Path, limit: int = 1 << 20) -> str:
