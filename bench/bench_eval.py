@@ -178,6 +178,7 @@ def page_reads(registries: list[tuple[Path, int]], repeat: int) -> list[dict[str
     from vibedash.registry import eval_runs, queries
     from vibedash.registry import records as registry
     from vibedash.registry.generation import CACHE
+    from vibedash.solve.latency import version_latency_in
 
     def cold() -> None:
         reports.CURVES.clear()
@@ -221,6 +222,8 @@ def page_reads(registries: list[tuple[Path, int]], repeat: int) -> list[dict[str
             f"Compare 2 versions: cost chart + curves of {len(BENCHMARKS)} benchmarks, cold":
                 (read(compare_page), cold),
             "Overview (counts, live, best candidate's gate, trend, running evals), cold": (read(overview_page), cold),
+            "Version: latency percentiles over its samples, cold": (read(lambda s: version_latency_in(s, version_id)),
+                                                                    cold),
             "gate facts of one version (cost included)":
                 (read(lambda s: registry.version_facts(s, s.get(Version, version_id))), None),
             "show --json (CLI, in process, cold)": (show_json, cold),
@@ -360,6 +363,8 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", choices=("local", "loopback"), default=["local", "loopback"],
                         help="which overhead measurements to run")
     args = parser.parse_args()
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         workdir = Path(folder)
         if args.gpu:

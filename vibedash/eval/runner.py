@@ -6,7 +6,8 @@ benchmark result with its protocol.
   at a time (default 1: the batch already fills the device).
 - ``openai:`` versions (vLLM, SGLang, any OpenAI-compatible server): one request per sample, ``concurrency``
   requests in flight (default 16), so a multi-GPU server is kept busy.
-- Resumable: samples are written as each batch or request finishes; a rerun with the same protocol (same
+- Resumable: samples are written as each batch or request finishes (those finishing while other requests stream
+  go in together, at most ``SAVE_EVERY_S`` apart); a rerun with the same protocol (same
   version, problem set, k, sampling, token cap, budget, backend) skips every recorded sample. Each problem's
   samples are seeded from (seed, problem id, sample index), so a resumed run draws what the first would have.
 - Cancellable: ``cancel`` (Ctrl-C in the CLI, Cancel on the page through the registry) stops generation within
