@@ -169,6 +169,19 @@ DRAWN = """() => [...document.querySelectorAll("[data-testid='stDataFrame'], [da
                  && (el.dataset.testid !== "stDataFrame" || el.querySelector("[role='columnheader']")))"""
 
 
+# After a resize the grids and charts lay themselves out again, over several frames: the widths must read the
+# same on two polls in a row before a width is judged (else a table still at the wider window's size looks cut).
+LAYOUT_STILL = """() => { const widths = [...document.querySelectorAll(
+        "[data-testid='stDataFrame'], [data-testid='stVegaLiteChart'], [data-testid='stMain']")]
+    .map(el => Math.round(el.getBoundingClientRect().width)).join(",");
+    const still = window.__vibedashWidths === widths; window.__vibedashWidths = widths; return still; }"""
+
+
+def wait_for_still_layout(page) -> None:
+    page.evaluate("() => { window.__vibedashWidths = null; }")
+    page.wait_for_function(LAYOUT_STILL, polling=250, timeout=TIMEOUT_MS)
+
+
 # Tables wider than their area, scrolled to their right end: the grid's accessible table lists the columns in
 # view, so the first column must still be there (pinned: the row stays recognisable) and so must the last.
 SCROLL_RIGHT = """() => [...document.querySelectorAll("[data-testid='stDataFrame']")].filter(t => t.checkVisibility())
@@ -216,6 +229,7 @@ def look_at(page, name: str, width: int, folder: Path) -> list[str]:
     page.set_viewport_size({"width": width, "height": HEIGHT})
     settle(page)
     page.wait_for_function(DRAWN, timeout=TIMEOUT_MS)
+    wait_for_still_layout(page)
     problems = [f"{name} at {width} px: {p}" for p in page.evaluate(PROBLEMS) + wide_tables_scroll_deliberately(page)]
     # Streamlit scrolls inside its main section: grow the window to the page's height for a full screenshot.
     height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
