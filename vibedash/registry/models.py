@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -433,3 +434,47 @@ class SampleAnswerCount(Base):
     correct_votes: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_sample_answer_count_result_problem", "result_id", "problem_id"),)
+
+
+class VersionDeploySummary(Base):
+    """Per version: what the retention plan reads about its deploys and its gate verdict, one row per version.
+
+    Kept by database triggers (migration 0011) in the same transaction as every write to ``deploy``, ``version``
+    and ``event``, whichever path makes it (the app, a sync, a raw bulk load through the DBAPI), so the plan
+    reads a hundred thousand rows instead of grouping a million deploys and ranking a million audit lines.
+    ``changed_generation`` is the registry generation of the row's last change (what a plan made earlier can
+    patch itself from). The bulk loader refills it (vibedash.registry.retention_summary.refill)."""
+
+    __tablename__ = "version_deploy_summary"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("version.id", ondelete="CASCADE"), primary_key=True)
+    deploys: Mapped[int] = mapped_column(Integer)  # every deploy
+    expired: Mapped[int] = mapped_column(Integer)  # expired and not live
+    failed_open: Mapped[int] = mapped_column(Integer)  # failed builds Netlify still has
+    restorable_open: Mapped[int] = mapped_column(Integer)  # restorable deploys Netlify still has
+    first_deploy_at: Mapped[datetime | None]
+    newest_deploy_at: Mapped[datetime | None]
+    # the newest restorable deploy (created_at descending, then Netlify id): the version's representative
+    restorable_deploy_id: Mapped[int | None] = mapped_column(Integer)
+    restorable_netlify_id: Mapped[str | None] = mapped_column(String(64))
+    restorable_created_at: Mapped[datetime | None]
+    # the newest recorded gate verdict with a "passed" (1 passed, 0 failed, NULL none), from the audit log
+    gate: Mapped[int | None] = mapped_column(SmallInteger)
+    changed_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_version_deploy_summary_changed_generation", "changed_generation"),)
+
+
+class VersionBranchHead(Base):
+    """Per (version, branch): the version's newest restorable deploy on that branch (the deploy's branch, else
+    its version's), what "keep the N newest versions on each branch" ranks. Kept by the same triggers."""
+
+    __tablename__ = "version_branch_head"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("version.id", ondelete="CASCADE"), primary_key=True)
+    branch: Mapped[str] = mapped_column(String(255), primary_key=True)
+    deploy_id: Mapped[int] = mapped_column(Integer)
+    netlify_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_version_branch_head_branch_created_at", "branch", "created_at"),)
