@@ -157,12 +157,12 @@ SQLITE_TRIGGERS = {
 }
 
 POSTGRESQL_FUNCTIONS = {
-    "vibedash_summary_refresh_deploys(version integer)": f"""BEGIN
-  IF version IS NULL THEN RETURN; END IF;
-{refresh_deploys('version')}END""",
-    "vibedash_summary_refresh_gate(sha varchar)": f"""BEGIN
-  IF sha IS NULL THEN RETURN; END IF;
-{refresh_gate('postgresql', 'sha')}END""",
+    "vibedash_summary_refresh_deploys(changed_version integer)": f"""BEGIN
+  IF changed_version IS NULL THEN RETURN; END IF;
+{refresh_deploys('changed_version')}END""",
+    "vibedash_summary_refresh_gate(changed_sha varchar)": f"""BEGIN
+  IF changed_sha IS NULL THEN RETURN; END IF;
+{refresh_gate('postgresql', 'changed_sha')}END""",
 }
 POSTGRESQL_TRIGGER_FUNCTIONS = {
     "vibedash_summary_deploy_changed": """BEGIN

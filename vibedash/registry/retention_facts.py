@@ -3,38 +3,29 @@
 The plan needs one row per version (its headline scores, its gate verdict, when it first appeared, how many of its
 deploys are expired, failed or restorable, and its newest restorable deploy), the few deploys a deploy rule can
 keep (live, pinned, building, rollback targets, young ones, the newest per branch), and then a page of deploys at
-a time. Per-version figures come from GROUP BY and window queries the database answers in one pass; nothing here
-decides anything (that is :mod:`vibedash.decisions.retention`).
+a time. Per-version figures come from the summary the database keeps with every write (``version_deploy_summary``
+and ``version_branch_head``, migration 0011: triggers), read as plain tuples straight into arrays, so a plan of a
+million deploys reads a hundred thousand rows; nothing here decides anything (that is
+:mod:`vibedash.decisions.retention`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import String, and_, bindparam, cast, func, or_, select, text, true
+from sqlalchemy import String, and_, cast, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
-from vibedash.registry.models import BenchmarkResult, Deploy, Event, Version
+from vibedash.registry.models import Deploy, Event, Version
 
-_RESTORABLE = sorted(RESTORABLE_STATES)
 CHUNK = 20_000  # rows read at a time from the registry's big reads
-
-
-def stream(session: Session, query, chunk: int = CHUNK) -> Iterator[Sequence[Any]]:
-    """The query's rows a chunk at a time (a server-side cursor where the database has one)."""
-    result = session.execute(query, execution_options={"yield_per": chunk})
-    for part in result.partitions(chunk):
-        yield part
-
-_FAILED = sorted(FAILED_STATES)
 
 
 def as_utc(raw: Any) -> datetime:
@@ -51,9 +42,30 @@ def as_datetime64(values: Sequence[Any]) -> np.ndarray:
     return np.array(values, dtype="datetime64[us]")
 
 
+def _raw_rows(session: Session, sql: str, chunk: int = CHUNK) -> Iterator[list[tuple]]:
+    """``sql``'s rows a chunk at a time as plain tuples, straight from the DBAPI cursor: a hundred thousand rows
+    through the ORM's result machinery cost seconds; these reads need no types (the callers parse the few
+    columns that are moments, see :func:`as_datetime64`)."""
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        while True:
+            part = cursor.fetchmany(chunk)
+            if not part:
+                return
+            yield part
+    finally:
+        cursor.close()
+
+
+# the summary's gate column: NULL none, 1 passed, 0 failed
+GATE_NONE, GATE_YES, GATE_NO = -1, 1, 0
+
+
 @dataclass(frozen=True)
-class VersionDeployFigures:
-    """Per version with at least one deploy, ordered by version id (arrays of equal length)."""
+class VersionFigures:
+    """Per version with at least one deploy, ordered by version id (arrays and lists of equal length), read
+    from the summary the database keeps (``version_deploy_summary``, migration 0011)."""
 
     version_ids: np.ndarray  # int64, ascending
     shas: list[str]
@@ -64,104 +76,104 @@ class VersionDeployFigures:
     expired: np.ndarray  # expired and not live (the plan's "expired" unless a rule keeps them: none does)
     failed_open: np.ndarray  # failed builds Netlify still has
     restorable_open: np.ndarray  # restorable deploys Netlify still has
+    representative: list[str | None]  # Netlify id of its newest restorable deploy (None: none)
+    representative_at: list[Any]  # its created_at as stored (see as_utc)
+    gate: np.ndarray  # int8: GATE_YES, GATE_NO or GATE_NONE (its newest gate verdict)
 
 
-def version_deploy_figures(session: Session) -> VersionDeployFigures:
-    """One GROUP BY over the deploys: the figures of every version that has a deploy."""
-    expired = and_(Deploy.expired_at.is_not(None), Deploy.is_live.is_(False))
-    failed_open = and_(Deploy.expired_at.is_(None), Deploy.state.in_(_FAILED))
-    restorable_open = and_(Deploy.expired_at.is_(None), Deploy.state.in_(_RESTORABLE))
+_VERSION_FIGURES = """
+SELECT s.version_id, v.sha, v.branch, s.first_deploy_at, s.newest_deploy_at, s.deploys, s.expired, s.failed_open,
+       s.restorable_open, s.restorable_netlify_id, s.restorable_created_at, s.gate
+FROM version_deploy_summary s JOIN version v ON v.id = s.version_id
+WHERE s.deploys > 0 ORDER BY s.version_id"""
 
-    def count(condition: ColumnElement) -> ColumnElement:
-        return func.count().filter(condition)
 
-    first = func.min(cast(Deploy.created_at, String)) if session.bind.dialect.name == "sqlite" else \
-        func.min(Deploy.created_at)
-    newest = func.max(cast(Deploy.created_at, String)) if session.bind.dialect.name == "sqlite" else \
-        func.max(Deploy.created_at)
-    query = (select(Deploy.version_id, first, newest, func.count(), count(expired), count(failed_open),
-                    count(restorable_open)).group_by(Deploy.version_id).order_by(Deploy.version_id)
-             .where(Deploy.version_id.is_not(None)))
-    # streamed a chunk at a time into arrays: a hundred thousand rows of tuples would briefly cost far more
-    int_parts: list[np.ndarray] = []
-    first_parts: list[np.ndarray] = []
-    newest_parts: list[np.ndarray] = []
-    for part in stream(session, query):
-        columns = list(zip(*part))
-        int_parts.append(np.array([columns[0], *columns[3:]], dtype=np.int64))
-        first_parts.append(as_datetime64(columns[1]))
-        newest_parts.append(as_datetime64(columns[2]))
-    ints = list(np.concatenate(int_parts, axis=1)) if int_parts else [np.zeros(0, dtype=np.int64)] * 5
-    firsts = np.concatenate(first_parts) if first_parts else np.zeros(0, dtype="datetime64[us]")
-    newests = np.concatenate(newest_parts) if newest_parts else np.zeros(0, dtype="datetime64[us]")
-    # the versions' own columns, read by primary key order alongside (a join in the GROUP BY would sort)
+def version_figures(session: Session) -> VersionFigures:
+    """Every version with a deploy: one row each from the summary, streamed into arrays."""
+    ints: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
+    newests: list[np.ndarray] = []
+    gates: list[np.ndarray] = []
     shas: list[str] = []
     branches: list[str | None] = []
-    ids = ints[0].tolist()
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start:start + CHUNK]
-        found = dict((vid, (sha, branch)) for vid, sha, branch in session.execute(
-            select(Version.id, Version.sha, Version.branch).where(Version.id.between(part[0], part[-1]))))
-        for vid in part:
-            sha, branch = found[vid]
-            shas.append(sha)
-            branches.append(branch)
-    return VersionDeployFigures(version_ids=ints[0], shas=shas, branches=branches,
-                                first_deploy=firsts, newest_deploy=newests,
-                                deploys=ints[1], expired=ints[2], failed_open=ints[3], restorable_open=ints[4])
+    reps: list[str | None] = []
+    rep_at: list[Any] = []
+    for part in _raw_rows(session, _VERSION_FIGURES):
+        columns = list(zip(*part))
+        ints.append(np.array([columns[0], *columns[5:9]], dtype=np.int64))
+        firsts.append(as_datetime64(columns[3]))
+        newests.append(as_datetime64(columns[4]))
+        gates.append(np.array([GATE_NONE if g is None else GATE_YES if g else GATE_NO for g in columns[11]],
+                              dtype=np.int8))
+        shas += columns[1]
+        branches += columns[2]
+        reps += columns[9]
+        rep_at += columns[10]
+    joined = list(np.concatenate(ints, axis=1)) if ints else [np.zeros(0, dtype=np.int64)] * 5
+    empty_moments = np.zeros(0, dtype="datetime64[us]")
+    return VersionFigures(
+        version_ids=joined[0], shas=shas, branches=branches,
+        first_deploy=np.concatenate(firsts) if firsts else empty_moments,
+        newest_deploy=np.concatenate(newests) if newests else empty_moments,
+        deploys=joined[1], expired=joined[2], failed_open=joined[3], restorable_open=joined[4],
+        representative=reps, representative_at=rep_at,
+        gate=np.concatenate(gates) if gates else np.zeros(0, dtype=np.int8))
 
 
 def headline_scores(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
-    """(benchmarks, matrix): every version's headline score per benchmark (NaN: none), rows as ``version_ids``."""
-    query = (select(BenchmarkResult.version_id, BenchmarkResult.benchmark, BenchmarkResult.score)
-             .where(BenchmarkResult.is_primary.is_(True)))
-    columns: dict[str, np.ndarray] = {}  # benchmark -> its column of scores
-    for part in stream(session, query):
-        if not len(version_ids):
-            break
+    """(benchmarks, matrix): every version's headline score per benchmark (NaN: none), rows as ``version_ids``;
+    where a version has two headline scores on a benchmark, the one stored last counts."""
+    codes: dict[str, int] = {}
+    id_parts: list[np.ndarray] = []
+    code_parts: list[np.ndarray] = []
+    score_parts: list[np.ndarray] = []
+    sql = "SELECT version_id, benchmark, score FROM benchmark_result WHERE is_primary ORDER BY id"
+    for part in _raw_rows(session, sql):
         ids, names, scores = zip(*part)
-        ids_array = np.array(ids, dtype=np.int64)
-        where = np.clip(np.searchsorted(version_ids, ids_array), 0, len(version_ids) - 1)
-        present = version_ids[where] == ids_array
-        names_array = np.array(names, dtype=object)
-        values = np.array(scores, dtype=float)
-        for name in set(names):
-            mask = present & (names_array == name)
-            column = columns.setdefault(name, np.full(len(version_ids), np.nan))
-            column[where[mask]] = values[mask]
-    benchmarks = tuple(sorted(columns))
-    matrix = (np.column_stack([columns[b] for b in benchmarks]) if benchmarks
-              else np.zeros((len(version_ids), 0)))
+        id_parts.append(np.array(ids, dtype=np.int64))
+        code_parts.append(np.fromiter((codes.setdefault(name, len(codes)) for name in names), dtype=np.int64,
+                                      count=len(names)))
+        score_parts.append(np.array([np.nan if s is None else s for s in scores], dtype=float))
+    names = sorted(codes)
+    matrix = np.full((len(version_ids), len(codes)), np.nan)
+    if id_parts and len(version_ids):
+        ids = np.concatenate(id_parts)
+        where = np.clip(np.searchsorted(version_ids, ids), 0, len(version_ids) - 1)
+        present = version_ids[where] == ids
+        cells = (where * len(codes) + np.concatenate(code_parts))[present]
+        values = np.concatenate(score_parts)[present]
+        # the last of each cell: unique over the reversed cells finds each one's last occurrence
+        last_cells, first_from_end = np.unique(cells[::-1], return_index=True)
+        matrix.flat[last_cells] = values[::-1][first_from_end]
+    order = [codes[name] for name in names]
+    matrix = matrix[:, order] if order else matrix
     # only benchmarks some version with a deploy has (the plan judges those)
-    keep = ~np.isnan(matrix).all(axis=0) if len(version_ids) else np.zeros(len(benchmarks), dtype=bool)
-    return tuple(b for b, k in zip(benchmarks, keep) if k), matrix[:, keep]
+    keep = ~np.isnan(matrix).all(axis=0) if len(version_ids) else np.zeros(len(names), dtype=bool)
+    return tuple(b for b, k in zip(names, keep) if k), matrix[:, keep]
 
 
-def gate_verdicts(session: Session) -> dict[str, bool]:
-    """The latest recorded gate verdict of each version (from `gate` runs and promotions): one row per version
-    from the database, newest first, parsed here; a version whose newest verdict has no "passed" falls back to
-    its whole history (rare)."""
-    has_verdict = and_(Event.version_sha.is_not(None), Event.verdict.is_not(None),
-                       cast(Event.verdict, String).like('%"passed"%'))
-    rank = func.row_number().over(partition_by=Event.version_sha,
-                                  order_by=(Event.started_at.desc(), Event.id.desc())).label("rank")
-    newest = select(Event.version_sha, Event.verdict, rank).where(has_verdict).subquery()
-    passed: dict[str, bool] = {}
-    unsure: list[str] = []
-    newest_first = select(newest.c.version_sha, newest.c.verdict).where(newest.c.rank == 1)
-    for sha, verdict in (row for part in stream(session, newest_first) for row in part):
-        verdict = json.loads(verdict) if isinstance(verdict, str) else verdict
-        if isinstance(verdict, dict) and "passed" in verdict:
-            passed[sha] = bool(verdict["passed"])
-        else:
-            unsure.append(sha)
-    for start in range(0, len(unsure), 500):
-        rows = session.execute(select(Event.version_sha, Event.verdict).where(
-            has_verdict, Event.version_sha.in_(unsure[start:start + 500])).order_by(Event.started_at, Event.id))
-        for sha, verdict in rows:
-            if isinstance(verdict, dict) and "passed" in verdict:
-                passed[sha] = bool(verdict["passed"])
-    return passed
+@dataclass(frozen=True)
+class BranchHead:
+    """A version's newest restorable deploy on a branch."""
+
+    deploy_pk: int
+    branch: str
+    netlify_id: str
+    created_at: datetime
+
+
+def branch_heads(session: Session, per_branch: int) -> list[BranchHead]:
+    """The ``per_branch`` newest versions' heads on every branch (from the kept ``version_branch_head``)."""
+    if per_branch <= 0:
+        return []
+    sql = f"""
+SELECT deploy_id, branch, netlify_id, created_at FROM (
+  SELECT deploy_id, branch, netlify_id, created_at,
+         ROW_NUMBER() OVER (PARTITION BY branch ORDER BY created_at DESC, netlify_id) AS branch_rank
+  FROM version_branch_head) ranked
+WHERE branch_rank <= {int(per_branch)}"""
+    return [BranchHead(pk, branch, netlify_id, as_utc(created_at))
+            for part in _raw_rows(session, sql) for pk, branch, netlify_id, created_at in part]
 
 
 def last_live_times(session: Session) -> dict[str, datetime]:
@@ -173,52 +185,6 @@ def last_live_times(session: Session) -> dict[str, datetime]:
             if previous and finished:
                 last_live[previous] = max(finished, last_live.get(previous, finished))
     return last_live
-
-
-@dataclass(frozen=True)
-class Representative:
-    """A version's newest restorable deploy."""
-
-    version_id: int | None  # None: a deploy without a version (a version of its own)
-    deploy_pk: int
-    netlify_id: str
-    created_at: Any  # as stored (see as_utc)
-
-
-_NEWEST_RESTORABLE = """
-WITH open_deploys AS (
-  SELECT d.id AS id, d.version_id AS version_id, d.netlify_id AS netlify_id, d.created_at AS created_at,
-         CASE WHEN d.branch IS NULL OR d.branch = '' THEN v.branch ELSE d.branch END AS b
-  FROM deploy d LEFT JOIN version v ON v.id = d.version_id
-  WHERE d.expired_at IS NULL AND d.state IN :restorable),
-ranked AS (
-  SELECT id, version_id, netlify_id, created_at, b,
-         ROW_NUMBER() OVER (PARTITION BY COALESCE(version_id, -id) ORDER BY created_at DESC, netlify_id) AS in_version,
-         ROW_NUMBER() OVER (PARTITION BY b, COALESCE(version_id, -id) ORDER BY created_at DESC, netlify_id) AS in_branch
-  FROM open_deploys),
-heads AS (
-  SELECT id, b, ROW_NUMBER() OVER (PARTITION BY b ORDER BY created_at DESC, netlify_id) AS branch_rank
-  FROM ranked WHERE in_branch = 1 AND b IS NOT NULL AND b <> '')
-SELECT r.version_id, r.id, r.netlify_id, r.created_at, r.in_version, h.b
-FROM ranked r LEFT JOIN heads h ON h.id = r.id AND h.branch_rank <= :heads
-WHERE r.in_version = 1 OR h.id IS NOT NULL
-"""
-
-
-def newest_restorable(session: Session, heads_per_branch: int) -> tuple[list[Representative], list[int]]:
-    """(each version's newest restorable deploy, the deploy ids of the ``heads_per_branch`` newest versions'
-    newest restorable deploy on every branch), in one pass of window functions over the restorable deploys."""
-    query = text(_NEWEST_RESTORABLE).bindparams(bindparam("restorable", _RESTORABLE, expanding=True),
-                                                bindparam("heads", max(0, heads_per_branch)))
-    representatives: list[Representative] = []
-    heads: list[int] = []
-    for version_id, pk, netlify_id, created_at, in_version, branch in (row for part in stream(session, query)
-                                                                          for row in part):
-        if in_version == 1:
-            representatives.append(Representative(version_id, pk, netlify_id, created_at))
-        if branch is not None and heads_per_branch > 0:
-            heads.append(pk)
-    return representatives, heads
 
 
 # --- deploy facts, a few at a time ---------------------------------------------------------------------------

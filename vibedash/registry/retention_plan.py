@@ -83,12 +83,12 @@ class RegistryPlan(PlanView):
 
     def _read(self, session) -> None:
         policy, now = self.policy, self.now
-        figures = facts.version_deploy_figures(session)
+        figures = facts.version_figures(session)
         self._last_live = facts.last_live_times(session)
         loose = facts.deploys_without_version(session, self._last_live)  # each a version of its own
         benchmarks, scores = facts.headline_scores(session, figures.version_ids)
-        gate_of = facts.gate_verdicts(session)
-        representatives, head_pks = facts.newest_restorable(session, policy.keep_newest_per_branch)
+        head_pks = newest_per_branch(facts.branch_heads(session, policy.keep_newest_per_branch), loose,
+                                     policy.keep_newest_per_branch)
         grace_start = now - timedelta(days=policy.grace_days) if policy.grace_days else None
         candidates = facts.candidates_for_deploy_rules(session, self._last_live, grace_start, head_pks)
 
@@ -113,18 +113,16 @@ class RegistryPlan(PlanView):
         self._failed_open = column(figures.failed_open, [int(not d.expired and d.state in FAILED_STATES)
                                                          for d in loose_facts])
         self._restorable_open = column(figures.restorable_open, [int(restorable(d)) for d in loose_facts])
-        gate = np.array([GATE_UNKNOWN if sha is None or sha not in gate_of else
-                         GATE_PASSED if gate_of[sha] else GATE_FAILED for sha in shas], dtype=np.int8)
+        gate = np.concatenate([np.select([figures.gate == facts.GATE_YES, figures.gate == facts.GATE_NO],
+                                         [GATE_PASSED, GATE_FAILED], GATE_UNKNOWN),
+                               np.full(len(loose), GATE_UNKNOWN)]).astype(np.int8)
         score_matrix = np.vstack([scores, np.full((len(loose), scores.shape[1]), np.nan)])
 
-        # each version's representative: its newest restorable deploy
-        self._rep_ids = np.full(n, None, dtype=object)
-        rep_at: list[Any] = [None] * n
-        for rep in representatives:
-            i = self._index_of(rep.version_id, rep.netlify_id)
-            if i is not None:
-                self._rep_ids[i] = rep.netlify_id
-                rep_at[i] = rep.created_at
+        # each version's representative: its newest restorable deploy (a deploy without a version: itself)
+        self._rep_ids = np.array([*figures.representative, *(d.netlify_id if restorable(d) else None
+                                                             for d in loose_facts)], dtype=object)
+        rep_at: list[Any] = [*figures.representative_at, *(d.created_at if restorable(d) else None
+                                                           for d in loose_facts)]
         contender = self._rep_ids != None  # noqa: E711  (element-wise)
         self.table = VersionTable(keys=keys, shas=shas, benchmarks=benchmarks, scores=score_matrix, gate=gate,
                                   appeared=appeared, contender=contender)
@@ -374,6 +372,25 @@ class RegistryPlan(PlanView):
         if kept:
             return tuple(dict.fromkeys(t for t, _ in kept)), tuple(dict.fromkeys(r for _, r in kept))
         return (self.verdicts.fault_tag(i),), tuple(self.verdicts.faults(i))
+
+
+def newest_per_branch(heads: list[facts.BranchHead], loose: list[facts.DeployRow], per_branch: int) -> list[int]:
+    """The deploy ids of the ``per_branch`` newest versions' newest restorable deploy on every branch: the
+    versions' heads the database ranked, with each deploy without a version (a version of its own) among them."""
+    if per_branch <= 0:
+        return []
+    by_branch: dict[str, list[tuple]] = defaultdict(list)
+    for head in heads:
+        by_branch[head.branch].append((head.created_at, head.netlify_id, head.deploy_pk))
+    for row in loose:
+        if row.facts.branch and restorable(row.facts):
+            by_branch[row.facts.branch].append((facts.as_utc(row.facts.created_at), row.facts.netlify_id, row.pk))
+    pks: list[int] = []
+    for ranked in by_branch.values():
+        ranked.sort(key=lambda head: head[1])
+        ranked.sort(key=lambda head: head[0], reverse=True)
+        pks += [pk for _, _, pk in ranked[:per_branch]]
+    return pks
 
 
 class VersionKeys(Sequence[str]):
