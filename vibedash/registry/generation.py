@@ -9,7 +9,8 @@ rolled-back write rolls its bump back with it. One bump per transaction (its fir
 reader sees a transaction's writes before it commits; a savepoint rolled back forgets it had bumped. Reading the generation is one primary-key lookup.
 
 Writes that bypass the engine (a raw sqlite3 connection, another tool) must call :func:`bump` themselves;
-``bench/scale_data.py`` does, through :func:`rebuild_after_bulk_load`.
+``bench/scale_data.py`` does, through :func:`rebuild_after_bulk_load` (which also refills the retention summary
+its load left empty).
 
 The cache lives in the process (each server process, each CLI run), holds a bounded number of small values
 keyed by the database's ``instance`` id and the generation, and never needs invalidating: a new generation
@@ -210,8 +211,11 @@ def cached(session: Session, name: str, key: Hashable, compute: Callable[[], T],
 
 
 def rebuild_after_bulk_load(engine: Engine) -> None:
-    """After rows went in behind the engine's back: a new generation, and fresh planner statistics."""
+    """After rows went in behind the engine's back (with the summary triggers dropped for the load): the
+    retention summary refilled, a new generation, and fresh planner statistics."""
+    from vibedash.registry.retention_summary import refill
     from vibedash.registry.statistics import refresh_statistics
 
+    refill(engine)
     bump(engine)
     refresh_statistics(engine, force=True)

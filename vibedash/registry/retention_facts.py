@@ -42,13 +42,16 @@ def as_datetime64(values: Sequence[Any]) -> np.ndarray:
     return np.array(values, dtype="datetime64[us]")
 
 
-def _raw_rows(session: Session, sql: str, chunk: int = CHUNK) -> Iterator[list[tuple]]:
+def _raw_rows(session: Session, sql: str, params: Sequence[Any] = (), chunk: int = CHUNK) -> Iterator[list[tuple]]:
     """``sql``'s rows a chunk at a time as plain tuples, straight from the DBAPI cursor: a hundred thousand rows
     through the ORM's result machinery cost seconds; these reads need no types (the callers parse the few
     columns that are moments, see :func:`as_datetime64`)."""
-    cursor = session.connection().connection.dbapi_connection.cursor()
+    connection = session.connection()
+    if params:  # "?" in ``sql`` stands for a parameter: the driver's own placeholder
+        sql = sql.replace("?", "?" if connection.dialect.paramstyle == "qmark" else "%s")
+    cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(sql)
+        cursor.execute(sql, tuple(params)) if params else cursor.execute(sql)
         while True:
             part = cursor.fetchmany(chunk)
             if not part:
@@ -122,31 +125,28 @@ def version_figures(session: Session) -> VersionFigures:
 
 def headline_scores(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """(benchmarks, matrix): every version's headline score per benchmark (NaN: none), rows as ``version_ids``;
-    where a version has two headline scores on a benchmark, the one stored last counts."""
-    codes: dict[str, int] = {}
-    id_parts: list[np.ndarray] = []
-    code_parts: list[np.ndarray] = []
-    score_parts: list[np.ndarray] = []
-    sql = "SELECT version_id, benchmark, score FROM benchmark_result WHERE is_primary ORDER BY id"
-    for part in _raw_rows(session, sql):
-        ids, names, scores = zip(*part)
-        id_parts.append(np.array(ids, dtype=np.int64))
-        code_parts.append(np.fromiter((codes.setdefault(name, len(codes)) for name in names), dtype=np.int64,
-                                      count=len(names)))
-        score_parts.append(np.array([np.nan if s is None else s for s in scores], dtype=float))
-    names = sorted(codes)
-    matrix = np.full((len(version_ids), len(codes)), np.nan)
-    if id_parts and len(version_ids):
-        ids = np.concatenate(id_parts)
+    where a version has two headline scores on a benchmark, the one stored last counts. One read of the
+    covering index (benchmark, is_primary, version_id, score) per benchmark: no row of the table is touched."""
+    names = sorted(name for part in _raw_rows(session, "SELECT DISTINCT benchmark FROM benchmark_result")
+                   for (name,) in part)
+    matrix = np.full((len(version_ids), len(names)), np.nan)
+    sql = "SELECT id, version_id, score FROM benchmark_result WHERE benchmark = ? AND is_primary"
+    for column, name in enumerate(names):
+        if not len(version_ids):
+            break
+        parts = [np.array([(row[0], row[1], np.nan if row[2] is None else row[2]) for row in part], dtype=float)
+                 for part in _raw_rows(session, sql, (name,))]
+        if not parts:
+            continue
+        rows = np.concatenate(parts)
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]  # stored order: the last of a version's counts
+        ids = rows[:, 1].astype(np.int64)
         where = np.clip(np.searchsorted(version_ids, ids), 0, len(version_ids) - 1)
         present = version_ids[where] == ids
-        cells = (where * len(codes) + np.concatenate(code_parts))[present]
-        values = np.concatenate(score_parts)[present]
-        # the last of each cell: unique over the reversed cells finds each one's last occurrence
-        last_cells, first_from_end = np.unique(cells[::-1], return_index=True)
-        matrix.flat[last_cells] = values[::-1][first_from_end]
-    order = [codes[name] for name in names]
-    matrix = matrix[:, order] if order else matrix
+        where, values = where[present], rows[present, 2]
+        # the last of each version: unique over the reversed rows finds each one's last occurrence
+        last, from_end = np.unique(where[::-1], return_index=True)
+        matrix[last, column] = values[::-1][from_end]
     # only benchmarks some version with a deploy has (the plan judges those)
     keep = ~np.isnan(matrix).all(axis=0) if len(version_ids) else np.zeros(len(names), dtype=bool)
     return tuple(b for b, k in zip(names, keep) if k), matrix[:, keep]
