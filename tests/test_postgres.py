@@ -18,7 +18,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from vibedash.cli import main
 from vibedash.netlify.sync import sync_site
@@ -165,3 +165,45 @@ def test_sample_summaries_follow_every_write_on_postgres(pg_url: str, capsys) ->
         session.delete(registry.find_version(session, "abcdef1"))
     assert assert_summaries_match(engine) == 3
     capsys.readouterr()
+
+
+def test_retention_summary_follows_every_write_on_postgres(pg_url: str, sim, client) -> None:
+    """The triggers of migration 0011 on PostgreSQL: sync, gate verdicts of every shape, moves, deletes, and a
+    downgrade to 0010 and back over the rows, each leaving the summary equal to a recomputation."""
+    from retention_summary_check import assert_retention_summary_matches
+
+    from vibedash.registry.audit import record_event
+    from vibedash.registry.models import Deploy, Version
+
+    engine = open_registry(pg_url)
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    assert assert_retention_summary_matches(engine) == 40
+    with unit_of_work(engine) as session:
+        first, second = session.scalars(select(Version).order_by(Version.id).limit(2)).all()
+        shas = (first.sha, second.sha)
+    for verdict in ({"passed": True}, {"passed": 0}, {"x": 1}, {"passed": "yes"}, {"passed": {}}, [1], None):
+        record_event(engine, kind="gate", actor="t", version_sha=shas[0], verdict=verdict)
+        assert_retention_summary_matches(engine)
+    sim.create_site("pg", site_id="site-pg")
+    sim.seed(30, "site-pg")
+    sync_site(engine, client, "site-pg", actor="t")
+    assert assert_retention_summary_matches(engine) == 70
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE deploy SET version_id = (SELECT id FROM version WHERE sha = :sha) "
+                          "WHERE id % 4 = 0"), {"sha": shas[1]})
+        conn.execute(text("UPDATE deploy SET expired_at = created_at, branch = '' WHERE id % 3 = 0"))
+        conn.execute(text("UPDATE version SET branch = 'renamed' WHERE sha = :sha"), {"sha": shas[1]})
+        conn.execute(text("DELETE FROM event WHERE version_sha = :sha"), {"sha": shas[0]})
+    assert_retention_summary_matches(engine)
+    with unit_of_work(engine) as session:
+        session.delete(session.get(Version, second.id))
+        session.query(Deploy).filter(Deploy.id % 5 == 0).delete()
+    assert_retention_summary_matches(engine)
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "0010")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE deploy SET state = 'error' WHERE id % 2 = 0"))
+    command.upgrade(cfg, "head")
+    assert_retention_summary_matches(engine)
+    engine.dispose()
