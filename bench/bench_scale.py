@@ -14,7 +14,11 @@ size are the same; --rebuild forces a new build):
 
 Each page runs in its own process through AppTest (the real app.py router): "first" is a new session on a
 cold process (engine opened, modules imported), "fresh" reruns after st.cache_data.clear() (what a change or the
-read TTL does: every read hits the database again), "warm" reruns with the cache in place. Medians of --runs.
+read TTL does: every read hits the database again), "warm" reruns with the cache in place, "after a write"
+reruns just after one small real write through the product's code (a pin or an unpin of the newest deploy,
+with its audit line: the registry generation moves, so every value cached for the old one misses; the page's
+own cache is cleared as the app does after a change). Medians of --runs. Pages run on a scratch copy of each
+registry (the writes never touch the kept one; --no-after-write skips both).
 "peak" is the process's peak resident memory (VmHWM) after the page's runs. The tables print each size and the
 ratio large/small and heavy/small; a page that imports torch or transformers is flagged.
 
@@ -41,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from scale_data import Shape, build_registry, live_sha, newest_sha  # noqa: E402
+from scale_data import Shape, build_registry, deploy_id_of, live_sha, newest_sha  # noqa: E402
 
 PAGE_NAMES = ("overview", "history", "version", "compare", "promote", "retention", "settings", "solve")
 HEAVY_MODULES = ("torch", "transformers")
@@ -50,7 +54,7 @@ SLOW_PAGE_S = 20.0  # a page whose first run takes longer runs once fresh and on
 
 # --- one page in its own process ----------------------------------------------------------------------------
 
-def page_worker(db: Path, page: str, runs: int, shape: Shape) -> dict:
+def page_worker(db: Path, page: str, runs: int, shape: Shape, after_write: bool = False) -> dict:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -83,9 +87,33 @@ def page_worker(db: Path, page: str, runs: int, shape: Shape) -> dict:
     repeat = runs if first < SLOW_PAGE_S * 1000 else 1
     fresh = [run_once(True) for _ in range(repeat)]
     warm = [run_once(False) for _ in range(repeat)]
-    return {"first_ms": first, "fresh_ms": statistics.median(fresh), "warm_ms": statistics.median(warm),
-            "peak_mib": _peak_rss_mib(), "heavy_imports": [m for m in HEAVY_MODULES if m in sys.modules],
+    out = {"first_ms": first, "fresh_ms": statistics.median(fresh), "warm_ms": statistics.median(warm)}
+    if after_write:
+        out["after_write_ms"] = statistics.median(after_writes(db, shape, repeat, run_once))
+    return {**out, "peak_mib": _peak_rss_mib(), "heavy_imports": [m for m in HEAVY_MODULES if m in sys.modules],
             "runs": repeat}
+
+
+def after_writes(db: Path, shape: Shape, repeat: int, run_once) -> list[float]:
+    """Each rerun just after a pin or an unpin of the newest deploy (set_pin: the deploy row and its audit
+    line, one transaction each, through an engine of its own as another client's would be)."""
+    from vibedash.actions.deploys import set_pin
+    from vibedash.registry.db import open_registry
+
+    writer = open_registry(f"sqlite:///{db}")
+    target = deploy_id_of(shape.n_deploys - 1)
+    times = []
+    try:
+        for k in range(repeat):
+            pinned = k % 2 == 0
+            set_pin(writer, target, pinned=pinned, actor="bench", reason="bench: a write between reruns" if pinned
+                    else None)
+            times.append(run_once(True))
+        if repeat % 2:
+            set_pin(writer, target, pinned=False, actor="bench")
+    finally:
+        writer.dispose()
+    return times
 
 
 def _peak_rss_mib() -> float:
@@ -97,9 +125,11 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_page(db: Path, shape: Shape, page: str, runs: int, timeout_s: float) -> dict:
+def measure_page(db: Path, shape: Shape, page: str, runs: int, timeout_s: float, after_write: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--worker-page", page, "--worker-db", str(db), "--runs", str(runs),
            "--worker-shape", json.dumps([shape.versions, shape.deploys, shape.events])]
+    if after_write:
+        cmd.append("--worker-after-write")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -226,6 +256,28 @@ def registry_for(workdir: Path, name: str, shape: Shape, rebuild: bool) -> Path:
     return path
 
 
+def scratch_copy(path: Path) -> Path:
+    """A copy of the registry at ``path`` for pages that write (the SQLite backup API: a consistent copy even
+    with a WAL beside it); the kept registry is never written."""
+    import sqlite3
+
+    copy = path.with_name(f"{path.stem}.scratch.db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    source, target = sqlite3.connect(f"file:{path}?mode=ro", uri=True), sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return copy
+
+
+def remove_scratch(copy: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+
+
 # --- the report ---------------------------------------------------------------------------------------------
 
 def _fmt_ms(value: float | None) -> str:
@@ -240,8 +292,12 @@ def _ratio(big: float | None, small: float | None) -> str:
 
 def print_report(results: dict[str, dict[str, dict]], sizes: list[str]) -> None:
     bigs = [s for s in sizes if s != "small"]
-    for metric, title in (("fresh_ms", "rerun on fresh data (ms)"), ("warm_ms", "warm rerun (ms)"),
-                          ("first_ms", "first run, cold process (ms)"), ("peak_mib", "peak memory (MiB)")):
+    metrics = [("fresh_ms", "rerun on fresh data (ms)"), ("warm_ms", "warm rerun (ms)"),
+               ("after_write_ms", "rerun after a write (ms)"), ("first_ms", "first run, cold process (ms)"),
+               ("peak_mib", "peak memory (MiB)")]
+    for metric, title in metrics:
+        if not any(metric in r for row in results.values() for r in row.values()):
+            continue
         header = f"{'page':<10}" + "".join(f"{s:>11}" for s in sizes)
         if "small" in sizes:
             header += "".join(f"{s + '/small':>14}" for s in bigs)
@@ -278,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one page's process may take before it is stopped and reported as such")
     parser.add_argument("--no-browser", action="store_true", help="skip the cold start in Chromium")
     parser.add_argument("--no-cli", action="store_true", help="skip timing the CLI")
+    parser.add_argument("--no-after-write", action="store_true",
+                        help="skip the reruns after a write (and the scratch copies of the registries they need)")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vibedash-scale",
                         help="where the registries are built and kept")
     parser.add_argument("--rebuild", action="store_true", help="build the registries again even if present")
@@ -285,11 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-page", help=argparse.SUPPRESS)
     parser.add_argument("--worker-db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker-shape", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-after-write", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker_page:
         shape = Shape(*json.loads(args.worker_shape))
-        print(json.dumps(page_worker(args.worker_db, args.worker_page, args.runs, shape)))
+        print(json.dumps(page_worker(args.worker_db, args.worker_page, args.runs, shape, args.worker_after_write)))
         return 0
 
     if args.quick:
@@ -306,18 +365,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"registries in {args.workdir} (schema {schema_head()}, fingerprint {schema_fingerprint()}):", flush=True)
     dbs = {size: registry_for(args.workdir, size, shapes[size], args.rebuild) for size in sizes}
 
+    after_write = not args.no_after_write
+    scratch = {size: scratch_copy(db) for size, db in dbs.items()} if after_write else dbs
     results: dict[str, dict[str, dict]] = {page: {} for page in pages}
     # Each page on every size in turn: on a shared machine the load drifts, and a page's ratios compare runs
     # made minutes apart rather than half an hour apart.
     for page in pages:
         for size in sizes:
             began = time.perf_counter()
-            results[page][size] = measure_page(dbs[size], shapes[size], page, args.runs, args.page_timeout)
+            results[page][size] = measure_page(scratch[size], shapes[size], page, args.runs, args.page_timeout,
+                                               after_write)
             outcome = results[page][size]
+            written = f", after a write {outcome['after_write_ms']:,.1f} ms" if "after_write_ms" in outcome else ""
             print(f"  {size:<6} {page:<10} " + (f"error: {outcome['error']}" if "error" in outcome else
                   f"first {outcome['first_ms']:,.0f} ms, fresh {outcome['fresh_ms']:,.1f} ms, "
-                  f"warm {outcome['warm_ms']:,.1f} ms, peak {outcome['peak_mib']:,.0f} MiB") +
+                  f"warm {outcome['warm_ms']:,.1f} ms{written}, peak {outcome['peak_mib']:,.0f} MiB") +
                   f"  ({time.perf_counter() - began:.0f} s)", flush=True)
+    if after_write:
+        for copy in scratch.values():
+            remove_scratch(copy)
     print_report(results, sizes)
 
     cli: dict[str, dict[str, float]] = {}
