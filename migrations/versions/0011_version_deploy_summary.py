@@ -10,6 +10,10 @@ version it touched from that version's deploys (an index seek on deploy.version_
 seek on event.version_sha), so a write costs O(that version's rows) and the summary always equals a
 recomputation (tests/retention_summary_check.py compares them after every kind of write).
 
+``changed_generation`` is the registry generation of a row's last change (of the row, or of its version's
+headline scores in ``benchmark_result``, which a trigger there marks): a retention plan made at generation G
+patches itself from the rows changed since instead of reading all of them again.
+
 The upgrade fills both from the rows already stored. A later migration that rebuilds ``deploy``, ``version``
 or ``event`` with batch_alter_table on SQLite drops their triggers with the old table: it must create them
 again (``create_triggers``).
@@ -101,6 +105,11 @@ WHERE version_id = (SELECT id FROM version WHERE sha = {sha});
 """
 
 
+def touch(version_id: str) -> str:
+    """The statement that marks one version's row changed (its headline scores changed)."""
+    return f"UPDATE version_deploy_summary SET changed_generation = {GENERATION} WHERE version_id = {version_id};\n"
+
+
 def fill(dialect: str) -> list[str]:
     """Every version's row from the rows stored (one pass over deploys and one over gate verdicts)."""
     v = VERDICT[dialect]
@@ -154,6 +163,11 @@ SQLITE_TRIGGERS = {
                                f"BEGIN\n{refresh_gate('sqlite', 'OLD.version_sha')}END",
     "trg_summary_event_delete": "AFTER DELETE ON event WHEN OLD.version_sha IS NOT NULL AND OLD.verdict IS NOT NULL "
                                 f"BEGIN\n{refresh_gate('sqlite', 'OLD.version_sha')}END",
+    # headline scores are read from benchmark_result itself; a change only marks its version's row changed
+    "trg_summary_result_insert": f"AFTER INSERT ON benchmark_result BEGIN\n{touch('NEW.version_id')}END",
+    "trg_summary_result_update": "AFTER UPDATE OF version_id, benchmark, score, is_primary ON benchmark_result "
+                                 f"BEGIN\n{touch('NEW.version_id')}{touch('OLD.version_id')}END",
+    "trg_summary_result_delete": f"AFTER DELETE ON benchmark_result BEGIN\n{touch('OLD.version_id')}END",
 }
 
 POSTGRESQL_FUNCTIONS = {
@@ -181,6 +195,11 @@ END""",
   PERFORM vibedash_summary_refresh_gate(NEW.sha);
   RETURN NULL;
 END""",
+    "vibedash_summary_result_changed": f"""BEGIN
+  IF TG_OP <> 'DELETE' THEN {touch('NEW.version_id')}  END IF;
+  IF TG_OP <> 'INSERT' THEN {touch('OLD.version_id')}  END IF;
+  RETURN NULL;
+END""",
     "vibedash_summary_event_changed": """BEGIN
   IF TG_OP = 'INSERT' AND NEW.verdict IS NOT NULL OR TG_OP = 'UPDATE' THEN
     PERFORM vibedash_summary_refresh_gate(NEW.version_sha);
@@ -199,8 +218,11 @@ POSTGRESQL_TRIGGERS = {
                            "EXECUTE FUNCTION vibedash_summary_version_changed()",
     "trg_summary_event": "AFTER INSERT OR DELETE OR UPDATE OF version_sha, verdict, started_at ON event FOR EACH ROW "
                          "EXECUTE FUNCTION vibedash_summary_event_changed()",
+    "trg_summary_result": "AFTER INSERT OR DELETE OR UPDATE OF version_id, benchmark, score, is_primary "
+                          "ON benchmark_result FOR EACH ROW EXECUTE FUNCTION vibedash_summary_result_changed()",
 }
-TRIGGER_TABLES = {"trg_summary_deploy": "deploy", "trg_summary_version": "version", "trg_summary_event": "event"}
+TRIGGER_TABLES = {"trg_summary_deploy": "deploy", "trg_summary_version": "version", "trg_summary_event": "event",
+                  "trg_summary_result": "benchmark_result"}
 
 
 def create_triggers(dialect: str) -> None:

@@ -8,6 +8,7 @@ plan reshaped for a chart.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -192,10 +193,27 @@ def registry_plan(engine: Engine, policy: RetentionPolicy, now: datetime) -> Pla
     def still_valid(plan: RegistryPlan) -> bool:
         return plan.now <= now and (plan.valid_until is None or now < plan.valid_until)
 
+    def compute() -> RegistryPlan:
+        # the newest plan made before: the new one reads only the versions changed since (see RegistryPlan)
+        with _LATEST_LOCK:
+            previous = _LATEST.get(str(engine.url))
+        plan = RegistryPlan(engine, policy, now, previous=previous)
+        with _LATEST_LOCK:
+            _LATEST[str(engine.url)] = plan
+            _LATEST.move_to_end(str(engine.url))
+            while len(_LATEST) > _LATEST_SIZE:
+                _LATEST.popitem(last=False)
+        return plan
+
     with unit_of_work(engine) as session:
-        plan = cached(session, "registry_retention_plan", repr(policy), lambda: RegistryPlan(engine, policy, now),
-                      still_valid=still_valid, cache=PLANS)
+        plan = cached(session, "registry_retention_plan", repr(policy), compute, still_valid=still_valid, cache=PLANS)
     return plan.bound_to(engine)
+
+
+# The newest plan made per registry (by URL; a plan checks the registry's instance id before patching from one)
+_LATEST: OrderedDict[str, Any] = OrderedDict()
+_LATEST_SIZE = 4
+_LATEST_LOCK = threading.Lock()
 
 
 _VIEWS: OrderedDict[tuple, tuple[PlanView, Any]] = OrderedDict()

@@ -42,7 +42,7 @@ def as_datetime64(values: Sequence[Any]) -> np.ndarray:
     return np.array(values, dtype="datetime64[us]")
 
 
-def _raw_rows(session: Session, sql: str, params: Sequence[Any] = (), chunk: int = CHUNK) -> Iterator[list[tuple]]:
+def raw_rows(session: Session, sql: str, params: Sequence[Any] = (), chunk: int = CHUNK) -> Iterator[list[tuple]]:
     """``sql``'s rows a chunk at a time as plain tuples, straight from the DBAPI cursor: a hundred thousand rows
     through the ORM's result machinery cost seconds; these reads need no types (the callers parse the few
     columns that are moments, see :func:`as_datetime64`)."""
@@ -88,11 +88,13 @@ _VERSION_FIGURES = """
 SELECT s.version_id, v.sha, v.branch, s.first_deploy_at, s.newest_deploy_at, s.deploys, s.expired, s.failed_open,
        s.restorable_open, s.restorable_netlify_id, s.restorable_created_at, s.gate
 FROM version_deploy_summary s JOIN version v ON v.id = s.version_id
-WHERE s.deploys > 0 ORDER BY s.version_id"""
+WHERE {where} ORDER BY s.version_id"""
 
 
-def version_figures(session: Session) -> VersionFigures:
-    """Every version with a deploy: one row each from the summary, streamed into arrays."""
+def version_figures(session: Session, changed_since: int | None = None) -> VersionFigures:
+    """Every version with a deploy: one row each from the summary, streamed into arrays. ``changed_since``:
+    instead, every row changed at or after that registry generation (those left without a deploy too)."""
+    where = "s.deploys > 0" if changed_since is None else f"s.changed_generation >= {int(changed_since)}"
     ints: list[np.ndarray] = []
     firsts: list[np.ndarray] = []
     newests: list[np.ndarray] = []
@@ -101,7 +103,7 @@ def version_figures(session: Session) -> VersionFigures:
     branches: list[str | None] = []
     reps: list[str | None] = []
     rep_at: list[Any] = []
-    for part in _raw_rows(session, _VERSION_FIGURES):
+    for part in raw_rows(session, _VERSION_FIGURES.format(where=where)):
         columns = list(zip(*part))
         ints.append(np.array([columns[0], *columns[5:9]], dtype=np.int64))
         firsts.append(as_datetime64(columns[3]))
@@ -125,31 +127,66 @@ def version_figures(session: Session) -> VersionFigures:
 
 def headline_scores(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """(benchmarks, matrix): every version's headline score per benchmark (NaN: none), rows as ``version_ids``;
-    where a version has two headline scores on a benchmark, the one stored last counts. One read of the
-    covering index (benchmark, is_primary, version_id, score) per benchmark: no row of the table is touched."""
-    names = sorted(name for part in _raw_rows(session, "SELECT DISTINCT benchmark FROM benchmark_result")
-                   for (name,) in part)
+    where a version has two headline scores on a benchmark, the one stored last counts. Only benchmarks some
+    version of ``version_ids`` has."""
+    return scored_only(*headline_matrix(session, version_ids))
+
+
+def scored_only(names: tuple[str, ...], matrix: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """The benchmarks (columns) some row has a score on: the ones the plan judges."""
+    keep = ~np.isnan(matrix).all(axis=0) if len(matrix) else np.zeros(len(names), dtype=bool)
+    return tuple(b for b, k in zip(names, keep) if k), matrix[:, keep]
+
+
+def headline_matrix(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """As :func:`headline_scores`, with a column for every benchmark stored. One read of the covering index
+    (benchmark, is_primary, version_id, score) per benchmark: no row of the table is touched."""
+    names = tuple(sorted(name for part in raw_rows(session, "SELECT DISTINCT benchmark FROM benchmark_result")
+                         for (name,) in part))
     matrix = np.full((len(version_ids), len(names)), np.nan)
     sql = "SELECT id, version_id, score FROM benchmark_result WHERE benchmark = ? AND is_primary"
     for column, name in enumerate(names):
-        if not len(version_ids):
-            break
-        parts = [np.array([(row[0], row[1], np.nan if row[2] is None else row[2]) for row in part], dtype=float)
-                 for part in _raw_rows(session, sql, (name,))]
-        if not parts:
-            continue
-        rows = np.concatenate(parts)
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]  # stored order: the last of a version's counts
-        ids = rows[:, 1].astype(np.int64)
-        where = np.clip(np.searchsorted(version_ids, ids), 0, len(version_ids) - 1)
-        present = version_ids[where] == ids
-        where, values = where[present], rows[present, 2]
-        # the last of each version: unique over the reversed rows finds each one's last occurrence
-        last, from_end = np.unique(where[::-1], return_index=True)
-        matrix[last, column] = values[::-1][from_end]
-    # only benchmarks some version with a deploy has (the plan judges those)
-    keep = ~np.isnan(matrix).all(axis=0) if len(version_ids) else np.zeros(len(names), dtype=bool)
-    return tuple(b for b, k in zip(names, keep) if k), matrix[:, keep]
+        if len(version_ids):
+            rows = [(pk, vid, score) for part in raw_rows(session, sql, (name,)) for pk, vid, score in part]
+            _place(matrix, version_ids, np.full(len(rows), column), rows)
+    return names, matrix
+
+
+def headline_rows(session: Session, version_ids: np.ndarray, names: tuple[str, ...]) -> tuple[tuple[str, ...],
+                                                                                             np.ndarray]:
+    """The headline scores of a few versions (``version_ids``, ascending), as :func:`headline_matrix` reads
+    them for all: (``names`` and any benchmark they have besides, sorted; matrix)."""
+    rows: list[tuple[int, int, str, float]] = []
+    ids = version_ids.tolist()
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        sql = ("SELECT id, version_id, benchmark, score FROM benchmark_result WHERE is_primary AND version_id IN "
+               f"({', '.join(str(int(v)) for v in part)})")
+        rows += [row for chunk in raw_rows(session, sql) for row in chunk]
+    names = tuple(sorted(set(names) | {row[2] for row in rows}))
+    column_of = {name: c for c, name in enumerate(names)}
+    matrix = np.full((len(version_ids), len(names)), np.nan)
+    _place(matrix, version_ids, np.array([column_of[row[2]] for row in rows], dtype=np.int64),
+           [(pk, vid, score) for pk, vid, _, score in rows])
+    return names, matrix
+
+
+def _place(matrix: np.ndarray, version_ids: np.ndarray, columns: np.ndarray, rows: list[tuple]) -> None:
+    """Put (id, version_id, score) ``rows`` into ``matrix`` (rows as ``version_ids``, ``columns`` per row): of
+    two scores in one cell, the one stored last (the higher id) counts."""
+    if not rows or not len(version_ids):
+        return
+    table = np.array([(pk, vid, np.nan if score is None else score) for pk, vid, score in rows], dtype=float)
+    order = np.argsort(table[:, 0], kind="stable")
+    table, columns = table[order], np.asarray(columns, dtype=np.int64)[order]
+    ids = table[:, 1].astype(np.int64)
+    where = np.clip(np.searchsorted(version_ids, ids), 0, len(version_ids) - 1)
+    present = version_ids[where] == ids
+    cells = (where * matrix.shape[1] + columns)[present]
+    values = table[present, 2]
+    # the last of each cell: unique over the reversed cells finds each one's last occurrence
+    last, from_end = np.unique(cells[::-1], return_index=True)
+    matrix.flat[last] = values[::-1][from_end]
 
 
 @dataclass(frozen=True)
@@ -173,7 +210,7 @@ SELECT deploy_id, branch, netlify_id, created_at FROM (
   FROM version_branch_head) ranked
 WHERE branch_rank <= {int(per_branch)}"""
     return [BranchHead(pk, branch, netlify_id, as_utc(created_at))
-            for part in _raw_rows(session, sql) for pk, branch, netlify_id, created_at in part]
+            for part in raw_rows(session, sql) for pk, branch, netlify_id, created_at in part]
 
 
 def last_live_times(session: Session) -> dict[str, datetime]:

@@ -54,6 +54,7 @@ from vibedash.decisions.retention import (
 from vibedash.decisions.retention_terms import FAILED_STATES, FRONTIER, GATE, NEW_BEST
 from vibedash.registry import retention_facts as facts
 from vibedash.registry.db import unit_of_work
+from vibedash.registry.retention_snapshot import read_snapshot
 
 PAGE = 500
 
@@ -61,14 +62,17 @@ PAGE = 500
 class RegistryPlan(PlanView):
     """A retention plan read from the registry: counts and verdicts in memory, decisions a page at a time."""
 
-    def __init__(self, engine: Engine, policy: RetentionPolicy, now: datetime) -> None:
+    def __init__(self, engine: Engine, policy: RetentionPolicy, now: datetime,
+                 previous: RegistryPlan | None = None) -> None:
+        """``previous``: a plan of the same registry made earlier (any generation, any policy); this one then
+        reads only the versions changed since, and reuses its version verdicts when nothing they judge changed."""
         if now.tzinfo is None:
             raise ValueError("RegistryPlan: now is a naive datetime; pass a timezone-aware one")
         self.engine, self.policy, self.now = engine, policy, now
         # what page caches key on: the same for every copy bound to another engine (see bound_to)
         self.cache_identity = object()
         with unit_of_work(engine) as session:
-            self._read(session)
+            self._read(session, previous)
 
     def bound_to(self, engine: Engine) -> RegistryPlan:
         """This plan reading its pages through ``engine``: a plan is cached by the registry's instance and
@@ -81,12 +85,13 @@ class RegistryPlan(PlanView):
 
     # --- building -----------------------------------------------------------------------------------------
 
-    def _read(self, session) -> None:
+    def _read(self, session, previous: RegistryPlan | None) -> None:
         policy, now = self.policy, self.now
-        figures = facts.version_figures(session)
+        self._snapshot, self.patched = read_snapshot(session, previous._snapshot if previous is not None else None)
+        figures = self._snapshot.figures
+        benchmarks, scores = self._snapshot.scored()
         self._last_live = facts.last_live_times(session)
         loose = facts.deploys_without_version(session, self._last_live)  # each a version of its own
-        benchmarks, scores = facts.headline_scores(session, figures.version_ids)
         head_pks = newest_per_branch(facts.branch_heads(session, policy.keep_newest_per_branch), loose,
                                      policy.keep_newest_per_branch)
         grace_start = now - timedelta(days=policy.grace_days) if policy.grace_days else None
@@ -154,7 +159,11 @@ class RegistryPlan(PlanView):
                 if policy.grace_days and not d.expired and d.created_at + grace > now]
         self.valid_until: datetime | None = min(ends) if ends else None
 
-        self.verdicts = judge_versions(self.table, policy, self.chosen)
+        if previous is not None and previous.policy == policy and previous.chosen == self.chosen \
+                and same_table(previous.table, self.table):
+            self.verdicts = previous.verdicts  # nothing the version rules judge has changed (a pin, a sync)
+        else:
+            self.verdicts = judge_versions(self.table, policy, self.chosen)
         merited = self.verdicts.merited & contender
         self._merited = merited
         # the deploy that keeps each version restorable: its representative when kept, else its newest
@@ -374,6 +383,16 @@ class RegistryPlan(PlanView):
         return (self.verdicts.fault_tag(i),), tuple(self.verdicts.faults(i))
 
 
+def same_table(a: VersionTable, b: VersionTable) -> bool:
+    """Whether two version tables hold the same versions, scores, gate verdicts, times and contenders."""
+    if len(a) != len(b) or a.benchmarks != b.benchmarks:
+        return False
+    if not (isinstance(a.keys, VersionKeys) and isinstance(b.keys, VersionKeys) and a.keys.same_as(b.keys)):
+        return False
+    return (np.array_equal(a.scores, b.scores, equal_nan=True) and np.array_equal(a.gate, b.gate)
+            and np.array_equal(a.appeared, b.appeared) and np.array_equal(a.contender, b.contender))
+
+
 def newest_per_branch(heads: list[facts.BranchHead], loose: list[facts.DeployRow], per_branch: int) -> list[int]:
     """The deploy ids of the ``per_branch`` newest versions' newest restorable deploy on every branch: the
     versions' heads the database ranked, with each deploy without a version (a version of its own) among them."""
@@ -402,6 +421,9 @@ class VersionKeys(Sequence[str]):
 
     def __len__(self) -> int:
         return len(self._shas)
+
+    def same_as(self, other: VersionKeys) -> bool:
+        return self._n == other._n and self._loose == other._loose and self._shas == other._shas
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):

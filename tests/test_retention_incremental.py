@@ -1,0 +1,151 @@
+"""A retention plan patched from an earlier one (the versions changed since, read from the summary's
+``changed_generation``) is exactly the plan made from scratch: random sequences of writes of every kind (deploys
+added, moved, expired, failing, pinned, going live; gate verdicts; headline scores added, changed, removed;
+versions added, renamed and deleted; deploys without a commit), each followed by both plans, compared in full.
+Real SQLite file, real migrations and triggers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from retention_summary_check import assert_retention_summary_matches
+from sqlalchemy import delete, select
+
+from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy
+from vibedash.registry.action_queries import registry_plan
+from vibedash.registry.audit import record_event_in
+from vibedash.registry.db import open_registry, unit_of_work
+from vibedash.registry.demo import build_demo
+from vibedash.registry.models import BenchmarkResult, Deploy, Event, Site, Version
+from vibedash.registry.retention_plan import RegistryPlan
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+POLICIES = [DEFAULT_RETENTION_POLICY,
+            RetentionPolicy(benchmarks=("aime25",), keep_newest_per_branch=2, keep_last_live=1, grace_days=0),
+            RetentionPolicy(keep_gate_passed=False, keep_frontier=False, grace_days=3)]
+WRITES = ["deploy", "loose", "state", "expire", "move", "pin", "live", "gate", "score", "unscore", "version",
+          "rename", "delete_version", "delete_deploy", "nothing"]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    engine = open_registry(f"sqlite:///{tmp_path_factory.mktemp('incremental')}/registry.db")
+    yield engine
+    engine.dispose()
+
+
+def assert_same(patched: RegistryPlan, fresh: RegistryPlan) -> None:
+    assert patched.summary() == fresh.summary()
+    assert patched.warnings == fresh.warnings and patched.valid_until == fresh.valid_until
+    assert patched.benchmarks() == fresh.benchmarks()
+    assert patched.decisions == fresh.decisions
+    assert patched.table.keys[:] == fresh.table.keys[:]
+    assert np.array_equal(patched.table.scores, fresh.table.scores, equal_nan=True)
+    benchmarks = fresh.benchmarks()
+    if len(benchmarks) >= 2:
+        assert patched.version_rows(benchmarks[0], benchmarks[1]) == fresh.version_rows(benchmarks[0], benchmarks[1])
+    for i in range(len(fresh.table)):
+        assert patched.version_reasons(i) == fresh.version_reasons(i)
+
+
+def write(session, what: str, n: int, k: int) -> None:
+    versions = session.scalars(select(Version).order_by(Version.id)).all()
+    deploys = session.scalars(select(Deploy).order_by(Deploy.id)).all()
+    version = versions[n % len(versions)] if versions else None
+    pick = deploys[n % len(deploys)] if deploys else None
+    at = NOW - timedelta(days=n % 9, hours=k)
+    if what in ("deploy", "loose") or pick is None:
+        session.add(Deploy(netlify_id=f"w{k:05d}-{n}", version_id=None if what == "loose" or version is None
+                           else version.id, created_at=at, state=("ready", "ready", "old", "error", "building")[n % 5],
+                           branch=(None, "main", "exp", "")[n % 4], context="production"))
+    elif what == "state":
+        pick.state = ("ready", "error", "current", "uploading")[n % 4]
+    elif what == "expire":
+        pick.expired_at = None if pick.expired_at else at
+    elif what == "move":
+        pick.version_id = None if n % 4 == 0 or version is None else version.id
+    elif what == "pin":
+        pick.pinned = not pick.pinned
+    elif what == "live":
+        for d in deploys:
+            d.is_live = False
+        pick.is_live, pick.published_at, pick.expired_at = True, at, None
+    elif what == "gate" and version is not None:
+        record_event_in(session, kind="gate", actor="t", version_sha=version.sha,
+                        verdict=({"passed": True}, {"passed": False}, {"other": 1})[n % 3])
+    elif what in ("score", "unscore") and version is not None:
+        benchmark = ("aime25", "hmmt25", "gpqa")[n % 3]
+        found = session.scalar(select(BenchmarkResult).where(BenchmarkResult.version_id == version.id,
+                                                             BenchmarkResult.benchmark == benchmark))
+        if what == "unscore":
+            if found is not None:
+                session.delete(found)
+        elif found is not None:
+            found.score = float(40 + (n * 7 + k) % 50)
+        else:
+            session.add(BenchmarkResult(version_id=version.id, benchmark=benchmark, metric="pass@1",
+                                        score=float(40 + (n * 3) % 50), is_primary=True, source_format="test",
+                                        imported_at=NOW))
+    elif what == "version":
+        added = Version(sha=f"{k:08x}{n:032x}", branch=("main", "exp", None)[n % 3], created_at=at)
+        session.add(added)
+        session.flush()
+        session.add(Deploy(netlify_id=f"v{k:05d}", version_id=added.id, created_at=at, state="ready",
+                           context="production"))
+    elif what == "rename" and version is not None:
+        version.branch = ("main", "exp", None, "renamed")[n % 4]
+    elif what == "delete_version" and version is not None:
+        session.delete(version)
+    elif what == "delete_deploy":
+        session.delete(pick)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(WRITES), st.integers(0, 50), st.sampled_from(range(len(POLICIES)))),
+                      min_size=1, max_size=12))
+def test_a_patched_plan_is_the_plan_made_from_scratch(engine, steps) -> None:
+    with unit_of_work(engine) as session:
+        for model in (Event, BenchmarkResult, Deploy, Version, Site):
+            session.execute(delete(model))
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    previous = RegistryPlan(engine, POLICIES[0], NOW)
+    patched_any = False
+    for k, (what, n, policy) in enumerate(steps):
+        with unit_of_work(engine) as session:
+            write(session, what, n, k)
+        patched = RegistryPlan(engine, POLICIES[policy], NOW, previous=previous)
+        assert_same(patched, RegistryPlan(engine, POLICIES[policy], NOW))
+        patched_any |= patched.patched
+        previous = patched
+    assert_retention_summary_matches(engine)
+    if any(what not in ("delete_version",) for what, _, _ in steps):
+        assert patched_any  # the plans above were patched, not all read whole
+
+
+def test_after_a_pin_the_next_plan_patches_and_keeps_the_version_verdicts(tmp_path) -> None:
+    engine = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    now = datetime.now(timezone.utc)  # the sample registry's deploys are recent: older than its grace period
+    first = registry_plan(engine, DEFAULT_RETENTION_POLICY, now)
+    assert not first.patched
+    victim = next(first.iter_decisions("prune")).netlify_id
+    with unit_of_work(engine) as session:
+        session.scalar(select(Deploy).where(Deploy.netlify_id == victim)).pinned = True
+    second = registry_plan(engine, DEFAULT_RETENTION_POLICY, now)
+    assert second is not first and second.patched and second.verdicts is first.verdicts
+    assert second.decision(victim).action == "keep"
+    assert_same(second, RegistryPlan(engine, DEFAULT_RETENTION_POLICY, now))
+    # a gate verdict changes what the version rules judge: patched, judged again
+    with unit_of_work(engine) as session:
+        sha = session.scalar(select(Version.sha).order_by(Version.id.desc()).limit(1))
+        record_event_in(session, kind="gate", actor="t", version_sha=sha, verdict={"passed": False})
+    third = registry_plan(engine, DEFAULT_RETENTION_POLICY, now)
+    assert third.patched and third.verdicts is not second.verdicts
+    assert_same(third, RegistryPlan(engine, DEFAULT_RETENTION_POLICY, now))
+    engine.dispose()

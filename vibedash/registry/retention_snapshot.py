@@ -1,0 +1,104 @@
+"""The per-version inputs of a retention plan, read whole or patched from what changed since an earlier plan.
+
+A plan judges one row per version: its deploy figures, representative and gate verdict (from
+``version_deploy_summary``) and its headline scores (from ``benchmark_result``). A plan made at registry
+generation G keeps them as a :class:`VersionSnapshot`; the next plan reads only the summary rows whose
+``changed_generation`` is G or later (an index seek: the triggers of migration 0011 stamp every row they touch,
+and every change to a version's headline scores) and patches copies of the arrays, so a plan made just after a
+write costs what that write changed, not a read of every version.
+
+Rows at generation G itself are read again: a write that bypassed the engine (and bumped the generation only
+afterwards) stamps its rows with the generation it saw. A version whose row was deleted leaves no stamp, so the
+patched versions are checked against the count of versions with a deploy; any doubt reads everything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from vibedash.registry import retention_facts as facts
+from vibedash.registry.generation import current
+
+# Past this many changed versions, reading everything is as cheap as patching.
+PATCH_LIMIT = 20_000
+
+
+@dataclass(frozen=True)
+class VersionSnapshot:
+    """What a plan read per version, and the registry generation it read it at."""
+
+    instance: str
+    generation: int
+    figures: facts.VersionFigures
+    benchmarks: tuple[str, ...]  # every benchmark stored (columns of ``scores``, some perhaps empty)
+    scores: np.ndarray  # rows as ``figures.version_ids``
+
+    def scored(self) -> tuple[tuple[str, ...], np.ndarray]:
+        return facts.scored_only(self.benchmarks, self.scores)
+
+
+def read_snapshot(session: Session, previous: VersionSnapshot | None = None) -> tuple[VersionSnapshot, bool]:
+    """(the snapshot now, whether it was patched from ``previous`` rather than read whole)."""
+    instance, generation = current(session)
+    if previous is not None and previous.instance == instance and 0 <= previous.generation <= generation:
+        patched = _patched(session, previous, instance, generation)
+        if patched is not None:
+            return patched, True
+    figures = facts.version_figures(session)
+    benchmarks, scores = facts.headline_matrix(session, figures.version_ids)
+    return VersionSnapshot(instance, generation, figures, benchmarks, scores), False
+
+
+def _with_deploys(session: Session) -> int:
+    part = next(facts.raw_rows(session, "SELECT count(*) FROM version_deploy_summary WHERE deploys > 0"))
+    return int(part[0][0])
+
+
+def _patched(session: Session, previous: VersionSnapshot, instance: str, generation: int) -> VersionSnapshot | None:
+    changed = facts.version_figures(session, changed_since=previous.generation)
+    if len(changed.version_ids) > PATCH_LIMIT:
+        return None
+    old = previous.figures
+    if not len(changed.version_ids):
+        figures, benchmarks, scores = old, previous.benchmarks, previous.scores
+    else:
+        figures, kept, added = _merge(old, changed)
+        names, rows = facts.headline_rows(session, changed.version_ids[added], previous.benchmarks)
+        column_of = {name: c for c, name in enumerate(names)}
+        scores = np.full((len(figures.version_ids), len(names)), np.nan)
+        old_columns = [column_of[name] for name in previous.benchmarks]
+        kept_at = np.searchsorted(figures.version_ids, old.version_ids[kept])
+        added_at = np.searchsorted(figures.version_ids, changed.version_ids[added])
+        scores[np.ix_(kept_at, old_columns)] = previous.scores[kept]
+        scores[added_at] = rows
+        benchmarks = names
+    if len(figures.version_ids) != _with_deploys(session):
+        return None  # a version's row went (a delete leaves no stamp): read everything
+    return VersionSnapshot(instance, generation, figures, benchmarks, scores)
+
+
+def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[facts.VersionFigures, np.ndarray,
+                                                                              np.ndarray]:
+    """(the figures with ``changed`` rows replacing, adding or removing versions; the mask of ``old`` rows kept;
+    the mask of ``changed`` rows added)."""
+    kept = ~np.isin(old.version_ids, changed.version_ids)
+    added = changed.deploys > 0
+    ids = np.concatenate([old.version_ids[kept], changed.version_ids[added]])
+    order = np.argsort(ids, kind="stable")
+    kept_rows, added_rows = np.flatnonzero(kept).tolist(), np.flatnonzero(added).tolist()
+
+    def array(name: str) -> np.ndarray:
+        return np.concatenate([getattr(old, name)[kept], getattr(changed, name)[added]])[order]
+
+    def column(name: str) -> list:
+        before, after = getattr(old, name), getattr(changed, name)
+        joined = [before[i] for i in kept_rows] + [after[i] for i in added_rows]
+        return [joined[i] for i in order.tolist()]
+
+    merged = replace(old, **{name: array(name) for name in ("version_ids", "first_deploy", "newest_deploy", "deploys",
+                                                            "expired", "failed_open", "restorable_open", "gate")},
+                     **{name: column(name) for name in ("shas", "branches", "representative", "representative_at")})
+    return merged, kept, added
