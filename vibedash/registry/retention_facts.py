@@ -275,7 +275,8 @@ def candidates_for_deploy_rules(session: Session, last_live: dict[str, datetime]
     rollback target), younger than the grace period, the newest on a branch. Each read through an index."""
     open_ = Deploy.expired_at.is_(None)
     states = [s for s in _distinct_states(session) if s not in RESTORABLE_STATES and s not in FAILED_STATES]
-    conditions = [Deploy.is_live.is_(True), and_(Deploy.pinned == true(), open_),
+    # "= 1", not "IS 1": the partial index of live deploys (is_live = 1) then answers it
+    conditions = [Deploy.is_live == true(), and_(Deploy.pinned == true(), open_),
                   and_(open_, Deploy.published_at.is_not(None))]
     if states:
         conditions.append(and_(open_, Deploy.state.in_(states)))

@@ -86,6 +86,8 @@ def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[fa
     the mask of ``changed`` rows added)."""
     kept = ~np.isin(old.version_ids, changed.version_ids)
     added = changed.deploys > 0
+    if added.all() and len(old.version_ids) - kept.sum() == len(changed.version_ids):
+        return _replaced(old, changed, np.flatnonzero(~kept)), kept, added
     ids = np.concatenate([old.version_ids[kept], changed.version_ids[added]])
     order = np.argsort(ids, kind="stable")
     kept_rows, added_rows = np.flatnonzero(kept).tolist(), np.flatnonzero(added).tolist()
@@ -102,3 +104,21 @@ def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[fa
                                                             "expired", "failed_open", "restorable_open", "gate")},
                      **{name: column(name) for name in ("shas", "branches", "representative", "representative_at")})
     return merged, kept, added
+
+
+def _replaced(old: facts.VersionFigures, changed: facts.VersionFigures, at: np.ndarray) -> facts.VersionFigures:
+    """The usual case, every changed version still there with a deploy: copies with those rows replaced (``at``:
+    their positions, ascending as ``changed`` is)."""
+    arrays = {}
+    for name in ("version_ids", "first_deploy", "newest_deploy", "deploys", "expired", "failed_open",
+                 "restorable_open", "gate"):
+        values = getattr(old, name).copy()
+        values[at] = getattr(changed, name)
+        arrays[name] = values
+    columns = {}
+    for name in ("shas", "branches", "representative", "representative_at"):
+        values = list(getattr(old, name))
+        for i, value in zip(at.tolist(), getattr(changed, name)):
+            values[i] = value
+        columns[name] = values
+    return replace(old, **arrays, **columns)
