@@ -3,8 +3,6 @@ versions and audit log: what a test compares the stored ones with after a write 
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import Engine, select
 
 from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
@@ -48,7 +46,7 @@ def recomputed(session) -> tuple[dict[int, tuple], set[tuple]]:
     newest_verdict: dict[int, tuple] = {}
     for sha, verdict, started_at, eid in session.execute(
             select(Event.version_sha, Event.verdict, Event.started_at, Event.id).where(Event.version_sha.in_(by_sha))):
-        verdict = json.loads(verdict) if isinstance(verdict, str) else verdict
+        # (the JSON column gives the stored value decoded: a dict, a list, a string, ...)
         if not isinstance(verdict, dict) or "passed" not in verdict:
             continue
         vid = by_sha[sha]
