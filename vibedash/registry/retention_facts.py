@@ -29,16 +29,20 @@ CHUNK = 20_000  # rows read at a time from the registry's big reads
 
 
 def as_utc(raw: Any) -> datetime:
-    """A stored moment as an aware UTC datetime (SQLite returns text for untyped columns, PostgreSQL datetimes)."""
+    """A stored moment as an aware UTC datetime (SQLite returns text for untyped columns, PostgreSQL datetimes;
+    the plan's arrays hold numpy datetimes)."""
+    if isinstance(raw, np.datetime64):
+        raw = raw.astype("datetime64[us]").item()
     if isinstance(raw, datetime):
         return raw.replace(tzinfo=timezone.utc) if raw.tzinfo is None else raw.astimezone(timezone.utc)
     return datetime.fromisoformat(str(raw)).replace(tzinfo=timezone.utc)
 
 
 def as_datetime64(values: Sequence[Any]) -> np.ndarray:
-    """Stored moments as numpy UTC datetimes (microseconds), for sorting a hundred thousand of them at once."""
-    if values and isinstance(values[0], datetime):
-        values = [as_utc(v).replace(tzinfo=None) for v in values]
+    """Stored moments as numpy UTC datetimes (microseconds; None: NaT), for sorting a hundred thousand of them at
+    once."""
+    if any(isinstance(v, datetime) for v in values):
+        values = [None if v is None else as_utc(v).replace(tzinfo=None) for v in values]
     return np.array(values, dtype="datetime64[us]")
 
 
@@ -80,7 +84,7 @@ class VersionFigures:
     failed_open: np.ndarray  # failed builds Netlify still has
     restorable_open: np.ndarray  # restorable deploys Netlify still has
     representative: list[str | None]  # Netlify id of its newest restorable deploy (None: none)
-    representative_at: list[Any]  # its created_at as stored (see as_utc)
+    representative_at: np.ndarray  # datetime64[us]: its created_at (NaT: none)
     gate: np.ndarray  # int8: GATE_YES, GATE_NO or GATE_NONE (its newest gate verdict)
 
 
@@ -102,7 +106,7 @@ def version_figures(session: Session, changed_since: int | None = None) -> Versi
     shas: list[str] = []
     branches: list[str | None] = []
     reps: list[str | None] = []
-    rep_at: list[Any] = []
+    rep_at: list[np.ndarray] = []
     for part in raw_rows(session, _VERSION_FIGURES.format(where=where)):
         columns = list(zip(*part))
         ints.append(np.array([columns[0], *columns[5:9]], dtype=np.int64))
@@ -113,7 +117,7 @@ def version_figures(session: Session, changed_since: int | None = None) -> Versi
         shas += columns[1]
         branches += columns[2]
         reps += columns[9]
-        rep_at += columns[10]
+        rep_at.append(as_datetime64(columns[10]))
     joined = list(np.concatenate(ints, axis=1)) if ints else [np.zeros(0, dtype=np.int64)] * 5
     empty_moments = np.zeros(0, dtype="datetime64[us]")
     return VersionFigures(
@@ -121,7 +125,7 @@ def version_figures(session: Session, changed_since: int | None = None) -> Versi
         first_deploy=np.concatenate(firsts) if firsts else empty_moments,
         newest_deploy=np.concatenate(newests) if newests else empty_moments,
         deploys=joined[1], expired=joined[2], failed_open=joined[3], restorable_open=joined[4],
-        representative=reps, representative_at=rep_at,
+        representative=reps, representative_at=np.concatenate(rep_at) if rep_at else empty_moments,
         gate=np.concatenate(gates) if gates else np.zeros(0, dtype=np.int8))
 
 
@@ -199,18 +203,37 @@ class BranchHead:
     created_at: datetime
 
 
-def branch_heads(session: Session, per_branch: int) -> list[BranchHead]:
-    """The ``per_branch`` newest versions' heads on every branch (from the kept ``version_branch_head``)."""
-    if per_branch <= 0:
-        return []
-    sql = f"""
+_BRANCHES = """
+WITH RECURSIVE branches(name, n) AS (
+  SELECT min(branch), 1 FROM version_branch_head
+  UNION ALL
+  SELECT (SELECT min(branch) FROM version_branch_head WHERE branch > branches.name), n + 1
+  FROM branches WHERE name IS NOT NULL AND n <= {limit})
+SELECT name FROM branches WHERE name IS NOT NULL"""
+_HEADS_OF_BRANCH = ("SELECT deploy_id, branch, netlify_id, created_at FROM version_branch_head WHERE branch = ? "
+                    "ORDER BY created_at DESC, netlify_id LIMIT {per_branch}")
+_HEADS_RANKED = """
 SELECT deploy_id, branch, netlify_id, created_at FROM (
   SELECT deploy_id, branch, netlify_id, created_at,
          ROW_NUMBER() OVER (PARTITION BY branch ORDER BY created_at DESC, netlify_id) AS branch_rank
   FROM version_branch_head) ranked
-WHERE branch_rank <= {int(per_branch)}"""
+WHERE branch_rank <= {per_branch}"""
+BRANCHES_ONE_BY_ONE = 200  # past this many branches, one ranking of every head beats a seek per branch
+
+
+def branch_heads(session: Session, per_branch: int) -> list[BranchHead]:
+    """The ``per_branch`` newest versions' heads on every branch (from the kept ``version_branch_head``): the
+    branches by a skip scan of the (branch, created_at) index, then a seek of a few rows per branch."""
+    if per_branch <= 0:
+        return []
+    branches = [name for part in raw_rows(session, _BRANCHES.format(limit=BRANCHES_ONE_BY_ONE)) for (name,) in part]
+    if len(branches) > BRANCHES_ONE_BY_ONE:
+        parts = list(raw_rows(session, _HEADS_RANKED.format(per_branch=int(per_branch))))
+    else:
+        parts = [part for branch in branches
+                 for part in raw_rows(session, _HEADS_OF_BRANCH.format(per_branch=int(per_branch)), (branch,))]
     return [BranchHead(pk, branch, netlify_id, as_utc(created_at))
-            for part in raw_rows(session, sql) for pk, branch, netlify_id, created_at in part]
+            for part in parts for pk, branch, netlify_id, created_at in part]
 
 
 def last_live_times(session: Session) -> dict[str, datetime]:

@@ -104,7 +104,6 @@ class RegistryPlan(PlanView):
         shas: list[str | None] = [*figures.shas, *(None for _ in loose)]
         self._branches = [*figures.branches, *(r.facts.branch for r in loose)]
         keys = VersionKeys(shas, [f"deploy:{r.facts.netlify_id}" for r in loose])
-        n = len(keys)
         loose_at = facts.as_datetime64([r.facts.created_at for r in loose])
         appeared = np.concatenate([figures.first_deploy, loose_at]).astype("datetime64[us]").astype(np.int64)
         newest = np.concatenate([figures.newest_deploy, loose_at]).astype("datetime64[us]").astype(np.int64)
@@ -126,8 +125,8 @@ class RegistryPlan(PlanView):
         # each version's representative: its newest restorable deploy (a deploy without a version: itself)
         self._rep_ids = np.array([*figures.representative, *(d.netlify_id if restorable(d) else None
                                                              for d in loose_facts)], dtype=object)
-        rep_at: list[Any] = [*figures.representative_at, *(d.created_at if restorable(d) else None
-                                                           for d in loose_facts)]
+        rep_at = np.concatenate([figures.representative_at, facts.as_datetime64(
+            [d.created_at if restorable(d) else None for d in loose_facts])]).astype("datetime64[us]")
         contender = self._rep_ids != None  # noqa: E711  (element-wise)
         self.table = VersionTable(keys=keys, shas=shas, benchmarks=benchmarks, scores=score_matrix, gate=gate,
                                   appeared=appeared, contender=contender)
@@ -169,7 +168,7 @@ class RegistryPlan(PlanView):
         # the deploy that keeps each version restorable: its representative when kept, else its newest
         # restorable deploy a deploy rule keeps
         kept_id = np.where(merited, self._rep_ids, None)
-        kept_at: list[Any] = [rep_at[i] if merited[i] else None for i in range(n)]
+        kept_at = np.where(merited, rep_at, np.datetime64("NaT", "us"))  # as kept_id: its created_at
         special = [(index_of_pk[row.pk], row.facts) for row in candidates if row.facts.netlify_id in self._keeps]
         self._rule_kept_versions: dict[int, list[str]] = defaultdict(list)  # version -> deploys a rule keeps
         for i, d in special:
@@ -179,7 +178,7 @@ class RegistryPlan(PlanView):
             if i is None or kept_id[i] is not None:
                 continue
             if d.netlify_id == self._rep_ids[i] or restorable(d):
-                kept_id[i], kept_at[i] = d.netlify_id, d.created_at
+                kept_id[i], kept_at[i] = d.netlify_id, facts.as_datetime64([d.created_at])[0]
         self._kept_id = kept_id
         self._kept_at = kept_at
         self._count(special, merited, rep_at)
@@ -191,7 +190,7 @@ class RegistryPlan(PlanView):
         special_restorable = np.zeros(len(self.table), dtype=np.int64)
         special_failed = np.zeros(len(self.table), dtype=np.int64)
         rep_special = np.zeros(len(self.table), dtype=bool)
-        kept_rows: list[tuple[Any, str]] = []
+        kept_rows: list[tuple[Any, str]] = []  # (created_at, Netlify id) of the deploys a rule keeps
         for i, d in special:
             tags = [tag for tag, _ in self._keeps[d.netlify_id]]
             if i is not None and d.netlify_id == self._rep_ids[i]:
@@ -207,8 +206,7 @@ class RegistryPlan(PlanView):
         merit_only = merited & ~rep_special
         for tag, count in self._merit_tag_counts(merit_only).items():
             keep_tags[tag] += count
-        for i in np.flatnonzero(merit_only).tolist():
-            kept_rows.append((facts.as_utc(rep_at[i]), self._rep_ids[i]))
+        merit_rows = np.flatnonzero(merit_only)
         rest = self._restorable_open - special_restorable - merit_only.astype(np.int64)
         duplicates = np.where(self._kept_id != None, rest, 0)  # noqa: E711
         failed = int((self._failed_open - special_failed).sum())
@@ -217,21 +215,25 @@ class RegistryPlan(PlanView):
         if duplicates.sum():
             prune_tags[DUPLICATE] = int(duplicates.sum())
         unkept = rest - duplicates
-        for tag in set(self.verdicts.fault_tags().tolist()):
-            count = int(unkept[self.verdicts.fault_tags() == tag].sum())
+        fault_tags = self.verdicts.fault_tags()
+        for tag in set(fault_tags.tolist()):
+            count = int(unkept[fault_tags == tag].sum())
             if count:
                 prune_tags[tag] += count
         expired = int(self._expired.sum())
-        keep = len(kept_rows)
+        keep = len(kept_rows) + len(merit_rows)
         prune = sum(prune_tags.values())
         total = int(self._deploys.sum())
         if keep + prune + expired != total:  # every deploy is counted once: a broken invariant is a bug here
             raise AssertionError(f"retention counts disagree: keep {keep} + prune {prune} + expired {expired} "
                                  f"!= {total} deploys")
         self._summary = summarise(total, keep, prune, expired, keep_tags, prune_tags)
-        kept_rows.sort(key=lambda row: row[1])
-        kept_rows.sort(key=lambda row: row[0], reverse=True)
-        self._kept_order = [netlify_id for _, netlify_id in kept_rows]
+        # every kept deploy, newest first, then by Netlify id: sorted as arrays (a hundred thousand may be kept)
+        ids = [netlify_id for _, netlify_id in kept_rows] + self._rep_ids[merit_rows].tolist()
+        created = np.concatenate([facts.as_datetime64([at for at, _ in kept_rows]).astype("datetime64[us]"),
+                                  rep_at[merit_rows]]).astype(np.int64)
+        order = np.lexsort((np.array(ids, dtype=str), -created)) if ids else np.zeros(0, dtype=np.int64)
+        self._kept_order = [ids[i] for i in order.tolist()]
         self._kept_set = frozenset(self._kept_order)
 
     def _merit_tag_counts(self, which: np.ndarray) -> Counter:

@@ -22,6 +22,10 @@ from sqlalchemy.orm import Session
 from vibedash.registry import retention_facts as facts
 from vibedash.registry.generation import current
 
+ARRAYS = ("version_ids", "first_deploy", "newest_deploy", "deploys", "expired", "failed_open", "restorable_open",
+          "gate", "representative_at")  # the figures' numpy columns
+COLUMNS = ("shas", "branches", "representative")  # ... and its lists
+
 # Past this many changed versions, reading everything is as cheap as patching.
 PATCH_LIMIT = 20_000
 
@@ -100,9 +104,7 @@ def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[fa
         joined = [before[i] for i in kept_rows] + [after[i] for i in added_rows]
         return [joined[i] for i in order.tolist()]
 
-    merged = replace(old, **{name: array(name) for name in ("version_ids", "first_deploy", "newest_deploy", "deploys",
-                                                            "expired", "failed_open", "restorable_open", "gate")},
-                     **{name: column(name) for name in ("shas", "branches", "representative", "representative_at")})
+    merged = replace(old, **{name: array(name) for name in ARRAYS}, **{name: column(name) for name in COLUMNS})
     return merged, kept, added
 
 
@@ -110,13 +112,12 @@ def _replaced(old: facts.VersionFigures, changed: facts.VersionFigures, at: np.n
     """The usual case, every changed version still there with a deploy: copies with those rows replaced (``at``:
     their positions, ascending as ``changed`` is)."""
     arrays = {}
-    for name in ("version_ids", "first_deploy", "newest_deploy", "deploys", "expired", "failed_open",
-                 "restorable_open", "gate"):
+    for name in ARRAYS:
         values = getattr(old, name).copy()
         values[at] = getattr(changed, name)
         arrays[name] = values
     columns = {}
-    for name in ("shas", "branches", "representative", "representative_at"):
+    for name in COLUMNS:
         values = list(getattr(old, name))
         for i, value in zip(at.tolist(), getattr(changed, name)):
             values[i] = value
