@@ -2,7 +2,8 @@
 ``changed_generation``) is exactly the plan made from scratch: random sequences of writes of every kind (deploys
 added, moved, expired, failing, pinned, going live; gate verdicts; headline scores added, changed, removed;
 versions added, renamed and deleted; deploys without a commit), each followed by both plans, compared in full.
-Real SQLite file, real migrations and triggers."""
+Real SQLite file, real migrations and triggers. And what the page derives from each new plan, chosen as arrays
+(the chart's frontier and points), is what the one-by-one choice gave."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ from retention_summary_check import assert_retention_summary_matches
 from sqlalchemy import delete, select
 
 from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy
-from vibedash.registry.action_queries import registry_plan
+from vibedash.registry.action_queries import (
+    VersionPoint,
+    _thin,
+    pareto_frontier,
+    pareto_mask,
+    registry_plan,
+    version_points,
+)
 from vibedash.registry.audit import record_event_in
 from vibedash.registry.db import open_registry, unit_of_work
 from vibedash.registry.demo import build_demo
@@ -149,3 +157,33 @@ def test_after_a_pin_the_next_plan_patches_and_keeps_the_version_verdicts(tmp_pa
     assert third.patched and third.verdicts is not second.verdicts
     assert_same(third, RegistryPlan(engine, DEFAULT_RETENTION_POLICY, now))
     engine.dispose()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6).map(float), st.integers(0, 6).map(float)), max_size=40))
+def test_the_array_frontier_is_the_sweep_frontier(points) -> None:
+    xs, ys = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    mask = pareto_mask(xs, ys)
+    assert {f"v{i}" for i in np.flatnonzero(mask)} == pareto_frontier({f"v{i}": p for i, p in enumerate(points)})
+
+
+def _points_one_by_one(plan, x, y, limit):
+    """The chart's points as they were chosen before they were chosen as arrays (the reference)."""
+    rows = plan.version_rows(x, y)
+    frontier = pareto_frontier({sha: (x_, y_) for sha, _, x_, y_, _, _ in rows})
+    recency = {sha: rank for rank, (sha, *_) in enumerate(rows)}
+    index = {sha: i for sha, _, _, _, _, i in rows}
+    points = _thin([VersionPoint(sha=sha, branch=branch, x=x_, y=y_, status="kept" if kept else "pruned",
+                                 on_frontier=sha in frontier) for sha, branch, x_, y_, kept, _ in rows], recency, limit)
+    return [VersionPoint(sha=p.sha, branch=p.branch, x=p.x, y=p.y, status=p.status, on_frontier=p.on_frontier,
+                         tags=plan.version_reasons(index[p.sha])[0], reasons=plan.version_reasons(index[p.sha])[1])
+            for p in points]
+
+
+def test_the_chart_points_chosen_as_arrays_are_the_points_chosen_one_by_one(demo_engine) -> None:
+    plan = registry_plan(demo_engine, DEFAULT_RETENTION_POLICY, datetime.now(timezone.utc))
+    benchmarks = plan.benchmarks()
+    assert len(benchmarks) >= 2
+    for x, y in ((benchmarks[0], benchmarks[1]), (benchmarks[-1], benchmarks[0])):
+        for limit in (None, 1, 3, 10):
+            assert version_points(plan, x, y, limit=limit) == _points_one_by_one(plan, x, y, limit)

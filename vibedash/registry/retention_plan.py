@@ -353,18 +353,27 @@ class RegistryPlan(PlanView):
     def version_rows(self, x: str, y: str) -> list[tuple[str, str | None, float, float, bool, int]]:
         """Versions still on Netlify with a score on ``x`` and on ``y``, newest deploy first: (sha, branch, x, y,
         kept, index); :meth:`version_reasons` words one of them."""
+        order, xs, ys, kept = self.version_columns(x, y)
+        table = self.table
+        return [(table.shas[i], self._branches[i], x_, y_, bool(k), i)
+                for i, x_, y_, k in zip(order.tolist(), xs.tolist(), ys.tolist(), kept.tolist())]
+
+    def version_columns(self, x: str, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`version_rows` as arrays: (the versions' indexes, newest deploy first; their ``x`` scores, ``y``
+        scores, and whether a deploy of theirs is kept)."""
         table = self.table
         if x not in table.benchmarks or y not in table.benchmarks:
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
         cx, cy = table.benchmarks.index(x), table.benchmarks.index(y)
         open_ = (self._deploys - self._expired) > 0
         has_sha = np.array([sha is not None for sha in table.shas], dtype=bool)
         shown = np.flatnonzero(open_ & has_sha & ~np.isnan(table.scores[:, cx]) & ~np.isnan(table.scores[:, cy]))
         kept = self._merited | self._kept_by_rule
         order = shown[np.argsort(-self._newest[shown], kind="stable")]
-        xs, ys = table.scores[order, cx].tolist(), table.scores[order, cy].tolist()
-        return [(table.shas[i], self._branches[i], x_, y_, bool(kept[i]), i)
-                for i, x_, y_ in zip(order.tolist(), xs, ys)]
+        return order, table.scores[order, cx], table.scores[order, cy], kept[order]
+
+    def branch_of(self, i: int) -> str | None:
+        return self._branches[i]
 
     @property
     def _kept_by_rule(self) -> np.ndarray:
