@@ -221,8 +221,9 @@ def schema_head() -> str:
 
 def schema_fingerprint() -> str:
     """A short hash of what a built registry depends on: the whole revision chain (ids and their parents, so a
-    branch whose 0007 had another history differs), every table, column and index the models declare, and the
-    generator's own source. A registry is reused only when all of these match, never on the head id alone."""
+    branch whose 0007 had another history differs), every table, column and index the models declare, the
+    migrations' own source (triggers and fills are schema too) and the generator's own source. A registry is
+    reused only when all of these match, never on the head id alone."""
     import hashlib
 
     from alembic.script import ScriptDirectory
@@ -236,6 +237,8 @@ def schema_fingerprint() -> str:
         indexes = ",".join(sorted(f"{i.name}({','.join(c.name for c in i.columns)})" for i in table.indexes))
         tables.append(f"{table.name}[{columns}][{indexes}]")
     digest = hashlib.sha256("\n".join([*chain, *tables]).encode())
+    for migration in sorted((REPO / "migrations" / "versions").glob("*.py")):
+        digest.update(migration.read_bytes())
     digest.update((REPO / "bench" / "scale_data.py").read_bytes())
     return digest.hexdigest()[:12]
 

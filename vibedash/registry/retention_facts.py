@@ -107,7 +107,8 @@ def version_figures(session: Session, changed_since: int | None = None) -> Versi
     branches: list[str | None] = []
     reps: list[str | None] = []
     rep_at: list[np.ndarray] = []
-    for part in raw_rows(session, _VERSION_FIGURES.format(where=where)):
+    names: dict[str, str] = {}  # one string per branch name, not one per version
+    for part in raw_rows(session, _VERSION_FIGURES.format(where=where), chunk=5000):
         columns = list(zip(*part))
         ints.append(np.array([columns[0], *columns[5:9]], dtype=np.int64))
         firsts.append(as_datetime64(columns[3]))
@@ -115,7 +116,7 @@ def version_figures(session: Session, changed_since: int | None = None) -> Versi
         gates.append(np.array([GATE_NONE if g is None else GATE_YES if g else GATE_NO for g in columns[11]],
                               dtype=np.int8))
         shas += columns[1]
-        branches += columns[2]
+        branches += [names.setdefault(b, b) if b is not None else None for b in columns[2]]
         reps += columns[9]
         rep_at.append(as_datetime64(columns[10]))
     joined = list(np.concatenate(ints, axis=1)) if ints else [np.zeros(0, dtype=np.int64)] * 5
