@@ -7,7 +7,13 @@ from sqlalchemy import Engine, select
 
 from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.db import unit_of_work
-from vibedash.registry.models import Deploy, Event, Version, VersionBranchHead, VersionDeploySummary
+from vibedash.registry.models import (
+    Deploy,
+    Event,
+    Version,
+    VersionBranchHead,
+    VersionDeploySummary,
+)
 
 
 def _newest_first(row: tuple) -> tuple:
