@@ -21,7 +21,6 @@ from vibedash.registry.action_queries import (
     VersionPoint,
     _thin,
     pareto_frontier,
-    pareto_mask,
     registry_plan,
     version_points,
 )
@@ -29,6 +28,7 @@ from vibedash.registry.audit import record_event_in
 from vibedash.registry.db import open_registry, unit_of_work
 from vibedash.registry.demo import build_demo
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, Site, Version
+from vibedash.registry.retention_chart import pareto_mask
 from vibedash.registry.retention_plan import RegistryPlan
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

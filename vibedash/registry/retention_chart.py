@@ -1,0 +1,68 @@
+"""The retention chart's points of a registry plan, chosen as arrays: a hundred thousand versions may have both
+scores, and the chart draws a few thousand of them, so the frontier, the thinning and the sort are numpy, and
+only the points drawn become objects with their reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from vibedash.registry.retention_plan import RegistryPlan
+
+
+@dataclass(frozen=True)
+class VersionPoint:
+    """One version in the kept-versus-pruned chart."""
+
+    sha: str
+    branch: str | None
+    x: float
+    y: float
+    # "kept" when any deploy of the version is kept, else "pruned"
+    status: str
+    on_frontier: bool
+    tags: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | None) -> list[VersionPoint]:
+    """:func:`~vibedash.registry.action_queries.version_points` of a registry plan, chosen as arrays (a hundred thousand versions may have both
+    scores): the same frontier as :func:`~vibedash.registry.action_queries.pareto_frontier`, the same points
+    as its ``_thin``, and words only for
+    the points drawn."""
+    order, xs, ys, kept = plan.version_columns(x, y)  # newest first: position = recency
+    shas = [plan.table.shas[i] for i in order.tolist()]
+    frontier = pareto_mask(xs, ys)
+    chosen = np.arange(len(order))
+    if limit is not None and len(order) > limit:
+        on, off = np.flatnonzero(frontier), np.flatnonzero(~frontier)
+        rest = off[np.lexsort((off, ~kept[off]))]  # kept first, then the most recent (lowest position)
+        chosen = np.concatenate([on, rest[: max(0, limit - len(on))]])
+    # sorted by x, y, then commit (ties of x and y are rare: a sort of the few points drawn)
+    chosen = sorted(chosen.tolist(), key=lambda k: (xs[k], ys[k], shas[k]))
+
+    def point(k: int) -> VersionPoint:
+        tags, reasons = plan.version_reasons(int(order[k]))
+        return VersionPoint(sha=shas[k], branch=plan.branch_of(int(order[k])), x=float(xs[k]), y=float(ys[k]),
+                            status="kept" if kept[k] else "pruned", on_frontier=bool(frontier[k]), tags=tags,
+                            reasons=reasons)
+
+    return [point(k) for k in chosen]
+
+
+def pareto_mask(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """:func:`~vibedash.registry.action_queries.pareto_frontier` over arrays: which points no other point beats (equal points all stay)."""
+    mask = np.zeros(len(xs), dtype=bool)
+    if not len(xs):
+        return mask
+    by_x = np.argsort(-xs, kind="stable")
+    sorted_x, sorted_y = xs[by_x], ys[by_x]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])  # groups of equal x, highest first
+    tops = np.maximum.reduceat(sorted_y, starts)
+    best_before = np.r_[-np.inf, np.maximum.accumulate(tops)[:-1]]  # best y among greater x
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(xs)]))
+    mask[by_x] = (tops[group] > best_before[group]) & (sorted_y == tops[group])
+    return mask
