@@ -120,6 +120,7 @@ from vibedash.decisions.retention_versions import (  # noqa: F401  (skyline re-e
     Verdicts,
     VersionTable,
     chosen_benchmarks,
+    judge_gate_again,
     judge_versions,
     skyline,
 )

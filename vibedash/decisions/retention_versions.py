@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -168,10 +168,23 @@ def judge_versions(table: VersionTable, policy: RetentionPolicy, chosen: tuple[s
         _judge_frontier(verdicts, chosen_scores, scored & table.contender)
     if policy.keep_new_bests:
         _judge_new_bests(verdicts, chosen_scores, has_sha)
-    if policy.keep_gate_passed:
+    _judge_gate(verdicts, table, has_sha)
+    return verdicts
+
+
+def judge_gate_again(previous: Verdicts, table: VersionTable) -> Verdicts:
+    """``previous``'s verdicts for ``table``, which differs from the table they judged only in gate verdicts
+    (a gate run recorded): the gate rule judges again, the score rules' verdicts stand (they never read the
+    gate). Equal to :func:`judge_versions` of ``table``, without the frontier's cost."""
+    verdicts = replace(previous, table=table)
+    _judge_gate(verdicts, table, np.array([sha is not None for sha in table.shas], dtype=bool))
+    return verdicts
+
+
+def _judge_gate(verdicts: Verdicts, table: VersionTable, has_sha: np.ndarray) -> None:
+    if verdicts.policy.keep_gate_passed:
         verdicts.gate_judged = table.contender & has_sha
         verdicts.gate_merit = verdicts.gate_judged & (table.gate == GATE_PASSED)
-    return verdicts
 
 
 # --- the frontier -------------------------------------------------------------------------------------------

@@ -13,13 +13,14 @@ from vibedash.decisions.retention import VersionTable, restorable
 from vibedash.registry import retention_facts as facts
 
 
-def same_table(a: VersionTable, b: VersionTable) -> bool:
-    """Whether two version tables hold the same versions, scores, gate verdicts, times and contenders."""
+def same_table(a: VersionTable, b: VersionTable, *, gate: bool = True) -> bool:
+    """Whether two version tables hold the same versions, scores, times, contenders and (unless ``gate`` is
+    False) gate verdicts."""
     if len(a) != len(b) or a.benchmarks != b.benchmarks:
         return False
     if not (isinstance(a.keys, VersionKeys) and isinstance(b.keys, VersionKeys) and a.keys.same_as(b.keys)):
         return False
-    return (np.array_equal(a.scores, b.scores, equal_nan=True) and np.array_equal(a.gate, b.gate)
+    return (np.array_equal(a.scores, b.scores, equal_nan=True) and (not gate or np.array_equal(a.gate, b.gate))
             and np.array_equal(a.appeared, b.appeared) and np.array_equal(a.contender, b.contender))
 
 

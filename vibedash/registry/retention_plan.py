@@ -42,6 +42,7 @@ from vibedash.decisions.retention import (
     VersionTable,
     chosen_benchmarks,
     decide,
+    judge_gate_again,
     judge_versions,
     keep_grace,
     keep_live_pinned_building,
@@ -164,9 +165,11 @@ class RegistryPlan(PlanView):
                 if policy.grace_days and not d.expired and d.created_at + grace > now]
         self.valid_until: datetime | None = min(ends) if ends else None
 
-        if previous is not None and previous.policy == policy and previous.chosen == self.chosen \
-                and same_table(previous.table, self.table):
+        same_rules = previous is not None and previous.policy == policy and previous.chosen == self.chosen
+        if same_rules and same_table(previous.table, self.table):
             self.verdicts = previous.verdicts  # nothing the version rules judge has changed (a pin, a sync)
+        elif same_rules and same_table(previous.table, self.table, gate=False):
+            self.verdicts = judge_gate_again(previous.verdicts, self.table)  # a gate verdict recorded
         else:
             self.verdicts = judge_versions(self.table, policy, self.chosen)
         merited = self.verdicts.merited & contender
