@@ -152,8 +152,11 @@ def headline_matrix(session: Session, version_ids: np.ndarray) -> tuple[tuple[st
     sql = "SELECT id, version_id, score FROM benchmark_result WHERE benchmark = ? AND is_primary"
     for column, name in enumerate(names):
         if len(version_ids):
-            rows = [(pk, vid, score) for part in raw_rows(session, sql, (name,)) for pk, vid, score in part]
-            _place(matrix, version_ids, np.full(len(rows), column), rows)
+            # a chunk at a time into a float array: a hundred thousand tuples at once would cost far more
+            parts = [np.array(part, dtype=float) for part in raw_rows(session, sql, (name,), chunk=5000)]
+            if parts:
+                rows = np.concatenate(parts)
+                _place(matrix, version_ids, np.full(len(rows), column), rows)
     return names, matrix
 
 
@@ -171,17 +174,17 @@ def headline_rows(session: Session, version_ids: np.ndarray, names: tuple[str, .
     names = tuple(sorted(set(names) | {row[2] for row in rows}))
     column_of = {name: c for c, name in enumerate(names)}
     matrix = np.full((len(version_ids), len(names)), np.nan)
-    _place(matrix, version_ids, np.array([column_of[row[2]] for row in rows], dtype=np.int64),
-           [(pk, vid, score) for pk, vid, _, score in rows])
+    if rows:
+        _place(matrix, version_ids, np.array([column_of[row[2]] for row in rows], dtype=np.int64),
+               np.array([(pk, vid, score) for pk, vid, _, score in rows], dtype=float))
     return names, matrix
 
 
-def _place(matrix: np.ndarray, version_ids: np.ndarray, columns: np.ndarray, rows: list[tuple]) -> None:
-    """Put (id, version_id, score) ``rows`` into ``matrix`` (rows as ``version_ids``, ``columns`` per row): of
-    two scores in one cell, the one stored last (the higher id) counts."""
-    if not rows or not len(version_ids):
+def _place(matrix: np.ndarray, version_ids: np.ndarray, columns: np.ndarray, table: np.ndarray) -> None:
+    """Put the (id, version_id, score) rows of ``table`` into ``matrix`` (rows as ``version_ids``, ``columns``
+    per row): of two scores in one cell, the one stored last (the higher id) counts."""
+    if not len(table) or not len(version_ids):
         return
-    table = np.array([(pk, vid, np.nan if score is None else score) for pk, vid, score in rows], dtype=float)
     order = np.argsort(table[:, 0], kind="stable")
     table, columns = table[order], np.asarray(columns, dtype=np.int64)[order]
     ids = table[:, 1].astype(np.int64)
