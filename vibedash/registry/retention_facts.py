@@ -11,13 +11,14 @@ million deploys reads a hundred thousand rows; nothing here decides anything (th
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import String, and_, cast, or_, select, true
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -46,6 +47,9 @@ def as_datetime64(values: Sequence[Any]) -> np.ndarray:
     return np.array(values, dtype="datetime64[us]")
 
 
+_CURSORS = itertools.count()
+
+
 def raw_rows(session: Session, sql: str, params: Sequence[Any] = (), chunk: int = CHUNK) -> Iterator[list[tuple]]:
     """``sql``'s rows a chunk at a time as plain tuples, straight from the DBAPI cursor: a hundred thousand rows
     through the ORM's result machinery cost seconds; these reads need no types (the callers parse the few
@@ -53,7 +57,11 @@ def raw_rows(session: Session, sql: str, params: Sequence[Any] = (), chunk: int 
     connection = session.connection()
     if params:  # "?" in ``sql`` stands for a parameter: the driver's own placeholder
         sql = sql.replace("?", "?" if connection.dialect.paramstyle == "qmark" else "%s")
-    cursor = connection.connection.dbapi_connection.cursor()
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":  # a server-side cursor: the rows come a chunk at a time
+        cursor = dbapi_connection.cursor(name=f"vibedash_rows_{next(_CURSORS)}")
+    else:  # SQLite steps through the rows as they are fetched
+        cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql, tuple(params)) if params else cursor.execute(sql)
         while True:
@@ -62,7 +70,10 @@ def raw_rows(session: Session, sql: str, params: Sequence[Any] = (), chunk: int 
                 return
             yield part
     finally:
-        cursor.close()
+        try:
+            cursor.close()
+        except Exception:  # noqa: BLE001  (a reader that stopped early, after its transaction ended: nothing to free)
+            pass
 
 
 # the summary's gate column: NULL none, 1 passed, 0 failed
@@ -338,13 +349,10 @@ def deploy_page(session: Session, last_live: dict[str, datetime], condition: Col
 
 
 def open_deploy_keys(session: Session, chunk: int = 5000) -> Iterator[list[tuple[str, Any]]]:
-    """(netlify id, created_at as stored) of every deploy Netlify still has, newest first, in chunks."""
-    created = cast(Deploy.created_at, String) if session.bind.dialect.name == "sqlite" else Deploy.created_at
-    result = session.execute(select(Deploy.netlify_id, created).where(Deploy.expired_at.is_(None))
-                             .order_by(Deploy.created_at.desc(), Deploy.netlify_id)
-                             .execution_options(yield_per=chunk))
-    for part in result.partitions(chunk):
-        yield [tuple(row) for row in part]
+    """(netlify id, created_at as stored) of every deploy Netlify still has, newest first, in chunks (plain
+    tuples from the cursor: a page of pruned deploys may skip tens of thousands of kept ones)."""
+    yield from raw_rows(session, "SELECT netlify_id, created_at FROM deploy WHERE expired_at IS NULL "
+                                 "ORDER BY created_at DESC, netlify_id", chunk=chunk)
 
 
 EXPIRED_CONDITION = and_(Deploy.expired_at.is_not(None), Deploy.is_live.is_(False))
