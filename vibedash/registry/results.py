@@ -59,9 +59,8 @@ _PROBLEM = ProblemResult.__table__
 _EARLIER_RESULTS = select(_RESULT.c.id, _RESULT.c.benchmark, _RESULT.c.metric, _RESULT.c.is_primary).where(
     _RESULT.c.version_id == bindparam("version_id"), _RESULT.c.benchmark.in_(bindparam("benchmarks", expanding=True)))
 _DEMOTE = update(_RESULT).where(_RESULT.c.id.in_(bindparam("ids", expanding=True))).values(is_primary=False)
-# Problem results go explicitly (not only by ON DELETE CASCADE), as the ORM's cascade did; samples, their
-# summaries and eval runs' links follow the foreign keys, as they always have.
-_DELETE_PROBLEMS = delete(_PROBLEM).where(_PROBLEM.c.result_id.in_(bindparam("ids", expanding=True)))
+# A replaced result's problem results, samples and summaries go with it by ON DELETE CASCADE (every registry
+# connection enforces foreign keys), and eval runs' links to it by ON DELETE SET NULL.
 _DELETE_RESULTS = delete(_RESULT).where(_RESULT.c.id.in_(bindparam("ids", expanding=True)))
 _INSERT_RESULTS = insert(_RESULT).returning(_RESULT.c.id, _RESULT.c.benchmark, _RESULT.c.metric)
 _INSERT_RESULT = insert(_RESULT)
@@ -136,20 +135,20 @@ def _replace_earlier(session: Session, conn, version_id: int, primaries: dict[st
     if demote:
         conn.execute(_DEMOTE, {"ids": demote})
     if replace:
-        conn.execute(_DELETE_PROBLEMS, {"ids": replace})
         conn.execute(_DELETE_RESULTS, {"ids": replace})
     if (demote or replace) and session.identity_map:
         _forget(session, set(demote), set(replace))
 
 
 def _forget(session: Session, demoted: set[int], deleted: set[int]) -> None:
-    for instance in list(session.identity_map.values()):
-        if isinstance(instance, BenchmarkResult):
-            if instance.id in deleted:
-                session.expunge(instance)
-            elif instance.id in demoted:
-                set_committed_value(instance, "is_primary", False)
-        elif isinstance(instance, ProblemResult) and instance.result_id in deleted:
+    """Held objects of the rows just demoted or deleted read as such (a deleted one as demoted, then gone).
+    Ids come from identity keys and loaded state, so no object is refreshed from the database here."""
+    for (model, ident, _token), instance in list(session.identity_map.items()):
+        if model is BenchmarkResult and (ident[0] in demoted or ident[0] in deleted):
+            set_committed_value(instance, "is_primary", False)
+            if ident[0] in deleted and instance in session:
+                session.expunge(instance)  # its loaded problem results go with it (the expunge cascade)
+        elif model is ProblemResult and instance.__dict__.get("result_id") in deleted and instance in session:
             session.expunge(instance)
 
 
