@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -121,7 +121,7 @@ def import_results(session: Session, version: Version, results: Sequence[ParsedR
     return stored
 
 
-def _replace_earlier(session: Session, conn, version_id: int, primaries: dict[str, ParsedResult],
+def _replace_earlier(session: Session, conn: Connection, version_id: int, primaries: dict[str, ParsedResult],
                      keys: set[tuple[str, str]]) -> None:
     """Demote the version's headlines on the benchmarks touched and delete the results being replaced (same
     benchmark and metric); objects of those rows the session holds are brought in line."""
@@ -152,7 +152,7 @@ def _forget(session: Session, demoted: set[int], deleted: set[int]) -> None:
             session.expunge(instance)
 
 
-def _insert_results(conn, rows: list[dict]) -> list[int]:
+def _insert_results(conn: Connection, rows: list[dict]) -> list[int]:
     """Ids of the inserted rows, in ``rows`` order. RETURNING rows are matched by (benchmark, metric), unique
     within a version, so the database may return them in any order and still batch them in one statement."""
     if len(rows) > 1 and conn.dialect.insert_executemany_returning:
