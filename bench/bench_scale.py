@@ -15,7 +15,8 @@ size are the same; --rebuild forces a new build):
 Each page runs in its own process through AppTest (the real app.py router): "first" is a new session on a
 cold process (engine opened, modules imported), "fresh" reruns after st.cache_data.clear() (what a change or the
 read TTL does: every read hits the database again), "warm" reruns with the cache in place. Medians of --runs.
-"peak" is the process's peak resident memory (VmHWM) after the page's runs. The tables print each size and the
+"peak" is the process's peak resident memory (VmHWM) after the page's runs; then one process per size opens every
+page in turn (AppTest, as a person browsing) and its peak is printed with the ratio to small (--no-browse skips). The tables print each size and the
 ratio large/small and heavy/small; a page that imports torch or transformers is flagged.
 
 The CLI's `list` and `show` are timed as a person runs them (a new process each). Cold start: `streamlit run`
@@ -88,6 +89,47 @@ def page_worker(db: Path, page: str, runs: int, shape: Shape) -> dict:
     return {"first_ms": first, "fresh_ms": statistics.median(fresh), "warm_ms": statistics.median(warm),
             "peak_mib": _peak_rss_mib(), "heavy_imports": [m for m in HEAVY_MODULES if m in sys.modules],
             "runs": repeat}
+
+
+def browse_worker(db: Path, shape: Shape) -> dict:
+    """One server-like process that opens every page in turn, as a person browsing the dashboard: its peak
+    resident memory at the end (what the issue's "after browsing every page" means)."""
+    import streamlit as st  # noqa: F401  (imported before the clock, as in page_worker)
+    from streamlit.testing.v1 import AppTest
+
+    from vibedash.ui import frame
+
+    os.environ["VIBEDASH_DB_URL"] = f"sqlite:///{db}"
+    os.chdir(tempfile.mkdtemp(prefix="vibedash-scale-cwd-"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+    visits = [(frame.OVERVIEW, {}), (frame.HISTORY, {}), (frame.VERSION, {"commit": newest_sha(shape)}),
+              (frame.COMPARE, {"commits": f"{live_sha(shape)},{newest_sha(shape)}"}), (frame.PROMOTE, {}),
+              (frame.RETENTION, {}), (frame.SETTINGS, {}), (frame.SOLVE, {}), (frame.OVERVIEW, {})]
+    after: dict[str, float] = {}
+    for page, params in visits:
+        at.switch_page(page)
+        at.query_params.clear()
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.run()
+        if at.exception:
+            raise RuntimeError(f"{page}: {[e.value for e in at.exception][:1]}")
+        after[Path(page).stem] = _peak_rss_mib()
+    return {"peak_mib": _peak_rss_mib(), "peak_after_mib": after}
+
+
+def measure_browse(db: Path, shape: Shape, timeout_s: float) -> dict:
+    cmd = [sys.executable, __file__, "--worker-browse", "--worker-db", str(db),
+           "--worker-shape", json.dumps([shape.versions, shape.deploys, shape.events])]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout_s:.0f} s (stopped)"}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return {"error": " | ".join(tail) or f"exit {done.returncode}"}
 
 
 def _peak_rss_mib() -> float:
@@ -307,11 +349,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the registries are built and kept")
     parser.add_argument("--rebuild", action="store_true", help="build the registries again even if present")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--no-browse", action="store_true",
+                        help="skip the peak memory of one process that opens every page in turn")
     parser.add_argument("--worker-page", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-browse", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker-db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker-shape", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.worker_browse:
+        print(json.dumps(browse_worker(args.worker_db, Shape(*json.loads(args.worker_shape)))))
+        return 0
     if args.worker_page:
         shape = Shape(*json.loads(args.worker_shape))
         print(json.dumps(page_worker(args.worker_db, args.worker_page, args.runs, shape)))
@@ -345,6 +393,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"  ({time.perf_counter() - began:.0f} s)", flush=True)
     print_report(results, sizes)
 
+    browse: dict[str, dict] = {}
+    if not args.no_browse:
+        print("\nbrowsing every page in one process (overview, history, version, compare, promote, retention, "
+              "settings, solve, overview): peak memory")
+        for size in sizes:
+            browse[size] = measure_browse(dbs[size], shapes[size], args.page_timeout)
+            outcome = browse[size]
+            ratio = (f"  ({outcome['peak_mib'] / browse['small']['peak_mib']:.2f}x small)"
+                     if size != "small" and "peak_mib" in browse.get("small", {}) and "peak_mib" in outcome
+                     else "")
+            print(f"  {size:<6} " + (f"error: {outcome['error']}" if "error" in outcome else
+                                     f"{outcome['peak_mib']:,.0f} MiB{ratio}"), flush=True)
+
     cli: dict[str, dict[str, float]] = {}
     if not args.no_cli:
         print("\nCLI (new process each, ms)")
@@ -362,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"overview drawn in Chromium {start['drawn_s']:.2f} s; a one-line Streamlit app, drawn the "
                   f"same way: {start['floor_drawn_s']:.2f} s")
     if args.json:
-        args.json.write_text(json.dumps({"pages": results, "cli": cli, "cold_start": start,
+        args.json.write_text(json.dumps({"pages": results, "browse": browse, "cli": cli, "cold_start": start,
                                          "shapes": {s: vars(shapes[s]) for s in sizes}}, indent=1))
     return 0
 
