@@ -14,7 +14,7 @@ from pathlib import Path
 
 from streamlit.web.server.app_discovery import discover_asgi_app
 
-from vibedash.ui.warm_up import FIRST_PAGES, imported_modules
+from vibedash.ui.warm_up import FIRST_SCRIPTS, imported_modules
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,9 +54,11 @@ def test_app_py_imported_as_a_module_builds_the_app_and_draws_nothing(tmp_path):
 
 
 def test_the_first_pages_imports_are_read_from_the_page_file():
-    modules = imported_modules(REPO / FIRST_PAGES[0])
+    modules = imported_modules(REPO / FIRST_SCRIPTS[1])
     assert "streamlit" in modules and "vibedash.registry.queries" in modules
+    assert "vibedash.ui.eval_view" in modules  # imported inside the page, where it is drawn
     assert "__future__" not in modules
+    assert "vibedash.ui.frame" in imported_modules(REPO / FIRST_SCRIPTS[0])  # the router's, inside route()
 
 
 def test_warm_up_imports_the_first_page_and_fills_the_registry_caches(demo_engine, registry_url, scratch):
@@ -92,3 +94,26 @@ def test_warm_up_never_creates_or_migrates_a_registry(tmp_path, scratch):
     _warm_in_new_process(f"sqlite:///{old}", scratch)
     assert stored_revision(engine) == "0009"  # left for the page, which migrates with a backup
     engine.dispose()
+
+
+_FIRST_RUN_AFTER_WARM_UP = """
+import json, sys
+from pathlib import Path
+from streamlit.testing.v1 import AppTest
+from vibedash.ui import warm_up
+warm_up.warm_up(Path({root!r}))
+before = set(sys.modules)
+at = AppTest.from_file({app!r}, default_timeout=120)
+at.run()
+assert not at.exception, [e.value for e in at.exception]
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("vibedash", "pandas", "altair"))))
+"""
+
+
+def test_after_the_warm_up_the_first_overview_imports_nothing_of_its_own(demo_engine, registry_url, scratch):
+    env = {**os.environ, "VIBEDASH_DB_URL": registry_url, "PYTHONPATH": str(REPO)}
+    code = _FIRST_RUN_AFTER_WARM_UP.format(root=str(REPO), app=str(REPO / "app.py"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=scratch,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
-from vibedash.eval.runner import format_duration
+from vibedash.eval.progress import format_duration
 from vibedash.registry import eval_runs
 from vibedash.registry.models import Version
 from vibedash.ui import format as fmt

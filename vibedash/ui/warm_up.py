@@ -25,19 +25,22 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# The first page drawn: the router's default, and the frame every page opens with.
-FIRST_PAGES = ("app_pages/overview.py",)
-# What Streamlit itself imports when it first draws a table or a chart.
-DRAWING_MODULES = ("pandas", "pyarrow", "altair")
+# What runs first: the router (app.py) and its default page.
+FIRST_SCRIPTS = ("app.py", "app_pages/overview.py")
+# What Streamlit itself imports when it first draws the frame (the page icon, material icons), a table or an
+# Altair chart; a name a later Streamlit no longer has is skipped.
+DRAWING_MODULES = ("pandas", "pyarrow", "pyarrow.pandas_compat", "pandas.io.formats.string", "altair",
+                   "narwhals.stable.v1", "PIL.Image", "PIL.PngImagePlugin", "streamlit.material_icon_names")
 NEVER_WARMED = ("torch", "transformers")
 THREAD_NAME = "vibedash-warm-up"
 
 
 def imported_modules(script: Path) -> list[str]:
-    """The absolute modules a page file imports, in order (``from x import y`` gives x and x.y when y is one)."""
+    """The absolute modules a page file imports, in order, those inside its functions included (``from x import
+    y`` gives x and x.y, in case y is a module)."""
     tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
     modules: list[str] = []
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -93,7 +96,7 @@ def warm_up(root: Path) -> None:
     """Import what the first page needs and read its facts once; never raises (the page reports problems)."""
     try:
         modules = list(DRAWING_MODULES)
-        for page in FIRST_PAGES:
+        for page in FIRST_SCRIPTS:
             modules += imported_modules(root / page)
         _import_all(modules)
         _read_first_facts()
