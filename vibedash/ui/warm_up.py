@@ -27,10 +27,10 @@ logger = logging.getLogger(__name__)
 
 # What runs first: the router (app.py) and its default page.
 FIRST_SCRIPTS = ("app.py", "app_pages/overview.py")
-# What Streamlit itself imports when it first draws the frame (the page icon, material icons), a table or an
-# Altair chart; a name a later Streamlit no longer has is skipped.
-DRAWING_MODULES = ("pandas", "pyarrow", "pyarrow.pandas_compat", "pandas.io.formats.string", "altair",
-                   "narwhals.stable.v1", "PIL.Image", "PIL.PngImagePlugin", "streamlit.material_icon_names")
+# What Streamlit itself imports when it first draws the frame (the page icon, material icons) and a table or a
+# chart's data; a name a later Streamlit no longer has is skipped.
+DRAWING_MODULES = ("pandas", "pyarrow", "pyarrow.pandas_compat", "pandas.io.formats.string", "PIL.Image",
+                   "PIL.PngImagePlugin", "streamlit.material_icon_names")
 NEVER_WARMED = ("torch", "transformers")
 THREAD_NAME = "vibedash-warm-up"
 
