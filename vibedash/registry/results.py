@@ -51,7 +51,7 @@ def _metric_rank(metric: str) -> int:
 
 # The write path of an import, built once (a statement object keeps its cache key). An import writes with
 # Core on the session's connection: one read of the results it replaces, a DELETE and an UPDATE only when
-# there are any, one multi-row INSERT ... RETURNING for the results and one executemany per result's problems.
+# there are any, one multi-row INSERT ... RETURNING for the results and one executemany for all their problems.
 # The ORM's unit of work (objects tracked, flush ordering, a delete cascade loading children) costs more than
 # the database work on ingestion's path.
 _RESULT = BenchmarkResult.__table__
