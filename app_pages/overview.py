@@ -13,7 +13,7 @@ from vibedash.decisions.policies import gate_policy
 from vibedash.decisions.power import power_text
 from vibedash.registry import demo, queries
 from vibedash.registry import records as registry
-from vibedash.ui import auth, charts, deeplink, dialogs, frame, state, tables
+from vibedash.ui import auth, deeplink, frame, state, tables, trend_chart
 from vibedash.ui import format as fmt
 
 TREND_VERSIONS = 30
@@ -168,7 +168,7 @@ def candidate_section(candidate: queries.CandidateSummary | None, live: queries.
         verdict = candidate.verdict
         icon = ":material/check_circle:" if verdict.passed else ":material/cancel:"
         st.markdown(f"{icon} **gate {verdict.summary()}**" + (f" (policy {verdict.policy})" if verdict.policy else ""))
-        st.markdown(dialogs.verdict_lines(verdict))
+        st.markdown(fmt.verdict_lines(verdict))
         with st.container(horizontal=True):
             if live is not None and live.sha:
                 st.page_link(frame.COMPARE, label="Compare with live", icon=":material/compare_arrows:",
@@ -186,7 +186,7 @@ def trend_section(trend: list[dict[str, Any]], lead: str | None) -> None:
             frame.empty_state("No scores yet: the trend appears once versions have results.")
             return
         st.subheader(f"{display_name(lead)} over the last {len(trend)} versions")
-        st.altair_chart(charts.trend_chart(trend, lead), width="stretch")
+        st.vega_lite_chart(trend_chart.trend_data(trend), trend_chart.trend_spec(lead), width="stretch")
         st.caption("Filled dots: versions that went live.")
 
 
@@ -233,9 +233,9 @@ else:
         live_section(data.live)
         candidate_section(data.candidate, data.live, policy_problem)
     with right:
-        from vibedash.ui import eval_view
+        from vibedash.ui import eval_runs_view
 
-        eval_view.running_section()
+        eval_runs_view.running_section()
         trend_section(data.trend, data.lead_benchmark)
     activity_section(data.events)  # full width: a narrow column would squeeze its columns out of view
     footer(data.counts)

@@ -25,7 +25,7 @@ from vibedash.solve.problems import (
 from vibedash.solve.prompts import DEFAULT_ANSWER_MAX_TOKENS, VIBETHINKER_MAX_NEW_TOKENS, SamplingSettings
 from vibedash.solve.runlog import recent_runs
 from vibedash.solve.versions import VersionRef, list_versions
-from vibedash.ui import deeplink, frame, solve_view, state
+from vibedash.ui import deeplink, frame, solve_runs_view, solve_view, state
 
 PAGE_DEFAULT_MAX_NEW_TOKENS = 4096  # VibeThinker allows 40,960; a page run should come back in minutes
 NO_VERSION = ""
@@ -294,7 +294,7 @@ def main() -> None:
         _show_last()
 
     st.subheader("Recent solve runs")
-    solve_view.recent_runs_table(recent_runs(engine, limit=20))
+    solve_runs_view.recent_runs_table(recent_runs(engine, limit=20))
 
 
 main()

@@ -13,7 +13,7 @@ from vibedash.registry import records as registry
 from vibedash.ui import format as fmt
 from vibedash.solve.latency import VersionLatency, version_latency_in
 from vibedash.solve.runlog import RunSummary, runs_of_version
-from vibedash.ui import deeplink, frame, solve_view, tables
+from vibedash.ui import deeplink, frame, solve_runs_view, tables
 
 
 @st.cache_data(ttl=frame.READ_TTL_S, show_spinner="Reading the version…")
@@ -167,7 +167,7 @@ def solve_section(detail: queries.VersionDetail) -> None:
     if not detail.solve_runs and latency.empty:
         frame.empty_state(no_runs)
         return
-    solve_view.version_solve_section(latency, runs)  # eval samples' latency shows even without solve runs
+    solve_runs_view.version_solve_section(latency, runs)  # eval samples' latency shows even without solve runs
     if not detail.solve_runs:
         frame.empty_state(no_runs)
 

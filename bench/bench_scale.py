@@ -19,11 +19,14 @@ reruns just after one small real write through the product's code (a pin or an u
 with its audit line: the registry generation moves, so every value cached for the old one misses; the page's
 own cache is cleared as the app does after a change). Medians of --runs. Pages run on a scratch copy of each
 registry (the writes never touch the kept one; --no-after-write skips both).
-"peak" is the process's peak resident memory (VmHWM) after the page's runs. The tables print each size and the
+"peak" is the process's peak resident memory (VmHWM) after the page's runs; then one process per size opens every
+page in turn (AppTest, as a person browsing) and its peak is printed with the ratio to small (--no-browse skips). The tables print each size and the
 ratio large/small and heavy/small; a page that imports torch or transformers is flagged.
 
 The CLI's `list` and `show` are timed as a person runs them (a new process each). Cold start: `streamlit run`
-until the overview is drawn in Chromium (Playwright, /usr/bin/chromium), on the heavy registry if built.
+until the overview is drawn in an open Chromium with an empty cache (Playwright, /usr/bin/chromium), on the
+heavy registry if built; beside it, alternated, a one-line Streamlit app timed the same way (the floor that
+Streamlit's own start and the browser loading its scripts set).
 """
 
 from __future__ import annotations
@@ -116,6 +119,47 @@ def after_writes(db: Path, shape: Shape, repeat: int, run_once) -> list[float]:
     return times
 
 
+def browse_worker(db: Path, shape: Shape) -> dict:
+    """One server-like process that opens every page in turn, as a person browsing the dashboard: its peak
+    resident memory at the end (what the issue's "after browsing every page" means)."""
+    import streamlit as st  # noqa: F401  (imported before the clock, as in page_worker)
+    from streamlit.testing.v1 import AppTest
+
+    from vibedash.ui import frame
+
+    os.environ["VIBEDASH_DB_URL"] = f"sqlite:///{db}"
+    os.chdir(tempfile.mkdtemp(prefix="vibedash-scale-cwd-"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+    visits = [(frame.OVERVIEW, {}), (frame.HISTORY, {}), (frame.VERSION, {"commit": newest_sha(shape)}),
+              (frame.COMPARE, {"commits": f"{live_sha(shape)},{newest_sha(shape)}"}), (frame.PROMOTE, {}),
+              (frame.RETENTION, {}), (frame.SETTINGS, {}), (frame.SOLVE, {}), (frame.OVERVIEW, {})]
+    after: dict[str, float] = {}
+    for page, params in visits:
+        at.switch_page(page)
+        at.query_params.clear()
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.run()
+        if at.exception:
+            raise RuntimeError(f"{page}: {[e.value for e in at.exception][:1]}")
+        after[Path(page).stem] = _peak_rss_mib()
+    return {"peak_mib": _peak_rss_mib(), "peak_after_mib": after}
+
+
+def measure_browse(db: Path, shape: Shape, timeout_s: float) -> dict:
+    cmd = [sys.executable, __file__, "--worker-browse", "--worker-db", str(db),
+           "--worker-shape", json.dumps([shape.versions, shape.deploys, shape.events])]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout_s:.0f} s (stopped)"}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return {"error": " | ".join(tail) or f"exit {done.returncode}"}
+
+
 def _peak_rss_mib() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -167,26 +211,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def cold_start(db: Path) -> dict[str, float]:
-    """Seconds from `streamlit run` to health ok, and to an overview drawn in Chromium ("Live now" visible)."""
+FLOOR_APP = 'import streamlit as st\n\nst.write("Live now")\n'
+
+
+def cold_start(db: Path, script: Path | None = None) -> dict[str, float]:
+    """Seconds from `streamlit run` to health ok, and to an overview drawn in Chromium ("Live now" visible, the
+    script done). The browser is started first, outside the clock: a person's browser is already open (its
+    cache is empty, as on a first visit). ``script``: another app to time the same way (the floor below)."""
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
     log = open(Path(tempfile.gettempdir()) / f"vibedash-scale-streamlit-{port}.log", "w")
     env = {**os.environ, "VIBEDASH_DB_URL": f"sqlite:///{db}", "PYTHONPATH": str(REPO)}
-    began = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"], stdout=log, stderr=subprocess.STDOUT, env=env,
-        cwd=tempfile.mkdtemp(prefix="vibedash-scale-cwd-"))
+    server = None
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"])
             page = browser.new_page()
-            launched = time.perf_counter() - began
+            began = time.perf_counter()
+            server = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(script or REPO / "app.py"), "--server.headless",
+                 "true", "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats",
+                 "false", "--server.fileWatcherType", "none"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                cwd=tempfile.mkdtemp(prefix="vibedash-scale-cwd-"))
             health = None
             while time.perf_counter() - began < 120:
                 try:
@@ -202,13 +251,29 @@ def cold_start(db: Path) -> dict[str, float]:
             drawn = time.perf_counter() - began
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
         log.close()
-    return {"browser_ready_s": launched, "health_s": health or float("nan"), "drawn_s": drawn}
+    return {"health_s": health or float("nan"), "drawn_s": drawn}
+
+
+def cold_starts(db: Path, runs: int) -> dict[str, float]:
+    """Medians of ``runs`` cold starts of the dashboard, each beside one of a one-line Streamlit app (the floor:
+    Streamlit's own start and the browser loading its scripts), alternated so both see the same machine."""
+    floor_dir = Path(tempfile.mkdtemp(prefix="vibedash-scale-floor-"))
+    (floor_dir / "floor_app.py").write_text(FLOOR_APP)
+    app, floor = [], []
+    for _ in range(runs):
+        app.append(cold_start(db))
+        floor.append(cold_start(db, floor_dir / "floor_app.py"))
+    shutil.rmtree(floor_dir, ignore_errors=True)
+    return {"health_s": statistics.median(r["health_s"] for r in app),
+            "drawn_s": statistics.median(r["drawn_s"] for r in app),
+            "floor_drawn_s": statistics.median(r["drawn_s"] for r in floor), "runs": runs}
 
 
 # --- registries ---------------------------------------------------------------------------------------------
@@ -339,16 +404,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true", help="skip timing the CLI")
     parser.add_argument("--no-after-write", action="store_true",
                         help="skip the reruns after a write (and the scratch copies of the registries they need)")
+    parser.add_argument("--cold-start-runs", type=int, default=3,
+                        help="cold starts timed (each beside a one-line app's); the median is shown")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vibedash-scale",
                         help="where the registries are built and kept")
     parser.add_argument("--rebuild", action="store_true", help="build the registries again even if present")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--no-browse", action="store_true",
+                        help="skip the peak memory of one process that opens every page in turn")
     parser.add_argument("--worker-page", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-browse", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker-db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker-shape", help=argparse.SUPPRESS)
     parser.add_argument("--worker-after-write", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.worker_browse:
+        print(json.dumps(browse_worker(args.worker_db, Shape(*json.loads(args.worker_shape)))))
+        return 0
     if args.worker_page:
         shape = Shape(*json.loads(args.worker_shape))
         print(json.dumps(page_worker(args.worker_db, args.worker_page, args.runs, shape, args.worker_after_write)))
@@ -389,6 +462,19 @@ def main(argv: list[str] | None = None) -> int:
             remove_scratch(copy)
     print_report(results, sizes)
 
+    browse: dict[str, dict] = {}
+    if not args.no_browse:
+        print("\nbrowsing every page in one process (overview, history, version, compare, promote, retention, "
+              "settings, solve, overview): peak memory")
+        for size in sizes:
+            browse[size] = measure_browse(dbs[size], shapes[size], args.page_timeout)
+            outcome = browse[size]
+            ratio = (f"  ({outcome['peak_mib'] / browse['small']['peak_mib']:.2f}x small)"
+                     if size != "small" and "peak_mib" in browse.get("small", {}) and "peak_mib" in outcome
+                     else "")
+            print(f"  {size:<6} " + (f"error: {outcome['error']}" if "error" in outcome else
+                                     f"{outcome['peak_mib']:,.0f} MiB{ratio}"), flush=True)
+
     cli: dict[str, dict[str, float]] = {}
     if not args.no_cli:
         print("\nCLI (new process each, ms)")
@@ -401,11 +487,12 @@ def main(argv: list[str] | None = None) -> int:
             print("\ncold start: skipped (no /usr/bin/chromium)")
         else:
             target = "heavy" if "heavy" in dbs else sizes[-1]
-            start = cold_start(dbs[target])
-            print(f"\ncold start on {target}: health {start['health_s']:.2f} s, overview drawn in Chromium "
-                  f"{start['drawn_s']:.2f} s (browser launched at {start['browser_ready_s']:.2f} s)")
+            start = cold_starts(dbs[target], args.cold_start_runs)
+            print(f"\ncold start on {target} (median of {start['runs']}): health {start['health_s']:.2f} s, "
+                  f"overview drawn in Chromium {start['drawn_s']:.2f} s; a one-line Streamlit app, drawn the "
+                  f"same way: {start['floor_drawn_s']:.2f} s")
     if args.json:
-        args.json.write_text(json.dumps({"pages": results, "cli": cli, "cold_start": start,
+        args.json.write_text(json.dumps({"pages": results, "browse": browse, "cli": cli, "cold_start": start,
                                          "shapes": {s: vars(shapes[s]) for s in sizes}}, indent=1))
     return 0
 

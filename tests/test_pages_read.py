@@ -3,12 +3,14 @@ on the sample registry and on an empty one. Netlify is the real loopback simulat
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import textwrap
 from datetime import timedelta
 
+import pyarrow
 import pytest
 from pagetest import REPO, page_test, run_clean, texts
 from sqlalchemy import func, select
@@ -105,7 +107,16 @@ def test_overview_shows_live_the_best_candidate_with_its_gate_and_recent_activit
     assert len(activity) == min(10, n_events)
     assert set(activity["action"]) == {"promote"}
     assert f"{n_versions} versions" in shown and "never synced with Netlify" in shown
-    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # the AIME25 trend
+    trend = (at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))[0].proto  # the AIME25 trend
+    spec = json.loads(trend.spec)
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["line", "point"]
+    assert spec["layer"][1]["transform"] == [{"filter": "datum.went_live"}]  # dots: versions that went live
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "AIME25"
+    rows = pyarrow.ipc.open_stream(io.BytesIO(trend.data.data)).read_pandas()
+    with unit_of_work(demo_engine) as session:
+        expected = queries.trend(session, "aime25", limit=30)
+    assert list(rows["short"]) == [row["short"] for row in expected]
+    assert list(rows["went_live"]) == [row["went_live"] for row in expected] and rows["went_live"].any()
 
 
 def test_a_gate_policy_file_that_cannot_be_read_is_named_where_the_gate_is_shown(demo_engine, registry_url,

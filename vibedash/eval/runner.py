@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 
 from vibedash.eval.energy import EnergyMeter
 from vibedash.eval.problem_sets import ProblemSet
+from vibedash.eval.progress import Progress, format_duration  # noqa: F401  (also named from here)
 from vibedash.eval.sample_measures import (
     DeltaCounter,
     sample_seed,
@@ -43,7 +44,12 @@ from vibedash.solve.generation import Backend, GenerationJob, GenerationOutcome
 from vibedash.solve.grading import Grader
 from vibedash.solve.openai_compat import is_openai_ref
 from vibedash.solve.problems import Problem
-from vibedash.solve.prompts import MAX_SAMPLES, SamplingSettings, build_prompt, chat_messages
+from vibedash.solve.prompts import (
+    MAX_SAMPLES,
+    SamplingSettings,
+    build_prompt,
+    chat_messages,
+)
 from vibedash.solve.versions import VersionRef
 
 GRADER_NAME = "vibedash: last \\boxed{} after </think>, math-verify equivalence; code: sandboxed stdin/stdout tests"
@@ -106,40 +112,11 @@ class EvalSpec:
 
 
 @dataclass(frozen=True)
-class Progress:
-    done: int
-    total: int
-    correct: int
-    elapsed_s: float  # this session's generation time
-    rate: float | None  # samples per second this session
-    eta_s: float | None
-    resumed: int = 0  # samples found already recorded when the run started
-
-    def line(self) -> str:
-        percent = 100 * self.done / self.total if self.total else 100.0
-        eta = f", about {format_duration(self.eta_s)} left" if self.eta_s is not None else ""
-        rate = f", {self.rate:.1f} samples/s" if self.rate else ""
-        accuracy = f", {100 * self.correct / self.done:.1f}% correct" if self.done else ""
-        return f"{self.done}/{self.total} samples ({percent:.0f}%){accuracy}{rate}{eta}"
-
-
-@dataclass(frozen=True)
 class EvalOutcome:
     run: eval_runs.RunView
     status: str  # finished, cancelled, already (an identical evaluation was finished before)
     resumed: int = 0  # samples taken from an earlier, interrupted run
     generated: int = 0  # samples generated now
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def with_budget(settings: SamplingSettings, budget: int | None) -> SamplingSettings:

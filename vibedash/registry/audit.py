@@ -145,10 +145,18 @@ def record_event(engine: Engine, *, kind: str, actor: str, status: str = SUCCEED
         return record_event_in(conn, kind=kind, actor=actor, status=status, **fields)
 
 
+# Built once (a statement object keeps its cache key); the values come as parameters at each execution.
+_INSERT_EVENT = insert(Event)
+_EVENT_COLUMNS = frozenset(Event.__table__.columns.keys())
+
+
 def record_event_in(session_or_connection: Session | Connection, *, kind: str, actor: str,
                     status: str = SUCCEEDED, **fields: Any) -> int:
     """As :func:`record_event`, inside the caller's transaction: the change and its audit line commit together
     or not at all (an import is never stored without its line, nor its line without it)."""
+    unknown = fields.keys() - _EVENT_COLUMNS
+    if unknown:  # parameters a statement has no column for would be dropped without a word
+        raise TypeError(f"record_event_in() got fields the audit log has no column for: {', '.join(sorted(unknown))}")
     for name in ("reason", "error"):
         if name in fields:
             fields[name] = redact(fields[name])
@@ -156,8 +164,8 @@ def record_event_in(session_or_connection: Session | Connection, *, kind: str, a
         fields["detail"] = redact_data(fields["detail"])
     # One Core INSERT (no ORM unit of work): imports record an event per version, so this is on ingestion's path.
     conn = session_or_connection.connection() if isinstance(session_or_connection, Session) else session_or_connection
-    result = conn.execute(insert(Event).values(kind=kind, actor=actor, status=status, finished_at=utcnow(),
-                                               **fields))
+    result = conn.execute(_INSERT_EVENT, {"kind": kind, "actor": actor, "status": status, "finished_at": utcnow(),
+                                          **fields})
     return int(result.inserted_primary_key[0])
 
 

@@ -76,15 +76,17 @@ def _before_cursor_execute(conn: Connection, cursor: Any, statement: str, parame
     head = statement.lstrip()[:7].upper()
     if not head.startswith(_DML) or TABLE in statement:
         return
-    conn.info[_WROTE] = True
-    table = _TABLE_OF.match(statement)
-    audit_only = table is not None and table.group(1).lower() in AUDIT_TABLES
     info = conn.info
+    info[_WROTE] = True
     if "alembic_version" in statement:
         # A migration may have just created, changed or dropped the table: look again.
         conn.engine.__dict__.pop(_LAYOUT, None)
-    if info.get(_BUMPED_STATE) or (audit_only and info.get(_BUMPED)):
+    if info.get(_BUMPED_STATE):
         return  # one bump per transaction is enough: no reader sees the transaction before it commits
+    table = _TABLE_OF.match(statement)
+    audit_only = table is not None and table.group(1).lower() in AUDIT_TABLES
+    if audit_only and info.get(_BUMPED):
+        return
     kind = layout(conn)
     if kind == NONE:  # before migration 0007 (or after downgrading past it): writes bump nothing
         return

@@ -6,15 +6,20 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from vibedash.decisions.facts import ScoreFact, VersionFacts
 from vibedash.importers.base import ParsedResult
 from vibedash.registry.generation import cached
-from vibedash.registry.models import BenchmarkResult, ProblemResult, Version
+from vibedash.registry.models import BenchmarkResult, ProblemResult, Version, utcnow
 from vibedash.registry.skip_scan import distinct_values
-from vibedash.registry.versions import RegistryError, new_versions_in_transaction
+from vibedash.registry.versions import (
+    RegistryError,
+    attach_persistent,
+    new_versions_in_transaction,
+)
 
 PRIMARY_METRIC_PREFERENCE = ("pass@1", "avg@n", "exact_match", "acc", "em")
 
@@ -44,56 +49,117 @@ def _metric_rank(metric: str) -> int:
         PRIMARY_METRIC_PREFERENCE)
 
 
+# The write path of an import, built once (a statement object keeps its cache key). An import writes with
+# Core on the session's connection: one read of the results it replaces, a DELETE and an UPDATE only when
+# there are any, one multi-row INSERT ... RETURNING for the results and one executemany for all their problems.
+# The ORM's unit of work (objects tracked, flush ordering, a delete cascade loading children) costs more than
+# the database work on ingestion's path.
+_RESULT = BenchmarkResult.__table__
+_PROBLEM = ProblemResult.__table__
+_EARLIER_RESULTS = select(_RESULT.c.id, _RESULT.c.benchmark, _RESULT.c.metric, _RESULT.c.is_primary).where(
+    _RESULT.c.version_id == bindparam("version_id"), _RESULT.c.benchmark.in_(bindparam("benchmarks", expanding=True)))
+_DEMOTE = update(_RESULT).where(_RESULT.c.id.in_(bindparam("ids", expanding=True))).values(is_primary=False)
+# A replaced result's problem results, samples and summaries go with it by ON DELETE CASCADE (every registry
+# connection enforces foreign keys), and eval runs' links to it by ON DELETE SET NULL.
+_DELETE_RESULTS = delete(_RESULT).where(_RESULT.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_RESULTS = insert(_RESULT).returning(_RESULT.c.id, _RESULT.c.benchmark, _RESULT.c.metric)
+_INSERT_RESULT = insert(_RESULT)
+_INSERT_PROBLEMS = insert(_PROBLEM)
+
+
 def import_results(session: Session, version: Version, results: Sequence[ParsedResult], *,
                    source_file: str | None = None, source_sha256: str | None = None,
                    keep_outputs: bool = False) -> list[BenchmarkResult]:
     """Store parsed results for a version, replacing earlier results of the same benchmark and metric.
 
     The newest import becomes the headline (primary) score of each benchmark it touches. Per-sample results
-    go in through the bulk path; their full outputs only with ``keep_outputs``.
+    go in through the bulk path; their full outputs only with ``keep_outputs``. Returns the stored results as
+    persistent objects of ``session`` (ids known), in the order given.
     """
+    keys: set[tuple[str, str]] = set()
     for result in results:
         if not 0.0 <= result.score <= 100.0:
             raise RegistryError(f"{result.benchmark} {result.metric} score {result.score} is outside 0-100")
+        if (result.benchmark, result.metric) in keys:
+            raise RegistryError(f"{result.benchmark} {result.metric} appears twice in one import: keep one "
+                                "score per benchmark and metric")
+        keys.add((result.benchmark, result.metric))
+    if not results:
+        return []
     primaries = _primary_choice(results)
-    touched = set(primaries)
-    # One read of the version's results on the benchmarks touched: the headlines to demote and the results of
-    # the same benchmark and metric to replace (a result's benchmark is always among ``touched``).
-    earlier: dict[tuple[str, str], BenchmarkResult] = {}
+    session.flush()  # anything pending in the session is written before the Core statements below read
+    conn = session.connection()
     # A version recorded in this transaction with nothing imported yet has no results to read; once this
     # import is in, the next one reads them.
     new = new_versions_in_transaction(session)
-    if touched and version.sha in new:
+    if version.sha in new:
         new.discard(version.sha)
-    elif touched:
-        for old in session.scalars(select(BenchmarkResult).where(
-                BenchmarkResult.version_id == version.id, BenchmarkResult.benchmark.in_(touched))):
-            old.is_primary = False
-            earlier[(old.benchmark, old.metric)] = old
-    stored: list[BenchmarkResult] = []
-    for result in results:
-        existing = earlier.pop((result.benchmark, result.metric), None)
-        if existing is not None:
-            session.delete(existing)
-            session.flush()
-        row = BenchmarkResult(
-            version_id=version.id, benchmark=result.benchmark, metric=result.metric, score=result.score,
-            stderr=result.stderr, problems=result.problems or (len(result.problem_outcomes) or None),
-            samples_per_problem=result.samples_per_problem, temperature=result.temperature, top_p=result.top_p,
-            k=result.k, max_tokens=result.max_tokens, settings=dict(result.settings) or None,
-            is_primary=primaries[result.benchmark] is result, source_format=result.source_format,
-            source_file=source_file, source_sha256=source_sha256)
-        row.problem_results = [ProblemResult(problem_id=o.problem_id, correct=o.correct, samples=o.samples)
-                               for o in result.problem_outcomes]
-        session.add(row)
-        stored.append(row)
+    else:
+        _replace_earlier(session, conn, version.id, primaries, keys)
+    imported_at = utcnow()
+    rows = [{"version_id": version.id, "benchmark": r.benchmark, "metric": r.metric, "score": r.score,
+             "stderr": r.stderr, "problems": r.problems or (len(r.problem_outcomes) or None),
+             "samples_per_problem": r.samples_per_problem, "temperature": r.temperature, "top_p": r.top_p,
+             "k": r.k, "max_tokens": r.max_tokens, "settings": dict(r.settings) or None,
+             "is_primary": primaries[r.benchmark] is r, "source_format": r.source_format,
+             "source_file": source_file, "source_sha256": source_sha256, "imported_at": imported_at}
+            for r in results]
+    ids = _insert_results(conn, rows)
+    problems = [{"result_id": result_id, "problem_id": o.problem_id, "correct": o.correct, "samples": o.samples}
+                for result_id, r in zip(ids, results) for o in r.problem_outcomes]
+    if problems:
+        conn.execute(_INSERT_PROBLEMS, problems)
+    if "results" in version.__dict__:
+        session.expire(version, ["results"])  # a loaded collection would miss the rows written with Core
+    stored = [attach_persistent(session, BenchmarkResult, {"id": result_id, **row})
+              for result_id, row in zip(ids, rows)]
+    for row, result in zip(stored, results):
         if result.samples:
             from vibedash.registry.samples import insert_samples
 
-            session.flush()
             insert_samples(session, result.samples, result_id=row.id, keep_outputs=keep_outputs)
-    session.flush()
     return stored
+
+
+def _replace_earlier(session: Session, conn: Connection, version_id: int, primaries: dict[str, ParsedResult],
+                     keys: set[tuple[str, str]]) -> None:
+    """Demote the version's headlines on the benchmarks touched and delete the results being replaced (same
+    benchmark and metric); objects of those rows the session holds are brought in line."""
+    demote, replace = [], []
+    for result_id, benchmark, metric, is_primary in conn.execute(
+            _EARLIER_RESULTS, {"version_id": version_id, "benchmarks": sorted(primaries)}):
+        if (benchmark, metric) in keys:
+            replace.append(result_id)
+        elif is_primary:
+            demote.append(result_id)
+    if demote:
+        conn.execute(_DEMOTE, {"ids": demote})
+    if replace:
+        conn.execute(_DELETE_RESULTS, {"ids": replace})
+    if (demote or replace) and session.identity_map:
+        _forget(session, set(demote), set(replace))
+
+
+def _forget(session: Session, demoted: set[int], deleted: set[int]) -> None:
+    """Held objects of the rows just demoted or deleted read as such (a deleted one as demoted, then gone).
+    Ids come from identity keys and loaded state, so no object is refreshed from the database here."""
+    for (model, ident, _token), instance in list(session.identity_map.items()):
+        if model is BenchmarkResult and (ident[0] in demoted or ident[0] in deleted):
+            set_committed_value(instance, "is_primary", False)
+            if ident[0] in deleted and instance in session:
+                session.expunge(instance)  # its loaded problem results go with it (the expunge cascade)
+        elif model is ProblemResult and instance.__dict__.get("result_id") in deleted and instance in session:
+            session.expunge(instance)
+
+
+def _insert_results(conn: Connection, rows: list[dict]) -> list[int]:
+    """Ids of the inserted rows, in ``rows`` order. RETURNING rows are matched by (benchmark, metric), unique
+    within a version, so the database may return them in any order and still batch them in one statement."""
+    if len(rows) > 1 and conn.dialect.insert_executemany_returning:
+        by_key = {(benchmark, metric): result_id
+                  for result_id, benchmark, metric in conn.execute(_INSERT_RESULTS, rows)}
+        return [by_key[(row["benchmark"], row["metric"])] for row in rows]
+    return [conn.execute(_INSERT_RESULT, row).inserted_primary_key[0] for row in rows]
 
 
 def benchmarks_in_registry(session: Session) -> list[str]:

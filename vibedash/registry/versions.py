@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from vibedash.registry.models import Version, utcnow
+
+T = TypeVar("T")
 
 SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -37,13 +41,20 @@ def normalize_sha(text: str) -> str:
     return sha
 
 
+# Built once: a statement object keeps its cache key, so each use skips building and hashing it again.
+_VERSION_BY_SHA = select(Version).where(Version.sha == bindparam("sha"))
+_VERSION_ID_BY_SHA = select(Version.id).where(Version.sha == bindparam("sha"))
+_VERSIONS_BY_PREFIX = select(Version).where(Version.sha.like(bindparam("prefix"))).limit(bindparam("n"))
+_INSERT_VERSION = insert(Version)
+
+
 def find_version(session: Session, sha_or_prefix: str) -> Version:
     """The version whose sha is, or starts with, the given text."""
     prefix = normalize_sha(sha_or_prefix)
-    exact = session.scalar(select(Version).where(Version.sha == prefix))
+    exact = session.scalars(_VERSION_BY_SHA, {"sha": prefix}).first()
     if exact is not None:
         return exact
-    matches = session.scalars(select(Version).where(Version.sha.like(prefix + "%")).limit(3)).all()
+    matches = session.scalars(_VERSIONS_BY_PREFIX, {"prefix": prefix + "%", "n": 3}).all()
     if not matches:
         raise NotFound(f"no version {prefix} in the registry: record it first with "
                        f"`python -m vibedash record --commit {prefix}`")
@@ -56,24 +67,44 @@ def find_version(session: Session, sha_or_prefix: str) -> Version:
 def record_version(session: Session, sha: str, *, branch: str | None = None, message: str | None = None,
                    model_ref: str | None = None, created_at: datetime | None = None,
                    synthetic: bool = False) -> Version:
-    """Create the version, or update the fields given for an existing one. Returns it."""
+    """Create the version, or update the fields given for an existing one. Returns it (its id known)."""
     sha = normalize_sha(sha)
-    version = session.scalar(select(Version).where(Version.sha == sha))
+    if session.autoflush:
+        session.flush()  # what a query would flush first (the Core read below does not)
+    # The id alone, read with Core: an import usually records a version the registry has not seen, and the
+    # ORM's query machinery costs more than the lookup itself.
+    found = session.connection().execute(_VERSION_ID_BY_SHA, {"sha": sha}).first()
+    version = session.get(Version, found[0]) if found is not None else None
+    if version is None and len(sha) < 40:
+        # A short sha is accepted but must not silently duplicate a known full one.
+        known = session.scalars(_VERSIONS_BY_PREFIX, {"prefix": sha + "%", "n": 2}).all()
+        if len(known) == 1:
+            version = known[0]
     if version is None:
-        if len(sha) < 40:
-            # A short sha is accepted but must not silently duplicate a known full one.
-            known = session.scalars(select(Version).where(Version.sha.like(sha + "%")).limit(2)).all()
-            if len(known) == 1:
-                version = known[0]
-    if version is None:
-        version = Version(sha=sha, created_at=created_at or utcnow(), synthetic=synthetic)
-        session.add(version)
+        # A new version is one INSERT on the session's connection (ingestion records one per import), then
+        # joins the session as if loaded: the caller gets the same persistent Version the ORM would give.
+        fields = {"sha": sha, "branch": branch, "message": message, "model_ref": model_ref,
+                  "synthetic": synthetic, "created_at": created_at or utcnow()}
+        result = session.connection().execute(_INSERT_VERSION, fields)
+        version = attach_persistent(session, Version, {"id": result.inserted_primary_key[0], **fields})
         new_versions_in_transaction(session).add(sha)
+        return version
     for name, value in (("branch", branch), ("message", message), ("model_ref", model_ref)):
         if value is not None:
             setattr(version, name, value)
     session.flush()
     return version
+
+
+def attach_persistent(session: Session, model: type[T], row: dict[str, Any]) -> T:
+    """An instance of ``model`` for a row just written with Core, in ``session`` as if a query had loaded it
+    (the identity map knows it, nothing is pending, unset relationships load on first use)."""
+    # The row goes straight into the instance's state (as a load does): no attribute events, no history.
+    instance = sa_inspect(model).class_manager.new_instance()
+    instance.__dict__.update(row)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
 
 
 # On a session: (its transaction, shas of the versions created in it that have no results yet).

@@ -59,22 +59,6 @@ def _created_tooltip() -> alt.Tooltip:
     return alt.Tooltip("created_at:T", title="created", format="%Y-%m-%d %H:%M")
 
 
-def trend_chart(rows: Sequence[Mapping[str, Any]], benchmark: str) -> alt.LayerChart:
-    """The benchmark's score over recent versions: a line, with a dot on every version that went live."""
-    frame = pd.DataFrame.from_records(rows, columns=["sha", "short", "branch", "created_at", "score", "went_live"])
-    frame["shown"] = _score_text(frame)
-    frame["live"] = frame["went_live"].map({True: "went live", False: ""})
-    name = display_name(benchmark)
-    base = alt.Chart(frame).encode(
-        x=alt.X("created_at:T", title=None, axis=alt.Axis(format="%-d %b", labelOverlap=True, labelFlush=True)),
-        y=alt.Y("score:Q", title=name, scale=SCORE_SCALE),
-        tooltip=[alt.Tooltip("short:N", title="version"), alt.Tooltip("branch:N"),
-                 alt.Tooltip("shown:N", title=name), _created_tooltip(), alt.Tooltip("live:N", title="live")])
-    line = base.mark_line(point=alt.OverlayMarkDef(size=25, opacity=0.6), color="#888888")
-    live = base.transform_filter(alt.datum.went_live).mark_point(size=110, filled=True, color=LIVE_COLOR)
-    return alt.layer(line, live).properties(height=220)
-
-
 def on_branch(periods: Sequence[Mapping[str, Any]], changes: Sequence[Mapping[str, Any]],
               branch: str | None) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
     """A branch's view: when that branch's versions were live and the promotions that made them live, not the

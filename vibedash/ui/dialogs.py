@@ -21,11 +21,10 @@ from typing import Any, Literal
 import streamlit as st
 
 from vibedash.actions.deploys import ActionError, ActionResult
-from vibedash.decisions.gate import Verdict
 from vibedash.netlify.client import NetlifyError
 from vibedash.registry import records as registry
-from vibedash.ui import format as fmt
 from vibedash.ui import state
+from vibedash.ui.format import verdict_headline, verdict_lines  # noqa: F401  (their old home)
 
 OPEN_DIALOG_KEY = "open_dialog"  # which request key is open: Streamlit shows one dialog per run
 OUTCOME_KEY = "action_outcome"
@@ -138,16 +137,3 @@ def show_outcome() -> None:
     if outcome.details:
         with st.expander("Details", expanded=outcome.level != "success"):
             st.markdown("\n".join(f"- {line}" for line in outcome.details))
-
-
-# --- the gate's verdict -----------------------------------------------------------------------------------
-
-def verdict_lines(verdict: Verdict) -> str:
-    """Markdown: every rule of the verdict with its icon (passes, passes with a warning, fails) and the numbers
-    behind it, benchmarks by their display names."""
-    return "\n".join(f"- {fmt.mark_icon(check.mark)} **{fmt.benchmark_words(check.rule)}**: "
-                     f"{fmt.benchmark_words(check.detail)}" for check in verdict.checks)
-
-
-def verdict_headline(verdict: Verdict) -> str:
-    return f"gate passes ({verdict.summary()})" if verdict.passed else f"gate fails ({verdict.summary()})"

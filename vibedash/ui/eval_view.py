@@ -12,11 +12,14 @@ import pandas as pd
 import streamlit as st
 
 from vibedash.decisions.benchmarks import display_name
-from vibedash.eval.runner import format_duration
-from vibedash.registry import eval_runs
 from vibedash.registry.models import Version
 from vibedash.ui import format as fmt
 from vibedash.ui import frame, state
+from vibedash.ui.eval_runs_view import (  # noqa: F401  (their old home)
+    running_section,
+    runs_fragment,
+    runs_list,
+)
 
 NOTICE_KEY = "eval_notice"
 CURVE_LABELS = {"pass@k": "pass@k (any of k correct)", "maj@k": "maj@k (majority of k)",
@@ -47,16 +50,6 @@ def load_compare(db_url: str, shas: tuple[str, ...]) -> tuple[list[dict[str, Any
         benchmarks = sorted({row["benchmark"] for row in costs})
         curves = {b: compare_curves(session, list(shas), b) for b in benchmarks}
     return costs, curves
-
-
-def _runs(sha: str | None) -> list[eval_runs.RunView]:
-    from sqlalchemy import select
-
-    with frame.read_session() as session:
-        if sha is None:
-            return eval_runs.active_runs(session)
-        version_id = session.scalar(select(Version.id).where(Version.sha == sha))
-        return eval_runs.version_runs(session, version_id, limit=10) if version_id else []
 
 
 # -- charts ------------------------------------------------------------------------------------------------
@@ -198,41 +191,6 @@ def start_evaluation(sha: str, upload, path: str, k: int, budgets: str, cap: int
     st.rerun()
 
 
-@st.fragment(run_every=3)
-def runs_fragment(sha: str) -> None:
-    runs = _runs(sha)
-    if runs:
-        runs_list(runs, cancel=True)
-        if not any(run.status == eval_runs.RUNNING for run in runs):
-            st.caption("No evaluation running.")
-
-
-def runs_list(runs: Sequence[eval_runs.RunView], *, cancel: bool, show_version: bool = False) -> None:
-    for run in runs:
-        with st.container(border=True):
-            budget = run.protocol.get("thinking_budget")
-            title = (f"`{fmt.short(run.sha)}` · " if show_version else "") + (
-                f"**{display_name(run.benchmark)}** · k={run.protocol.get('k')}"
-                + (f" · budget {budget}" if budget else "") + f" · {run.protocol.get('backend', '')}")
-            status = "stalled (no progress for 10 min)" if run.stalled else run.status
-            st.markdown(f"{title} · {status}")
-            if run.status == eval_runs.RUNNING:
-                eta = f", about {format_duration(run.eta_s)} left" if run.eta_s is not None else ""
-                st.progress(min(1.0, run.fraction), text=f"{run.samples_done}/{run.samples_total} samples"
-                            f"{eta}")
-                if cancel and not run.cancel_requested:
-                    st.button("Cancel", key=f"cancel_run_{run.id}", icon=":material/stop:",
-                              on_click=eval_runs.request_cancel, args=(state.engine(), run.id))
-                elif run.cancel_requested:
-                    st.caption("Cancelling…")
-            else:
-                done = f"{run.samples_done}/{run.samples_total} samples"
-                when = fmt.relative_time(run.finished_at) if run.finished_at else ""
-                extra = f" · {run.error}" if run.error else ""
-                tip = " · run the same evaluation again to continue" if run.status == eval_runs.CANCELLED else ""
-                st.caption(f"{done} · {when}{extra}{tip}")
-
-
 # -- Compare page ------------------------------------------------------------------------------------------
 
 def compare_section(shas: Sequence[str]) -> None:
@@ -259,15 +217,3 @@ def compare_section(shas: Sequence[str]) -> None:
                 "frontier": "yes" if r.get("on_frontier") else ""} for r in mine]), hide_index=True, width="stretch")
     st.caption("Bands: 95% bootstrap over problems. The frontier joins versions no other beats on both accuracy "
                "and tokens per sample.")
-
-
-# -- Overview ----------------------------------------------------------------------------------------------
-
-@st.fragment(run_every=5)
-def running_section() -> None:
-    runs = _runs(None)
-    if not runs:
-        return
-    with st.container(border=True):
-        st.subheader("Running evaluations")
-        runs_list(runs, cancel=False, show_version=True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from vibedash.decisions.benchmarks import display_name
+
+if TYPE_CHECKING:
+    from vibedash.decisions.gate import Verdict
 
 
 def score(value: float | None) -> str:
@@ -116,3 +120,16 @@ _MARK_ICONS = {PASS_MARK: PASS_ICON, "⚠": WARN_ICON, FAIL_MARK: FAIL_ICON}
 def mark_icon(mark: str) -> str:
     """The Markdown icon of a gate check's mark ("✓", "⚠" passes with a warning, "✗")."""
     return _MARK_ICONS.get(mark, mark)
+
+
+# --- the gate's verdict -----------------------------------------------------------------------------------
+
+def verdict_lines(verdict: Verdict) -> str:
+    """Markdown: every rule of the verdict with its icon (passes, passes with a warning, fails) and the numbers
+    behind it, benchmarks by their display names."""
+    return "\n".join(f"- {mark_icon(check.mark)} **{benchmark_words(check.rule)}**: "
+                     f"{benchmark_words(check.detail)}" for check in verdict.checks)
+
+
+def verdict_headline(verdict: Verdict) -> str:
+    return f"gate passes ({verdict.summary()})" if verdict.passed else f"gate fails ({verdict.summary()})"
