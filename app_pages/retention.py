@@ -325,29 +325,36 @@ def pins_section(ctx: Context, plan: PlanView) -> None:
 
 # --- the page ---------------------------------------------------------------------------------------------------
 
-frame.header("Retention", "Which deploys to keep and which to prune, and why. Nothing is deleted until you apply "
-             "the plan.")
-dialogs.show_outcome()
-current = state.settings()
-try:
-    policy = retention_policy(current)
-except ValueError as exc:  # RetentionPolicyError is one; a policy file that does not exist is another
-    st.error(f"The retention policy cannot be used: {exc}", icon=":material/error:")
-    st.stop()
-context = Context(settings=current, engine=state.engine(), client=state.netlify_client(), policy=policy,
-                  netlify_problem=state.netlify_status(current))
-retention_plan = load_plan(frame.db_url(), repr(policy), policy)
-scored = plan_benchmarks(retention_plan)
-link = deep_link(policy, retention_plan, scored)
-link.read()
+def show_page() -> None:
+    # In a function, not at the script's top level: each run's script namespace is a reference cycle (its
+    # functions hold it), so a plan kept there would outlive its run until the cycle collector came by, one
+    # whole plan per write on a big registry.
+    frame.header("Retention", "Which deploys to keep and which to prune, and why. Nothing is deleted until you apply "
+                 "the plan.")
+    dialogs.show_outcome()
+    current = state.settings()
+    try:
+        policy = retention_policy(current)
+    except ValueError as exc:  # RetentionPolicyError is one; a policy file that does not exist is another
+        st.error(f"The retention policy cannot be used: {exc}", icon=":material/error:")
+        st.stop()
+    context = Context(settings=current, engine=state.engine(), client=state.netlify_client(), policy=policy,
+                      netlify_problem=state.netlify_status(current))
+    retention_plan = load_plan(frame.db_url(), repr(policy), policy)
+    scored = plan_benchmarks(retention_plan)
+    link = deep_link(policy, retention_plan, scored)
+    link.read()
 
-policy_section(context)
-plan_section(context, retention_plan)
-chart_section(context, retention_plan, scored)
-decisions_section(retention_plan, scored)
-link.write()
-if auth.may(auth.Action.PIN):
-    pins_section(context, retention_plan)
+    policy_section(context)
+    plan_section(context, retention_plan)
+    chart_section(context, retention_plan, scored)
+    decisions_section(retention_plan, scored)
+    link.write()
+    if auth.may(auth.Action.PIN):
+        pins_section(context, retention_plan)
 
-if auth.may(auth.Action.RETENTION):
-    dialogs.show_pending(PENDING_APPLY, "Apply the retention plan?", partial(apply_dialog, context), width="large")
+    if auth.may(auth.Action.RETENTION):
+        dialogs.show_pending(PENDING_APPLY, "Apply the retention plan?", partial(apply_dialog, context), width="large")
+
+
+show_page()

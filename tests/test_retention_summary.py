@@ -94,7 +94,8 @@ def test_the_summary_follows_raw_writes_moves_and_deletes(demo_engine) -> None:
         conn.execute(text("UPDATE deploy SET state = 'error' WHERE id = (SELECT min(id) FROM deploy)"))
         conn.execute(text("UPDATE deploy SET expired_at = created_at WHERE id % 3 = 0"))
         conn.execute(text("INSERT INTO event (kind, actor, status, version_sha, verdict, override, started_at) "
-                          "VALUES ('gate', 't', 'succeeded', :sha, '{\"passed\": true}', 0, '2030-01-01 00:00:00.000000')"),
+                          "VALUES ('gate', 't', 'succeeded', :sha, '{\"passed\": true}', 0, "
+                          "'2030-01-01 00:00:00.000000')"),
                      {"sha": second.sha})
     assert_retention_summary_matches(engine)
     assert _gate_of(engine, second.sha) == 1
@@ -134,7 +135,8 @@ def test_random_writes_keep_the_summary_equal_to_a_recomputation(engine, writes)
             deploys = session.scalars(select(Deploy).order_by(Deploy.id)).all()
             pick = deploys[n % len(deploys)] if deploys else None
             if what == "deploy" or pick is None:
-                session.add(Deploy(netlify_id=f"d{k:04d}", version_id=version.id, created_at=NOW - timedelta(hours=n % 4),
+                session.add(Deploy(netlify_id=f"d{k:04d}", version_id=version.id,
+                                   created_at=NOW - timedelta(hours=n % 4),
                                    state=("ready", "old", "error", "building")[n % 4], branch=(None, "", "exp")[n % 3]))
             elif what == "state":
                 pick.state = ("ready", "error", "current", "uploading")[n % 4]

@@ -157,7 +157,8 @@ SQLITE_TRIGGERS = {
     "trg_summary_event_insert": "AFTER INSERT ON event WHEN NEW.version_sha IS NOT NULL AND NEW.verdict IS NOT NULL "
                                 f"BEGIN\n{refresh_gate('sqlite', 'NEW.version_sha')}END",
     "trg_summary_event_update": "AFTER UPDATE OF version_sha, verdict, started_at ON event "
-                                f"WHEN NEW.version_sha IS NOT NULL BEGIN\n{refresh_gate('sqlite', 'NEW.version_sha')}END",
+                                "WHEN NEW.version_sha IS NOT NULL "
+                                f"BEGIN\n{refresh_gate('sqlite', 'NEW.version_sha')}END",
     "trg_summary_event_moved": "AFTER UPDATE OF version_sha, verdict, started_at ON event WHEN OLD.version_sha "
                                "IS NOT NULL AND OLD.version_sha IS NOT NEW.version_sha "
                                f"BEGIN\n{refresh_gate('sqlite', 'OLD.version_sha')}END",
@@ -213,7 +214,8 @@ END""",
 }
 POSTGRESQL_TRIGGERS = {
     "trg_summary_deploy": "AFTER INSERT OR DELETE OR UPDATE OF version_id, state, expired_at, is_live, created_at, "
-                          "netlify_id, branch ON deploy FOR EACH ROW EXECUTE FUNCTION vibedash_summary_deploy_changed()",
+                          "netlify_id, branch ON deploy FOR EACH ROW "
+                          "EXECUTE FUNCTION vibedash_summary_deploy_changed()",
     "trg_summary_version": "AFTER INSERT OR UPDATE OF sha, branch ON version FOR EACH ROW "
                            "EXECUTE FUNCTION vibedash_summary_version_changed()",
     "trg_summary_event": "AFTER INSERT OR DELETE OR UPDATE OF version_sha, verdict, started_at ON event FOR EACH ROW "

@@ -29,10 +29,10 @@ class VersionPoint:
 
 
 def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | None) -> list[VersionPoint]:
-    """:func:`~vibedash.registry.action_queries.version_points` of a registry plan, chosen as arrays (a hundred thousand versions may have both
-    scores): the same frontier as :func:`~vibedash.registry.action_queries.pareto_frontier`, the same points
-    as its ``_thin``, and words only for
-    the points drawn."""
+    """:func:`~vibedash.registry.action_queries.version_points` of a registry plan, chosen as arrays (a hundred
+    thousand versions may have both scores): the same frontier as
+    :func:`~vibedash.registry.action_queries.pareto_frontier`, the same points as its ``_thin``, and words only
+    for the points drawn."""
     order, xs, ys, kept = plan.version_columns(x, y)  # newest first: position = recency
     shas = [plan.table.shas[i] for i in order.tolist()]
     frontier = pareto_mask(xs, ys)
@@ -54,7 +54,8 @@ def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | Non
 
 
 def pareto_mask(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """:func:`~vibedash.registry.action_queries.pareto_frontier` over arrays: which points no other point beats (equal points all stay)."""
+    """:func:`~vibedash.registry.action_queries.pareto_frontier` over arrays: which points no other point beats
+    (equal points all stay)."""
     mask = np.zeros(len(xs), dtype=bool)
     if not len(xs):
         return mask
