@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 
 from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy
 from vibedash.registry.action_queries import (
+    PLANS,
     VersionPoint,
     _thin,
     pareto_frontier,
@@ -156,6 +157,9 @@ def test_after_a_pin_the_next_plan_patches_and_keeps_the_version_verdicts(tmp_pa
     third = registry_plan(engine, DEFAULT_RETENTION_POLICY, now)
     assert third.patched and third.verdicts is not second.verdicts
     assert_same(third, RegistryPlan(engine, DEFAULT_RETENTION_POLICY, now))
+    # only the newest plan of this registry and policy stays cached (a page after a write holds one plan)
+    held = [plan for plan in PLANS._values.values() if getattr(plan, "instance", None) == third.instance]
+    assert held == [third]
     engine.dispose()
 
 

@@ -193,6 +193,8 @@ def registry_plan(engine: Engine, policy: RetentionPolicy, now: datetime) -> Pla
 
     with unit_of_work(engine) as session:
         plan = cached(session, "registry_retention_plan", repr(policy), compute, still_valid=still_valid, cache=PLANS)
+    # the plans of earlier generations are done with: a page after a write holds one plan, not two
+    PLANS.forget_others(plan.instance, "registry_retention_plan", repr(policy), plan)
     return plan.bound_to(engine)
 
 

@@ -189,6 +189,14 @@ class GenerationCache:
         with self._lock:
             self._values.clear()
 
+    def forget_others(self, instance: str, name: str, key: Hashable, keep: Any) -> None:
+        """Drop the values of ``name`` and ``key`` in database ``instance`` other than ``keep`` (the newest
+        replaces them: big values, such as retention plans, need not wait for the least recently used to go)."""
+        with self._lock:
+            for full_key in [k for k, v in self._values.items()
+                             if k[0] == instance and k[3:] == (name, key) and v is not keep]:
+                del self._values[full_key]
+
 
 CACHE = GenerationCache()
 

@@ -81,6 +81,11 @@ class RegistryPlan(PlanView):
         with unit_of_work(engine) as session:
             self._read(session, previous)
 
+    @property
+    def instance(self) -> str:
+        """The id of the database this plan was read from (its registry_state instance)."""
+        return self._snapshot.instance
+
     def bound_to(self, engine: Engine) -> RegistryPlan:
         """This plan reading its pages through ``engine``: a plan is cached by the registry's instance and
         generation, which a copy of the registry file shares, so each caller reads through its own engine."""
