@@ -141,13 +141,6 @@ def version_figures(session: Session, changed_since: int | None = None) -> Versi
         gate=np.concatenate(gates) if gates else np.zeros(0, dtype=np.int8))
 
 
-def headline_scores(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
-    """(benchmarks, matrix): every version's headline score per benchmark (NaN: none), rows as ``version_ids``;
-    where a version has two headline scores on a benchmark, the one stored last counts. Only benchmarks some
-    version of ``version_ids`` has."""
-    return scored_only(*headline_matrix(session, version_ids))
-
-
 def scored_only(names: tuple[str, ...], matrix: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     """The benchmarks (columns) some row has a score on: the ones the plan judges."""
     keep = ~np.isnan(matrix).all(axis=0) if len(matrix) else np.zeros(len(names), dtype=bool)
@@ -155,8 +148,10 @@ def scored_only(names: tuple[str, ...], matrix: np.ndarray) -> tuple[tuple[str, 
 
 
 def headline_matrix(session: Session, version_ids: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
-    """As :func:`headline_scores`, with a column for every benchmark stored. One read of the covering index
-    (benchmark, is_primary, version_id, score) per benchmark: no row of the table is touched."""
+    """(benchmarks, matrix): every version's headline score per benchmark stored (NaN: none), rows as
+    ``version_ids``; where a version has two headline scores on a benchmark, the one stored last counts
+    (:func:`scored_only` keeps the benchmarks some row has). One read of the covering index (benchmark,
+    is_primary, version_id, score) per benchmark: no row of the table is touched."""
     names = tuple(sorted(name for part in raw_rows(session, "SELECT DISTINCT benchmark FROM benchmark_result")
                          for (name,) in part))
     matrix = np.full((len(version_ids), len(names)), np.nan)
