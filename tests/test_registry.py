@@ -125,3 +125,22 @@ def test_two_imports_into_a_version_made_in_the_same_transaction_replace_and_dem
         rows = session.scalars(select(BenchmarkResult).where(BenchmarkResult.version_id == version.id)).all()
         assert sorted((r.metric, r.score, r.is_primary) for r in rows) == [("avg@n", 59.0, False),
                                                                             ("pass@1", 62.0, True)]
+
+
+def test_facts_read_together_equal_facts_read_one_version_at_a_time(demo_engine):
+    from vibedash.registry.models import Version
+
+    with unit_of_work(demo_engine) as session:
+        versions = list(session.scalars(select(Version).order_by(Version.created_at.desc())))
+        assert len(versions) > 3
+        registry.record_version(session, "f" * 40)  # one without results
+        versions.append(registry.find_version(session, "f" * 40))
+        versions.append(versions[0])  # a version asked for twice (two deploys of it) gets its facts twice
+        one_by_one = [registry.versions_facts(session, [v])[0] for v in versions]
+        together = registry.versions_facts(session, versions)
+        assert together == one_by_one
+        assert together[-2].scores == {} and sum(bool(f.scores) for f in together) > 3
+        assert any(fact.per_problem for facts in together for fact in facts.scores.values())
+        light = registry.versions_facts(session, versions, with_problems=False)
+        assert [f.scores.keys() for f in light] == [f.scores.keys() for f in one_by_one]
+        assert all(not fact.per_problem for facts in light for fact in facts.scores.values())

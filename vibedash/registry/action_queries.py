@@ -76,9 +76,10 @@ def _candidate_verdicts(session: Session, policy: Policy, limit: int) -> list[Ca
                   if live is not None and live.version is not None else None)
     pairs = registry.candidates(session, limit=limit)
     scores = registry.primary_scores(session, [version.id for version, _ in pairs])
+    facts = registry.versions_facts(session, [version for version, _ in pairs])  # one read for them all
     out = []
-    for version, deploy in pairs:
-        verdict = evaluate(policy, registry.version_facts(session, version), live_facts)
+    for (version, deploy), version_facts in zip(pairs, facts):
+        verdict = evaluate(policy, version_facts, live_facts)
         out.append(CandidateVerdict(
             deploy_id=deploy.netlify_id, sha=version.sha, branch=deploy.branch or version.branch,
             context=deploy.context, message=version.message, created_at=deploy.created_at,

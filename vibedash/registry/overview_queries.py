@@ -5,6 +5,7 @@ The best candidate is cached per registry generation, gate policy and lead bench
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -14,6 +15,7 @@ from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from vibedash.decisions.candidates import MAX_JUDGED, choose_best_candidate
+from vibedash.decisions.facts import VersionFacts
 from vibedash.decisions.gate import Policy, Verdict
 from vibedash.decisions.noise import BenchmarkComparison, compare_facts
 from vibedash.decisions.stats import DiffInterval
@@ -157,12 +159,13 @@ def _best_candidate(session: Session, policy: Policy, lead: str | None) -> Candi
     live_facts = (registry.version_facts(session, live.version)
                   if live is not None and live.version is not None else None)
     ranked = registry.ranked_candidates(session, primary, limit=MAX_JUDGED)
-    choice = choose_best_candidate(live_facts, (registry.version_facts(session, version) for version, _ in ranked),
-                                   policy, available=len(ranked))
+    read: list[VersionFacts] = []
+    choice = choose_best_candidate(live_facts, _facts_in_batches(session, [v for v, _ in ranked], read), policy,
+                                   available=len(ranked))
     if choice.index is None or choice.verdict is None:
         return None
     version, deploy = ranked[choice.index]
-    candidate = registry.version_facts(session, version)
+    candidate = read[choice.index]
     comparisons = ({b: compare_facts(live_facts.scores[b], fact, policy.noise) for b, fact in candidate.scores.items()
                     if b in live_facts.scores} if live_facts is not None else {})
     lead_diff = comparisons[lead].diff if lead in comparisons else None
@@ -172,6 +175,19 @@ def _best_candidate(session: Session, policy: Policy, lead: str | None) -> Candi
         scores={b: fact.score for b, fact in candidate.scores.items()}, lead_benchmark=lead, lead_diff=lead_diff,
         verdict=choice.verdict, passes_gate=choice.passes, considered=choice.considered,
         selection_note=choice.selection_note(primary), comparisons=comparisons)
+
+
+FACTS_BATCH = 8  # candidates' facts read together: the first usually decides, the rest come a batch at a time
+
+
+def _facts_in_batches(session: Session, versions: list[Version], read: list[VersionFacts]) -> Iterator[VersionFacts]:
+    """The versions' facts in order, read ``FACTS_BATCH`` versions at a time as the choice asks for them (and
+    kept in ``read``)."""
+    for start in range(0, len(versions), FACTS_BATCH):
+        batch = registry.versions_facts(session, versions[start:start + FACTS_BATCH])
+        for facts in batch:
+            read.append(facts)
+            yield facts
 
 
 @dataclass(frozen=True)

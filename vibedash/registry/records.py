@@ -39,6 +39,7 @@ from vibedash.registry.results import (
     import_results,
     primary_scores,
     version_facts,
+    versions_facts,
 )
 from vibedash.registry.skip_scan import distinct_values
 from vibedash.registry.version_history import (
@@ -73,5 +74,5 @@ __all__ = [
     "distinct_values", "event_dict", "events", "export_registry", "file_sha256", "find_deploy", "find_version",
     "history_page", "import_results", "live_deploy", "live_periods", "normalize_sha", "primary_scores",
     "ranked_candidates", "record_version", "score_timeline", "set_live", "short", "upsert_deploy",
-    "version_facts",
+    "version_facts", "versions_facts",
 ]

@@ -173,22 +173,39 @@ def benchmarks_in_registry(session: Session) -> list[str]:
 
 
 def version_facts(session: Session, version: Version, *, with_problems: bool = True) -> VersionFacts:
-    query = select(BenchmarkResult).where(BenchmarkResult.version_id == version.id,
-                                          BenchmarkResult.is_primary.is_(True))
-    if with_problems:
-        query = query.options(selectinload(BenchmarkResult.problem_results))
+    return versions_facts(session, [version], with_problems=with_problems)[0]
+
+
+def versions_facts(session: Session, versions: Sequence[Version], *,
+                   with_problems: bool = True) -> list[VersionFacts]:
+    """Each version's headline results as the gate reads them, in ``versions`` order: one read of the results,
+    one of their problems and one of their sample totals for all of them (not a few per version)."""
+    by_version: dict[int, list[BenchmarkResult]] = {v.id: [] for v in versions}
+    ids = list(by_version)
+    rows: list[BenchmarkResult] = []
+    for start in range(0, len(ids), 500):
+        query = select(BenchmarkResult).where(BenchmarkResult.version_id.in_(ids[start:start + 500]),
+                                              BenchmarkResult.is_primary.is_(True)).order_by(BenchmarkResult.id)
+        if with_problems:
+            query = query.options(selectinload(BenchmarkResult.problem_results))
+        rows += session.scalars(query)
     from vibedash.registry.samples import result_costs
 
-    rows = list(session.scalars(query))
     costs = result_costs(session, rows)
-    scores = {}
     for r in rows:
-        per_problem = ({p.problem_id: (p.correct, p.samples) for p in r.problem_results} if with_problems else {})
-        scores[r.benchmark] = ScoreFact(benchmark=r.benchmark, score=r.score, metric=r.metric,
-                                        problems=r.problems, samples_per_problem=r.samples_per_problem,
-                                        temperature=r.temperature, per_problem=per_problem, stderr=r.stderr,
-                                        cost=costs.get(r.id, {}))
-    return VersionFacts(sha=version.sha, scores=scores, branch=version.branch, created_at=version.created_at)
+        by_version[r.version_id].append(r)
+    out = []
+    for version in versions:
+        scores = {}
+        for r in by_version[version.id]:
+            per_problem = ({p.problem_id: (p.correct, p.samples) for p in r.problem_results} if with_problems
+                           else {})
+            scores[r.benchmark] = ScoreFact(benchmark=r.benchmark, score=r.score, metric=r.metric,
+                                            problems=r.problems, samples_per_problem=r.samples_per_problem,
+                                            temperature=r.temperature, per_problem=per_problem, stderr=r.stderr,
+                                            cost=costs.get(r.id, {}))
+        out.append(VersionFacts(sha=version.sha, scores=scores, branch=version.branch, created_at=version.created_at))
+    return out
 
 
 def primary_scores(session: Session, version_ids: Iterable[int]) -> dict[int, dict[str, float]]:
