@@ -324,7 +324,10 @@ class RegistryPlan(PlanView):
         (a set the size of the kept deploys), read in chunks and decided a chunk at a time."""
         skipped, given = 0, 0
         with unit_of_work(self.engine) as session:
-            for chunk in facts.open_deploy_keys(session):
+            # the first chunk sized to the page (the kept deploys among the newest are few): a page of a
+            # hundred reads hundreds of keys, not thousands
+            first = None if limit is None else start + limit + min(len(self._kept_set), 4 * limit)
+            for chunk in facts.open_deploy_keys(session, first=first):
                 wanted = []
                 for netlify_id, _ in chunk:
                     if netlify_id in self._kept_set:
