@@ -63,8 +63,13 @@ def resolve_version(engine: Engine, commit: str) -> VersionRef:
     return refs[0]
 
 
+_REF_COLUMNS = (Version.id, Version.sha, Version.model_ref, Version.branch, Version.message, Version.created_at)
+
+
 def list_versions(engine: Engine, limit: int = 500) -> list[VersionRef]:
-    """Newest first."""
+    """Newest first (the columns a reference needs, not whole versions: the Solve page lists hundreds)."""
     with unit_of_work(engine) as session:
-        versions = session.scalars(select(Version).order_by(Version.created_at.desc(), Version.id.desc()).limit(limit))
-        return [_ref(version) for version in versions]
+        rows = session.execute(select(*_REF_COLUMNS).order_by(Version.created_at.desc(), Version.id.desc())
+                               .limit(limit))
+        return [VersionRef(id=id_, sha=sha, model_ref=model_ref, branch=branch, message=message, created_at=created_at)
+                for id_, sha, model_ref, branch, message, created_at in rows]
