@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -207,3 +208,21 @@ def test_retention_summary_follows_every_write_on_postgres(pg_url: str, sim, cli
     command.upgrade(cfg, "head")
     assert_retention_summary_matches(engine)
     engine.dispose()
+
+
+def test_the_server_warm_up_reads_a_postgres_registry(pg_url: str, scratch) -> None:
+    """The dashboard's warm-up (vibedash.ui.warm_up) reads the overview's facts from PostgreSQL as from SQLite,
+    in a fresh process as a new server would."""
+    engine = open_registry(pg_url)
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    engine.dispose()
+    repo = Path(__file__).resolve().parents[1]
+    probe = ("import json; from pathlib import Path; from vibedash.ui import warm_up; "
+             "from vibedash.registry import generation; "
+             f"warm_up.warm_up(Path({str(repo)!r})); print(json.dumps(generation.CACHE.misses))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=scratch, timeout=120,
+                          env={**os.environ, "VIBEDASH_DB_URL": pg_url, "PYTHONPATH": str(repo)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) > 0
+    assert "warm-up stopped early" not in done.stderr
