@@ -34,8 +34,8 @@ TIMELINE_KEY = "history_timeline_benchmarks"
 def load_choices(db_url: str) -> dict[str, list[str]]:
     with frame.read_session() as session:
         benchmarks = registry.benchmarks_in_registry(session)
-        counts = queries.headline_result_counts(session)
-        # The timeline starts with the benchmarks most versions have (a benchmark scored once is no line).
+        counts = queries.recent_headline_counts(session, TIMELINE_VERSIONS)
+        # The timeline starts with the benchmarks most of its versions have (a benchmark scored once is no line).
         most_scored = sorted(benchmarks, key=lambda b: -counts.get(b, 0))[:TIMELINE_DEFAULT_BENCHMARKS]
         return {"benchmarks": benchmarks, "branches": registry.branches(session),
                 "contexts": queries.deploy_contexts(session), "states": queries.deploy_states(session),

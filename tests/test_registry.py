@@ -144,3 +144,19 @@ def test_facts_read_together_equal_facts_read_one_version_at_a_time(demo_engine)
         light = registry.versions_facts(session, versions, with_problems=False)
         assert [f.scores.keys() for f in light] == [f.scores.keys() for f in one_by_one]
         assert all(not fact.per_problem for facts in light for fact in facts.scores.values())
+
+
+def test_recent_headline_counts_count_the_newest_versions_only(demo_engine):
+    from vibedash.registry import queries
+    from vibedash.registry.models import Version
+
+    with unit_of_work(demo_engine) as session:
+        versions = list(session.scalars(select(Version).order_by(Version.created_at.desc())))
+        for n in (1, 5, len(versions), len(versions) + 10):
+            newest = {v.id for v in versions[:n]}
+            expected: dict[str, int] = {}
+            for result in session.scalars(select(BenchmarkResult).where(BenchmarkResult.is_primary.is_(True))):
+                if result.version_id in newest:
+                    expected[result.benchmark] = expected.get(result.benchmark, 0) + 1
+            assert queries.recent_headline_counts(session, n) == expected
+        assert queries.recent_headline_counts(session, len(versions)) == queries.headline_result_counts(session)

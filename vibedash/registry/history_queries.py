@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vibedash.registry.generation import cached
-from vibedash.registry.models import BenchmarkResult, Event
+from vibedash.registry.models import BenchmarkResult, Event, Version
 from vibedash.registry.skip_scan import distinct_values
 from vibedash.registry.versions import short
 
@@ -35,6 +35,16 @@ def headline_result_counts(session: Session) -> dict[str, int]:
         return {benchmark: n for benchmark, n in rows}
 
     return dict(cached(session, "headline_result_counts", None, count))
+
+
+def recent_headline_counts(session: Session, versions: int) -> dict[str, int]:
+    """How many of the newest ``versions`` versions have a headline score on each benchmark: what the timeline
+    of those versions would draw a line for. Bounded by ``versions``, whatever the registry holds."""
+    newest = select(Version.id).order_by(Version.created_at.desc()).limit(versions).scalar_subquery()
+    rows = session.execute(select(BenchmarkResult.benchmark, func.count())
+                           .where(BenchmarkResult.version_id.in_(newest), BenchmarkResult.is_primary.is_(True))
+                           .group_by(BenchmarkResult.benchmark))
+    return {benchmark: n for benchmark, n in rows}
 
 
 def live_changes(session: Session, *, since: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:

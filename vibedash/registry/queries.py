@@ -35,6 +35,7 @@ from vibedash.registry.history_queries import (
     deploy_states,
     headline_result_counts,
     live_changes,
+    recent_headline_counts,
 )
 from vibedash.registry.overview_queries import (
     CandidateSummary,
@@ -61,5 +62,6 @@ __all__ = [
     "ScoreDiff", "VersionChoice", "VersionDetail", "audit_trail", "best_candidate", "compare_choices",
     "compare_versions", "deploy_contexts", "deploy_states", "facts_of", "headline_result_counts", "lead_benchmark",
     "live_changes", "live_now", "newest_scored_version", "overview", "policy_fingerprint", "protocol_difference",
-    "resolve_shas", "solve_runs_for_version", "trend", "version_choices", "version_detail", "went_live_at",
+    "recent_headline_counts", "resolve_shas", "solve_runs_for_version", "trend", "version_choices", "version_detail",
+    "went_live_at",
 ]
