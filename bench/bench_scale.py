@@ -147,8 +147,12 @@ def browse_worker(db: Path, shape: Shape) -> dict:
 
 
 def measure_browse(db: Path, shape: Shape, timeout_s: float) -> dict:
-    cmd = [sys.executable, __file__, "--worker-browse", "--worker-db", str(db),
-           "--worker-shape", json.dumps([shape.versions, shape.deploys, shape.events])]
+    return run_worker([sys.executable, __file__, "--worker-browse", "--worker-db", str(db),
+                       "--worker-shape", json.dumps([shape.versions, shape.deploys, shape.events])], timeout_s)
+
+
+def run_worker(cmd: list[str], timeout_s: float) -> dict:
+    """A worker process's JSON result (its last line that is an object), or {"error": why}."""
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -174,15 +178,7 @@ def measure_page(db: Path, shape: Shape, page: str, runs: int, timeout_s: float,
            "--worker-shape", json.dumps([shape.versions, shape.deploys, shape.events])]
     if after_write:
         cmd.append("--worker-after-write")
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return {"error": f"over {timeout_s:.0f} s (stopped)"}
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-    return {"error": " | ".join(tail) or f"exit {done.returncode}"}
+    return run_worker(cmd, timeout_s)
 
 
 # --- the CLI, as a person runs it ---------------------------------------------------------------------------
@@ -441,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"registries in {args.workdir} (schema {schema_head()}, fingerprint {schema_fingerprint()}):", flush=True)
     dbs = {size: registry_for(args.workdir, size, shapes[size], args.rebuild) for size in sizes}
 
-    after_write = not args.no_after_write
+    after_write = not args.no_after_write and bool(pages)  # no page, no rerun: no scratch copies either
     scratch = {size: scratch_copy(db) for size, db in dbs.items()} if after_write else dbs
     results: dict[str, dict[str, dict]] = {page: {} for page in pages}
     # Each page on every size in turn: on a shared machine the load drifts, and a page's ratios compare runs

@@ -158,7 +158,7 @@ def test_after_a_pin_the_next_plan_patches_and_keeps_the_version_verdicts(tmp_pa
     assert third.patched and third.verdicts is not second.verdicts
     assert_same(third, RegistryPlan(engine, DEFAULT_RETENTION_POLICY, now))
     # only the newest plan of this registry and policy stays cached (a page after a write holds one plan)
-    held = [plan for plan in PLANS._values.values() if getattr(plan, "instance", None) == third.instance]
+    held = [plan for plan in PLANS.values() if getattr(plan, "instance", None) == third.instance]
     assert held == [third]
     engine.dispose()
 

@@ -7,15 +7,14 @@ them."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from collections.abc import Sequence
 from functools import lru_cache
-from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vibedash.bounded_cache import BoundedCache
 from vibedash.decisions.cost import cost_figures, frontier
 from vibedash.decisions.kcurves import KCurve, curves_for, histogram
 from vibedash.registry.models import BenchmarkResult, ProblemResult, Version
@@ -29,34 +28,9 @@ from vibedash.registry.samples import (
 from vibedash.solve.answers import vote_key
 
 CURVE_CACHE_SIZE = 256  # results' curves kept (a few kB each)
+CURVES = BoundedCache(CURVE_CACHE_SIZE)  # keyed by a result's whole input, not by registry generation
 
 
-class _ContentCache:
-    """Values keyed by their whole input (hashable), least recently used out; thread-safe."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._values: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-        value = compute()
-        with self._lock:
-            self._values[key] = value
-            while len(self._values) > self._size:
-                self._values.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
-
-CURVES = _ContentCache(CURVE_CACHE_SIZE)
 _vote_key = lru_cache(maxsize=65_536)(vote_key)  # a page normalises thousands of answers, mostly repeats
 
 

@@ -84,6 +84,17 @@ def set_live(session: Session, netlify_id: str | None, *, locked: bool | None = 
     session.flush()
 
 
+def last_live_times(session: Session) -> dict[str, datetime]:
+    """When each deploy last stopped being live, from the audit log's succeeded promotions and rollbacks."""
+    last_live: dict[str, datetime] = {}
+    for kind in ("promote", "rollback"):  # one seek each on (kind, status, started_at)
+        for previous, finished in session.execute(
+                select(Event.previous_live, Event.finished_at).where(Event.kind == kind, Event.status == "succeeded")):
+            if previous and finished:
+                last_live[previous] = max(finished, last_live.get(previous, finished))
+    return last_live
+
+
 def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -> list[DeployFacts]:
     """Facts about every deploy for the retention planner (plain columns, no ORM objects: a million deploys
     are read as tuples; a version's scores are one shared mapping, not a copy per deploy)."""
@@ -92,12 +103,7 @@ def deploy_facts(session: Session, gate_passed: dict[str, bool] | None = None) -
         Deploy.is_live, Deploy.locked, Deploy.pinned, Deploy.expired_at.is_not(None), Deploy.published_at,
         Version.sha, Version.branch).outerjoin(Version, Version.id == Deploy.version_id)).all()
     scores = primary_scores(session, {row[2] for row in rows if row[2] is not None})
-    last_live: dict[str, datetime] = {}
-    for kind in ("promote", "rollback"):  # one seek each on (kind, status, started_at)
-        for previous, finished in session.execute(
-                select(Event.previous_live, Event.finished_at).where(Event.kind == kind, Event.status == "succeeded")):
-            if previous and finished:
-                last_live[previous] = max(finished, last_live.get(previous, finished))
+    last_live = last_live_times(session)
     verdicts = gate_passed or {}
     facts = []
     for (netlify_id, created_at, version_id, deploy_branch, context, state, is_live, locked, pinned, expired,

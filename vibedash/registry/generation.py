@@ -20,13 +20,13 @@ simply misses.
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
+
+from vibedash.bounded_cache import BoundedCache
 
 T = TypeVar("T")
 
@@ -160,42 +160,35 @@ class GenerationCache:
     """Small values computed once per (database, generation, key); thread-safe, least recently used out."""
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
-        self._size = size
-        self._values: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self._cache = BoundedCache(size)
+
+    @property
+    def hits(self) -> int:
+        return self._cache.hits
+
+    @property
+    def misses(self) -> int:
+        return self._cache.misses
 
     def get(self, session: Session, name: str, key: Hashable, compute: Callable[[], T],
             still_valid: Callable[[T], bool] | None = None, scope: str = "all") -> T:
         instance, generation = current(session, scope)
         if generation < 0:
             return compute()
-        full_key = (instance, scope, generation, name, key)
-        with self._lock:
-            if full_key in self._values and (still_valid is None or still_valid(self._values[full_key])):
-                self._values.move_to_end(full_key)
-                self.hits += 1
-                return self._values[full_key]
-        value = compute()
-        with self._lock:
-            self.misses += 1
-            self._values[full_key] = value
-            while len(self._values) > self._size:
-                self._values.popitem(last=False)
-        return value
+        return self._cache.get((instance, scope, generation, name, key), compute, still_valid)
+
+    def values(self) -> list[Any]:
+        """The values kept now (every database and generation), least recently used first."""
+        return self._cache.values()
 
     def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
+        self._cache.clear()
 
     def forget_others(self, instance: str, name: str, key: Hashable, keep: Any) -> None:
         """Drop the values of ``name`` and ``key`` in database ``instance`` other than ``keep`` (the newest
         replaces them: big values, such as retention plans, need not wait for the least recently used to go)."""
-        with self._lock:
-            for full_key in [k for k, v in self._values.items()
-                             if k[0] == instance and k[3:] == (name, key) and v is not keep]:
-                del self._values[full_key]
+        self._cache.drop(lambda full_key, value: full_key[0] == instance and full_key[3:] == (name, key)
+                         and value is not keep)
 
 
 CACHE = GenerationCache()

@@ -24,7 +24,8 @@ from sqlalchemy.sql import ColumnElement
 
 from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
-from vibedash.registry.models import Deploy, Event, Version
+from vibedash.registry.deploys import last_live_times  # noqa: F401  (the plan reads it from here)
+from vibedash.registry.models import Deploy, Version
 
 CHUNK = 20_000  # rows read at a time from the registry's big reads
 
@@ -248,17 +249,6 @@ def branch_heads(session: Session, per_branch: int) -> list[BranchHead]:
                  for part in raw_rows(session, _HEADS_OF_BRANCH.format(per_branch=int(per_branch)), (branch,))]
     return [BranchHead(pk, branch, netlify_id, as_utc(created_at))
             for part in parts for pk, branch, netlify_id, created_at in part]
-
-
-def last_live_times(session: Session) -> dict[str, datetime]:
-    """When each deploy last stopped being live, from the audit log's succeeded promotions and rollbacks."""
-    last_live: dict[str, datetime] = {}
-    for kind in ("promote", "rollback"):  # one seek each on (kind, status, started_at)
-        for previous, finished in session.execute(
-                select(Event.previous_live, Event.finished_at).where(Event.kind == kind, Event.status == "succeeded")):
-            if previous and finished:
-                last_live[previous] = max(finished, last_live.get(previous, finished))
-    return last_live
 
 
 # --- deploy facts, a few at a time ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from vibedash.registry.generation import cached
@@ -36,13 +36,8 @@ def counts(session: Session) -> RegistryCounts:
 def events(session: Session, *, kind: str | None = None, actor: str | None = None, status: str | None = None,
            target: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """Audit events newest first, filtered; ``offset`` skips that many of the newest (a page further down)."""
-    query = select(Event).order_by(Event.started_at.desc(), Event.id.desc()).limit(limit).offset(max(0, offset))
-    if kind:
-        query = query.where(Event.kind == kind)
-    if actor:
-        query = query.where(Event.actor == actor)
-    if status:
-        query = query.where(Event.status == status)
+    query = _event_filters(select(Event), kind, actor, status)
+    query = query.order_by(Event.started_at.desc(), Event.id.desc()).limit(limit).offset(max(0, offset))
     if target:
         query = query.where(or_(Event.target == target, Event.version_sha == target))
     return [event_dict(e) for e in session.scalars(query)]
@@ -51,14 +46,15 @@ def events(session: Session, *, kind: str | None = None, actor: str | None = Non
 def count_events(session: Session, *, kind: str | None = None, actor: str | None = None,
                  status: str | None = None) -> int:
     """How many audit events match the filters (the same filters as :func:`events`, without ``target``)."""
-    query = select(func.count()).select_from(Event)
-    if kind:
-        query = query.where(Event.kind == kind)
-    if actor:
-        query = query.where(Event.actor == actor)
-    if status:
-        query = query.where(Event.status == status)
-    return session.scalar(query) or 0
+    return session.scalar(_event_filters(select(func.count()).select_from(Event), kind, actor, status)) or 0
+
+
+def _event_filters(query: Select, kind: str | None, actor: str | None, status: str | None) -> Select:
+    """``query`` narrowed to the audit events of ``kind``, ``actor`` and ``status`` (each only when given)."""
+    for column, value in ((Event.kind, kind), (Event.actor, actor), (Event.status, status)):
+        if value:
+            query = query.where(column == value)
+    return query
 
 
 def event_dict(e: Event) -> dict[str, Any]:
