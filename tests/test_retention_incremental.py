@@ -37,7 +37,8 @@ POLICIES = [DEFAULT_RETENTION_POLICY,
             RetentionPolicy(benchmarks=("aime25",), keep_newest_per_branch=2, keep_last_live=1, grace_days=0),
             RetentionPolicy(keep_gate_passed=False, keep_frontier=False, grace_days=3)]
 WRITES = ["deploy", "loose", "state", "expire", "move", "pin", "live", "gate", "score", "unscore", "version",
-          "rename", "delete_version", "delete_deploy", "nothing"]
+          "rename", "delete_version", "delete_deploy", "nothing", "publish", "lock", "context", "deploy_branch",
+          "was_live", "later"]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,16 @@ def write(session, what: str, n: int, k: int) -> None:
         pick.version_id = None if n % 4 == 0 or version is None else version.id
     elif what == "pin":
         pick.pinned = not pick.pinned
+    elif what == "publish":  # once live, by Netlify's record: a rollback target
+        pick.published_at = None if pick.published_at else at
+    elif what == "lock":
+        pick.locked = not pick.locked
+    elif what == "context":
+        pick.context = ("production", "deploy-preview", "branch-deploy")[n % 3]
+    elif what == "deploy_branch":
+        pick.branch = ("main", "exp", None, "feature")[n % 4]
+    elif what == "was_live":  # once live, by the audit log's record of a promotion
+        record_event_in(session, kind=("promote", "rollback")[n % 2], actor="t", previous_live=pick.netlify_id)
     elif what == "live":
         for d in deploys:
             d.is_live = False
@@ -113,7 +124,7 @@ def write(session, what: str, n: int, k: int) -> None:
         session.delete(pick)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(WRITES), st.integers(0, 50), st.sampled_from(range(len(POLICIES)))),
                       min_size=1, max_size=12))
 def test_a_patched_plan_is_the_plan_made_from_scratch(engine, steps) -> None:
@@ -123,17 +134,25 @@ def test_a_patched_plan_is_the_plan_made_from_scratch(engine, steps) -> None:
     with unit_of_work(engine) as session:
         build_demo(session)
     previous = RegistryPlan(engine, POLICIES[0], NOW)
-    patched_any = False
+    patched_any = rules_patched_any = rules_may_patch = False
+    now, policy_before = NOW, 0
     for k, (what, n, policy) in enumerate(steps):
-        with unit_of_work(engine) as session:
-            write(session, what, n, k)
-        patched = RegistryPlan(engine, POLICIES[policy], NOW, previous=previous)
-        assert_same(patched, RegistryPlan(engine, POLICIES[policy], NOW))
+        if what == "later":  # time passes: young deploys leave their grace period
+            now += timedelta(hours=7 * n)
+        else:
+            with unit_of_work(engine) as session:
+                write(session, what, n, k)
+        patched = RegistryPlan(engine, POLICIES[policy], now, previous=previous)
+        assert_same(patched, RegistryPlan(engine, POLICIES[policy], now))
         patched_any |= patched.patched
-        previous = patched
+        rules_patched_any |= patched.rules_patched
+        rules_may_patch |= what in ("pin", "publish", "lock", "context") and policy == policy_before
+        previous, policy_before = patched, policy
     assert_retention_summary_matches(engine)
     if any(what not in ("delete_version",) for what, _, _ in steps):
         assert patched_any  # the plans above were patched, not all read whole
+    if rules_may_patch:
+        assert rules_patched_any  # and the deploy rules' candidates too
 
 
 def test_after_a_pin_the_next_plan_patches_and_keeps_the_version_verdicts(tmp_path) -> None:

@@ -91,6 +91,9 @@ class Verdicts:
     gate_judged: np.ndarray  # the gate rule judged it (a contender with a commit)
     # frontier versions tied on every chosen benchmark with another one: index -> the tied group, in order
     ties: dict[int, list[int]] = field(default_factory=dict)
+    # the words of faults() once written (a chart words thousands, every plan of the same verdicts again);
+    # not an init field, so a copy made with replace() (judged again) starts empty
+    _fault_words: dict[int, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def merited(self) -> np.ndarray:
@@ -129,6 +132,12 @@ class Verdicts:
 
     def faults(self, i: int) -> list[str]:
         """Why no version rule keeps version ``i`` (empty when none judged it), in the rules' order."""
+        words = self._fault_words.get(i)
+        if words is None:
+            words = self._fault_words[i] = tuple(self._word_faults(i))
+        return list(words)
+
+    def _word_faults(self, i: int) -> list[str]:
         t, policy, out = self.table, self.policy, []
         if self.unscored[i]:
             if t.shas[i] is None:

@@ -3,8 +3,10 @@ plans' version tables are the same (a plan made after a write then keeps the ear
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -70,3 +72,29 @@ def sort_newest_first_pairs(pairs: list[tuple[int | None, Any]]) -> list[tuple[i
     pairs.sort(key=lambda pair: pair[1].created_at, reverse=True)
     return pairs
 
+
+
+class KeptOrder:
+    """The deploys a plan keeps, newest first, then by Netlify id: the representatives a version rule keeps
+    (``merit``: sorted (-created_at, id) pairs, shared by every plan of the same versions) merged with the few a
+    deploy rule keeps (``extra``), without copying the first (a hundred thousand may be kept)."""
+
+    def __init__(self, merit: list[tuple[int, str]], merit_ids: frozenset[str],
+                 extra: list[tuple[int, str]]) -> None:
+        self._merit, self._merit_ids = merit, merit_ids
+        self._extra = sorted(set(extra))
+        self._extra_ids = frozenset(netlify_id for _, netlify_id in self._extra)
+        self._both = self._extra_ids & merit_ids  # kept by a deploy rule and for merit: listed once
+
+    def __len__(self) -> int:
+        return len(self._merit) + len(self._extra) - len(self._both)
+
+    def __contains__(self, netlify_id: object) -> bool:
+        return netlify_id in self._extra_ids or netlify_id in self._merit_ids
+
+    def __iter__(self) -> Iterator[str]:
+        merit = ((key, netlify_id) for key, netlify_id in self._merit if netlify_id not in self._both)
+        return (netlify_id for _, netlify_id in heapq.merge(merit, self._extra))
+
+    def ids(self, start: int, stop: int) -> list[str]:
+        return list(itertools.islice(iter(self), max(0, start), max(0, stop)))

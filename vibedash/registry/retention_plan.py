@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,20 +30,13 @@ from sqlalchemy import Engine
 from vibedash.decisions.retention import (
     DUPLICATE,
     FAILED,
-    GATE_FAILED,
-    GATE_PASSED,
-    GATE_UNKNOWN,
     Decision,
     Keeps,
     KeptDeploy,
     PlanView,
     RetentionPolicy,
     VersionContext,
-    VersionTable,
-    chosen_benchmarks,
     decide,
-    judge_gate_again,
-    judge_versions,
     keep_grace,
     keep_live_pinned_building,
     keep_newest_per_branch,
@@ -55,12 +48,9 @@ from vibedash.decisions.retention import (
 from vibedash.decisions.retention_terms import FAILED_STATES, FRONTIER, GATE, NEW_BEST
 from vibedash.registry import retention_facts as facts
 from vibedash.registry.db import unit_of_work
-from vibedash.registry.retention_layout import (
-    VersionKeys,
-    newest_per_branch,
-    same_table,
-    sort_newest_first_pairs,
-)
+from vibedash.registry.retention_candidates import read_candidates
+from vibedash.registry.retention_layout import KeptOrder, newest_per_branch, sort_newest_first_pairs
+from vibedash.registry.retention_plan_versions import PlanVersions
 from vibedash.registry.retention_snapshot import read_snapshot
 
 PAGE = 500
@@ -99,187 +89,133 @@ class RegistryPlan(PlanView):
 
     def _read(self, session, previous: RegistryPlan | None) -> None:
         policy, now = self.policy, self.now
-        self._snapshot, self.patched = read_snapshot(session, previous._snapshot if previous is not None else None)
-        figures = self._snapshot.figures
-        benchmarks, scores = self._snapshot.scored()
+        self._snapshot, changed = read_snapshot(session, previous._snapshot if previous is not None else None)
+        self.patched = changed is not None
         self._last_live = facts.last_live_times(session)
         loose = facts.deploys_without_version(session, self._last_live)  # each a version of its own
+        versions = self._versions = PlanVersions.build(self._snapshot, [row.facts for row in loose], policy,
+                                                       previous._versions if previous is not None else None)
+        self.table, self.verdicts, self.chosen = versions.table, versions.verdicts, versions.chosen
         head_pks = newest_per_branch(facts.branch_heads(session, policy.keep_newest_per_branch), loose,
                                      policy.keep_newest_per_branch)
         grace_start = now - timedelta(days=policy.grace_days) if policy.grace_days else None
-        candidates = facts.candidates_for_deploy_rules(session, self._last_live, grace_start, head_pks)
+        self._candidates = read_candidates(
+            session, self._last_live, grace_start, head_pks, loose,
+            previous._candidates if previous is not None and previous.now <= now else None, changed)
+        self.rules_patched = self._candidates.patched  # the deploy rules' candidates patched, not read whole
+        self._keep_by_deploy_rules(self._candidates.rows, head_pks)
+        self._count()
 
-        # versions: those with a commit, by version id, then the deploys without one (keys "deploy:<id>")
-        n_sha = len(figures.version_ids)
-        self._version_ids = figures.version_ids
-        self._loose_index = {row.facts.netlify_id: n_sha + k for k, row in enumerate(loose)}
-        shas: list[str | None] = [*figures.shas, *(None for _ in loose)]
-        self._branches = [*figures.branches, *(r.facts.branch for r in loose)]
-        keys = VersionKeys(shas, [f"deploy:{r.facts.netlify_id}" for r in loose])
-        loose_at = facts.as_datetime64([r.facts.created_at for r in loose])
-        appeared = np.concatenate([figures.first_deploy, loose_at]).astype("datetime64[us]").astype(np.int64)
-        newest = np.concatenate([figures.newest_deploy, loose_at]).astype("datetime64[us]").astype(np.int64)
-        loose_facts = [r.facts for r in loose]
-
-        def column(values, loose_values) -> np.ndarray:
-            return np.concatenate([values, np.array(loose_values, dtype=np.int64)]).astype(np.int64)
-
-        self._deploys = column(figures.deploys, [1] * len(loose))
-        self._expired = column(figures.expired, [int(d.expired and not d.is_live) for d in loose_facts])
-        self._failed_open = column(figures.failed_open, [int(not d.expired and d.state in FAILED_STATES)
-                                                         for d in loose_facts])
-        self._restorable_open = column(figures.restorable_open, [int(restorable(d)) for d in loose_facts])
-        gate = np.concatenate([np.select([figures.gate == facts.GATE_YES, figures.gate == facts.GATE_NO],
-                                         [GATE_PASSED, GATE_FAILED], GATE_UNKNOWN),
-                               np.full(len(loose), GATE_UNKNOWN)]).astype(np.int8)
-        score_matrix = np.vstack([scores, np.full((len(loose), scores.shape[1]), np.nan)])
-
-        # each version's representative: its newest restorable deploy (a deploy without a version: itself)
-        self._rep_ids = np.array([*figures.representative, *(d.netlify_id if restorable(d) else None
-                                                             for d in loose_facts)], dtype=object)
-        rep_at = np.concatenate([figures.representative_at, facts.as_datetime64(
-            [d.created_at if restorable(d) else None for d in loose_facts])]).astype("datetime64[us]")
-        contender = self._rep_ids != None  # noqa: E711  (element-wise)
-        self.table = VersionTable(keys=keys, shas=shas, benchmarks=benchmarks, scores=score_matrix, gate=gate,
-                                  appeared=appeared, contender=contender)
-        self._newest = newest
-        warnings: list[str] = []
-        self.chosen = chosen_benchmarks(policy, benchmarks, warnings)
-
-        # the deploy rules, over the deploys they can keep
-        by_pk = {row.pk: row for row in candidates}
-        index_of_pk = {row.pk: self._index_of(row.version_id, row.facts.netlify_id) for row in candidates}
+    def _keep_by_deploy_rules(self, candidates: Sequence[facts.DeployRow], head_pks: Sequence[int]) -> None:
+        policy, now, versions = self.policy, self.now, self._versions
+        index_of_pk = dict(zip((row.pk for row in candidates), versions.indexes_of(candidates)))
         candidate_facts = [row.facts for row in candidates]
+        warnings = list(versions.chosen_warnings)
         live_warning(sorted(d.netlify_id for d in candidate_facts if d.is_live), warnings)
         self.warnings = tuple(warnings)
         keeps: Keeps = defaultdict(list)
         keep_live_pinned_building(candidate_facts, keeps)
         keep_rollback_targets(candidate_facts, policy, keeps)
+        by_pk = {row.pk: row for row in candidates}
         heads: dict[str, list] = defaultdict(list)
         for pk in head_pks:
             row = by_pk[pk]
             if row.facts.branch:
                 heads[row.facts.branch].append(row.facts)
         keep_newest_per_branch(heads, policy, keeps)
-        keep_grace(((row.facts, self._scores(index_of_pk[row.pk]), shas[index_of_pk[row.pk]])
-                    for row in candidates if index_of_pk[row.pk] is not None), policy, self.chosen, now, keeps)
+        grace = timedelta(days=policy.grace_days)
+        young = [row for row in candidates if index_of_pk[row.pk] is not None and not row.facts.expired
+                 and now - row.facts.created_at < grace]
+        keep_grace(((row.facts, versions.scores(index_of_pk[row.pk]), versions.shas[index_of_pk[row.pk]])
+                    for row in young), policy, self.chosen, now, keeps)
         self._keeps = dict(keeps)
         # time enters the plan only through the grace period: it holds until the next deploy leaves it
-        grace = timedelta(days=policy.grace_days)
         ends = [d.created_at + grace for d in candidate_facts
                 if policy.grace_days and not d.expired and d.created_at + grace > now]
         self.valid_until: datetime | None = min(ends) if ends else None
-
-        same_rules = previous is not None and previous.policy == policy and previous.chosen == self.chosen
-        if same_rules and same_table(previous.table, self.table):
-            self.verdicts = previous.verdicts  # nothing the version rules judge has changed (a pin, a sync)
-        elif same_rules and same_table(previous.table, self.table, gate=False):
-            self.verdicts = judge_gate_again(previous.verdicts, self.table)  # a gate verdict recorded
-        else:
-            self.verdicts = judge_versions(self.table, policy, self.chosen)
-        merited = self.verdicts.merited & contender
-        self._merited = merited
-        # the deploy that keeps each version restorable: its representative when kept, else its newest
-        # restorable deploy a deploy rule keeps
-        kept_id = np.where(merited, self._rep_ids, None)
-        kept_at = np.where(merited, rep_at, np.datetime64("NaT", "us"))  # as kept_id: its created_at
-        special = [(index_of_pk[row.pk], row.facts) for row in candidates if row.facts.netlify_id in self._keeps]
+        # the deploys a rule keeps, with their versions' indexes
+        self._special = [(index_of_pk[row.pk], row.facts) for row in candidates if row.facts.netlify_id in self._keeps]
         self._rule_kept_versions: dict[int, list[str]] = defaultdict(list)  # version -> deploys a rule keeps
-        for i, d in special:
+        for i, d in self._special:
             if i is not None:
                 self._rule_kept_versions[i].append(d.netlify_id)
-        for i, d in sort_newest_first_pairs(special):
-            if i is None or kept_id[i] is not None:
+        # the deploy that keeps each version restorable: its representative when kept, else its newest
+        # restorable deploy a deploy rule keeps (only versions without merit differ from the representative)
+        self._restorable_kept: dict[int, KeptDeploy] = {}
+        for i, d in sort_newest_first_pairs(self._special):
+            if i is None or versions.merited[i] or i in self._restorable_kept:
                 continue
-            if d.netlify_id == self._rep_ids[i] or restorable(d):
-                kept_id[i], kept_at[i] = d.netlify_id, facts.as_datetime64([d.created_at])[0]
-        self._kept_id = kept_id
-        self._kept_at = kept_at
-        self._count(special, merited, rep_at)
+            if d.netlify_id == versions.rep_ids[i] or restorable(d):
+                self._restorable_kept[i] = KeptDeploy(d.netlify_id, facts.as_utc(d.created_at))
 
-    def _count(self, special, merited, rep_at) -> None:
-        """Every deploy's action and tags, counted without deciding the deploys one by one."""
+    def _count(self) -> None:
+        """Every deploy's action and tags, counted without deciding the deploys one by one: the per-version
+        arrays are the versions' (shared with the plans before), the deploy rules' few keeps adjust them."""
+        versions, verdicts = self._versions, self.verdicts
         keep_tags: Counter = Counter()
         prune_tags: Counter = Counter()
-        special_restorable = np.zeros(len(self.table), dtype=np.int64)
-        special_failed = np.zeros(len(self.table), dtype=np.int64)
-        rep_special = np.zeros(len(self.table), dtype=bool)
-        kept_rows: list[tuple[Any, str]] = []  # (created_at, Netlify id) of the deploys a rule keeps
-        for i, d in special:
+        rest = versions.restorable_open.copy()  # restorable deploys Netlify has that nothing keeps
+        special_failed = 0
+        rep_special: list[int] = []  # versions whose representative a deploy rule keeps
+        extra: list[tuple[int, str]] = []  # (-created_at in microseconds, Netlify id) of each deploy a rule keeps
+        created = facts.as_datetime64([d.created_at for _, d in self._special]).astype("datetime64[us]")
+        for (i, d), at in zip(self._special, created.astype(np.int64).tolist()):
             tags = [tag for tag, _ in self._keeps[d.netlify_id]]
-            if i is not None and d.netlify_id == self._rep_ids[i]:
-                rep_special[i] = True
-                if merited[i]:
-                    tags += [tag for tag, _ in self.verdicts.merit(i)]
+            if i is not None and d.netlify_id == versions.rep_ids[i]:
+                rep_special.append(i)
+                if versions.merited[i]:
+                    tags += [tag for tag, _ in verdicts.merit(i)]
             keep_tags.update(list(dict.fromkeys(tags)))
             if i is not None and not d.expired:
-                special_restorable[i] += restorable(d)
-                special_failed[i] += d.state in FAILED_STATES
-            kept_rows.append((d.created_at, d.netlify_id))
+                rest[i] -= restorable(d)
+                special_failed += d.state in FAILED_STATES
+            extra.append((-at, d.netlify_id))
         # representatives kept for their merit alone
-        merit_only = merited & ~rep_special
-        for tag, count in self._merit_tag_counts(merit_only).items():
-            keep_tags[tag] += count
-        merit_rows = np.flatnonzero(merit_only)
-        rest = self._restorable_open - special_restorable - merit_only.astype(np.int64)
-        duplicates = np.where(self._kept_id != None, rest, 0)  # noqa: E711
-        failed = int((self._failed_open - special_failed).sum())
-        if failed:
-            prune_tags[FAILED] = failed
-        if duplicates.sum():
-            prune_tags[DUPLICATE] = int(duplicates.sum())
-        unkept = rest - duplicates
-        fault_tags = self.verdicts.fault_tags()
-        for tag in set(fault_tags.tolist()):
-            count = int(unkept[fault_tags == tag].sum())
+        merit_only = versions.merited.copy()
+        merit_only[rep_special] = False
+        keep_tags[FRONTIER] += int((verdicts.on_frontier & merit_only).sum())
+        keep_tags[NEW_BEST] += int((versions.new_best_any & merit_only).sum())
+        keep_tags[GATE] += int((verdicts.gate_merit & merit_only).sum())
+        rest -= merit_only
+        has_kept = versions.merited.copy()
+        has_kept[list(self._restorable_kept)] = True
+        duplicates = int(rest[has_kept].sum())
+        total, expired, failed_open = versions.totals
+        if failed_open - special_failed:
+            prune_tags[FAILED] = failed_open - special_failed
+        if duplicates:
+            prune_tags[DUPLICATE] = duplicates
+        names, codes = versions.fault_codes
+        unkept = np.where(has_kept, 0, rest)
+        for tag, count in zip(names, np.bincount(codes, weights=unkept, minlength=len(names)).tolist()):
             if count:
-                prune_tags[tag] += count
-        expired = int(self._expired.sum())
-        keep = len(kept_rows) + len(merit_rows)
+                prune_tags[tag] += int(count)
+        self._kept = KeptOrder(*versions.merit_kept, extra)
+        keep = len(self._kept)
         prune = sum(prune_tags.values())
-        total = int(self._deploys.sum())
         if keep + prune + expired != total:  # every deploy is counted once: a broken invariant is a bug here
             raise AssertionError(f"retention counts disagree: keep {keep} + prune {prune} + expired {expired} "
                                  f"!= {total} deploys")
         self._summary = summarise(total, keep, prune, expired, keep_tags, prune_tags)
-        # every kept deploy, newest first, then by Netlify id: sorted as arrays (a hundred thousand may be kept)
-        ids = [netlify_id for _, netlify_id in kept_rows] + self._rep_ids[merit_rows].tolist()
-        created = np.concatenate([facts.as_datetime64([at for at, _ in kept_rows]).astype("datetime64[us]"),
-                                  rep_at[merit_rows]]).astype(np.int64)
-        order = np.lexsort((np.array(ids, dtype=str), -created)) if ids else np.zeros(0, dtype=np.int64)
-        self._kept_order = [ids[i] for i in order.tolist()]
-        self._kept_set = frozenset(self._kept_order)
-
-    def _merit_tag_counts(self, which: np.ndarray) -> Counter:
-        v = self.verdicts
-        counts: Counter = Counter()
-        counts[FRONTIER] = int((v.on_frontier & which).sum())
-        counts[NEW_BEST] = int((v.new_best.any(axis=1) & which).sum()) if v.new_best.size else 0
-        counts[GATE] = int((v.gate_merit & which).sum())
-        return counts
 
     # --- lookups ------------------------------------------------------------------------------------------
 
-    def _index_of(self, version_id: int | None, netlify_id: str) -> int | None:
-        if version_id is None:
-            return self._loose_index.get(netlify_id)
-        where = int(np.searchsorted(self._version_ids, version_id))
-        if where < len(self._version_ids) and self._version_ids[where] == version_id:
-            return where
-        return None
-
-    def _scores(self, i: int | None) -> dict[str, float]:
-        return self.table.scores_of(i) if i is not None else {}
+    def _kept_deploy(self, i: int) -> KeptDeploy | None:
+        """The deploy that keeps version ``i`` restorable (the others of its restorable deploys duplicate it)."""
+        versions = self._versions
+        if versions.merited[i]:
+            return KeptDeploy(versions.rep_ids[i], facts.as_utc(versions.rep_at[i]))
+        return self._restorable_kept.get(i)
 
     def _decide(self, row: facts.DeployRow, contexts: dict[int, VersionContext]) -> Decision:
-        i = self._index_of(row.version_id, row.facts.netlify_id)
+        versions = self._versions
+        i = versions.index_of(row.version_id, row.facts.netlify_id)
         if i is None:  # a deploy added after this plan was made: the next plan decides it
             raise KeyError(f"deploy {row.facts.netlify_id} is newer than this retention plan")
         context = contexts.get(i)
         if context is None:
-            kept = (KeptDeploy(self._kept_id[i], facts.as_utc(self._kept_at[i]))
-                    if self._kept_id[i] is not None else None)
-            context = contexts[i] = VersionContext(self.verdicts, i, self._scores(i), self._rep_ids[i], kept)
+            context = contexts[i] = VersionContext(self.verdicts, i, versions.scores(i), versions.rep_ids[i],
+                                                   self._kept_deploy(i))
         return decide(row.facts, context, self._keeps.get(row.facts.netlify_id, ()), self.policy)
 
     def _decide_all(self, rows: list[facts.DeployRow]) -> list[Decision]:
@@ -307,7 +243,7 @@ class RegistryPlan(PlanView):
         if stop <= start:
             return []
         if action == "keep":
-            ids = self._kept_order[start:stop]
+            ids = self._kept.ids(start, stop)
             with unit_of_work(self.engine) as session:
                 rows = facts.deploys_by_id(session, self._last_live, netlify_ids=ids)
             order = {netlify_id: k for k, netlify_id in enumerate(ids)}
@@ -326,11 +262,11 @@ class RegistryPlan(PlanView):
         with unit_of_work(self.engine) as session:
             # the first chunk sized to the page (the kept deploys among the newest are few): a page of a
             # hundred reads hundreds of keys, not thousands
-            first = None if limit is None else start + limit + min(len(self._kept_set), 4 * limit)
+            first = None if limit is None else start + limit + min(len(self._kept), 4 * limit)
             for chunk in facts.open_deploy_keys(session, first=first):
                 wanted = []
                 for netlify_id, _ in chunk:
-                    if netlify_id in self._kept_set:
+                    if netlify_id in self._kept:
                         continue
                     if skipped < start:
                         skipped += 1
@@ -372,7 +308,7 @@ class RegistryPlan(PlanView):
         kept, index); :meth:`version_reasons` words one of them."""
         order, xs, ys, kept = self.version_columns(x, y)
         table = self.table
-        return [(table.shas[i], self._branches[i], x_, y_, bool(k), i)
+        return [(table.shas[i], self._versions.branches[i], x_, y_, bool(k), i)
                 for i, x_, y_, k in zip(order.tolist(), xs.tolist(), ys.tolist(), kept.tolist())]
 
     def version_columns(self, x: str, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -381,30 +317,20 @@ class RegistryPlan(PlanView):
         table = self.table
         if x not in table.benchmarks or y not in table.benchmarks:
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
-        cx, cy = table.benchmarks.index(x), table.benchmarks.index(y)
-        open_ = (self._deploys - self._expired) > 0
-        has_sha = np.array([sha is not None for sha in table.shas], dtype=bool)
-        shown = np.flatnonzero(open_ & has_sha & ~np.isnan(table.scores[:, cx]) & ~np.isnan(table.scores[:, cy]))
-        kept = self._merited | self._kept_by_rule
-        order = shown[np.argsort(-self._newest[shown], kind="stable")]
-        return order, table.scores[order, cx], table.scores[order, cy], kept[order]
+        order, xs, ys = self._versions.chart_columns(x, y)
+        kept = self._versions.merited.copy()
+        kept[list(self._rule_kept_versions)] = True
+        return order, xs, ys, kept[order]
 
     def branch_of(self, i: int) -> str | None:
-        return self._branches[i]
-
-    @property
-    def _kept_by_rule(self) -> np.ndarray:
-        kept = np.zeros(len(self.table), dtype=bool)
-        for i in self._rule_kept_versions:
-            kept[i] = True
-        return kept
+        return self._versions.branches[i]
 
     def version_reasons(self, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(tags, reasons) of version ``i``: of its kept deploys, else the faults no rule forgave."""
         kept: list[tuple[str, str]] = []
         for netlify_id in self._rule_kept_versions.get(i, ()):
             kept += self._keeps[netlify_id]
-        if self._merited[i]:
+        if self._versions.merited[i]:
             kept += self.verdicts.merit(i)
         if kept:
             return tuple(dict.fromkeys(t for t, _ in kept)), tuple(dict.fromkeys(r for _, r in kept))

@@ -8,8 +8,10 @@ and every change to a version's headline scores) and patches copies of the array
 write costs what that write changed, not a read of every version.
 
 Rows at generation G itself are read again: a write that bypassed the engine (and bumped the generation only
-afterwards) stamps its rows with the generation it saw. A version whose row was deleted leaves no stamp, so the
-patched versions are checked against the count of versions with a deploy; any doubt reads everything again.
+afterwards) stamps its rows with the generation it saw. A version whose row was deleted leaves no stamp: the
+registry notes the generation of the last removal (migration 0012), and a removal since reads everything again.
+When no changed row differs from what the earlier snapshot holds (a pin marks its version and changes none of
+its figures), the snapshot keeps the earlier one's very arrays, and the plan what it derived from them.
 """
 
 from __future__ import annotations
@@ -44,24 +46,32 @@ class VersionSnapshot:
         return facts.scored_only(self.benchmarks, self.scores)
 
 
-def read_snapshot(session: Session, previous: VersionSnapshot | None = None) -> tuple[VersionSnapshot, bool]:
-    """(the snapshot now, whether it was patched from ``previous`` rather than read whole)."""
+def read_snapshot(session: Session, previous: VersionSnapshot | None = None) -> tuple[VersionSnapshot,
+                                                                                     np.ndarray | None]:
+    """(the snapshot now; the ids of the versions marked changed since ``previous``, or None when it was read
+    whole). When no changed version's figures or scores differ (a pin marks its version, and changes neither),
+    the snapshot holds ``previous``'s very arrays: what a plan derived from them still holds."""
     instance, generation = current(session)
     if previous is not None and previous.instance == instance and 0 <= previous.generation <= generation:
         patched = _patched(session, previous, instance, generation)
         if patched is not None:
-            return patched, True
+            return patched
     figures = facts.version_figures(session)
     benchmarks, scores = facts.headline_matrix(session, figures.version_ids)
-    return VersionSnapshot(instance, generation, figures, benchmarks, scores), False
+    return VersionSnapshot(instance, generation, figures, benchmarks, scores), None
 
 
-def _with_deploys(session: Session) -> int:
-    part = next(facts.raw_rows(session, "SELECT count(*) FROM version_deploy_summary WHERE deploys > 0"))
-    return int(part[0][0])
+def _removed_since(session: Session, generation: int) -> bool:
+    """Whether a version was removed (or the summary refilled) at ``generation`` or later: its row went without
+    a mark, so only a whole read is right."""
+    part = next(facts.raw_rows(session, "SELECT summary_removed_generation FROM registry_state WHERE id = 1"), [])
+    return not part or int(part[0][0]) >= generation
 
 
-def _patched(session: Session, previous: VersionSnapshot, instance: str, generation: int) -> VersionSnapshot | None:
+def _patched(session: Session, previous: VersionSnapshot, instance: str,
+             generation: int) -> tuple[VersionSnapshot, np.ndarray] | None:
+    if _removed_since(session, previous.generation):
+        return None
     changed = facts.version_figures(session, changed_since=previous.generation)
     if len(changed.version_ids) > PATCH_LIMIT:
         return None
@@ -71,6 +81,8 @@ def _patched(session: Session, previous: VersionSnapshot, instance: str, generat
     else:
         figures, kept, added = _merge(old, changed)
         names, rows = facts.headline_rows(session, changed.version_ids[added], previous.benchmarks)
+        if figures is old and names == previous.benchmarks and _same_scores(previous, changed.version_ids, rows):
+            return replace(previous, generation=generation), changed.version_ids
         column_of = {name: c for c, name in enumerate(names)}
         scores = np.full((len(figures.version_ids), len(names)), np.nan)
         old_columns = [column_of[name] for name in previous.benchmarks]
@@ -79,9 +91,12 @@ def _patched(session: Session, previous: VersionSnapshot, instance: str, generat
         scores[np.ix_(kept_at, old_columns)] = previous.scores[kept]
         scores[added_at] = rows
         benchmarks = names
-    if len(figures.version_ids) != _with_deploys(session):
-        return None  # a version's row went (a delete leaves no stamp): read everything
-    return VersionSnapshot(instance, generation, figures, benchmarks, scores)
+    return VersionSnapshot(instance, generation, figures, benchmarks, scores), changed.version_ids
+
+
+def _same_scores(previous: VersionSnapshot, version_ids: np.ndarray, rows: np.ndarray) -> bool:
+    at = np.searchsorted(previous.figures.version_ids, version_ids)
+    return np.array_equal(previous.scores[at], rows, equal_nan=True)
 
 
 def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[facts.VersionFigures, np.ndarray,
@@ -91,7 +106,10 @@ def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[fa
     kept = ~np.isin(old.version_ids, changed.version_ids)
     added = changed.deploys > 0
     if added.all() and len(old.version_ids) - kept.sum() == len(changed.version_ids):
-        return _replaced(old, changed, np.flatnonzero(~kept)), kept, added
+        at = np.flatnonzero(~kept)
+        if _same_rows(old, changed, at):
+            return old, kept, added
+        return _replaced(old, changed, at), kept, added
     ids = np.concatenate([old.version_ids[kept], changed.version_ids[added]])
     order = np.argsort(ids, kind="stable")
     kept_rows, added_rows = np.flatnonzero(kept).tolist(), np.flatnonzero(added).tolist()
@@ -106,6 +124,14 @@ def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[fa
 
     merged = replace(old, **{name: array(name) for name in ARRAYS}, **{name: column(name) for name in COLUMNS})
     return merged, kept, added
+
+
+def _same_rows(old: facts.VersionFigures, changed: facts.VersionFigures, at: np.ndarray) -> bool:
+    """Whether the changed rows (at positions ``at`` of ``old``) hold what ``old`` holds there."""
+    for name in ARRAYS:
+        if not np.array_equal(getattr(old, name)[at], getattr(changed, name), equal_nan=True):
+            return False
+    return all([getattr(old, name)[i] for i in at.tolist()] == list(getattr(changed, name)) for name in COLUMNS)
 
 
 def _replaced(old: facts.VersionFigures, changed: facts.VersionFigures, at: np.ndarray) -> facts.VersionFigures:
