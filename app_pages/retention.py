@@ -22,7 +22,7 @@ from vibedash.actions.retention_apply import apply_plan, current_plan
 from vibedash.config import Settings
 from vibedash.decisions.benchmarks import display_name
 from vibedash.decisions.policies import policy_source, retention_policy
-from vibedash.decisions.retention import Decision, PlanView, RetentionPolicy
+from vibedash.decisions.retention import BriefDecision, Decision, PlanView, RetentionPolicy
 from vibedash.netlify.client import NetlifyClient
 from vibedash.registry.action_queries import (
     PinnedDeploy,
@@ -133,7 +133,7 @@ def frontier_chart(plan: PlanView, x: str, y: str) -> alt.LayerChart | None:
     return alt.layer(staircase, dots, rings).properties(height=380)
 
 
-def pin_label(d: Decision) -> str:
+def pin_label(d: BriefDecision) -> str:
     return f"{d.short_sha or 'no version'} · {d.netlify_id} · {d.branch or 'no branch'} · {d.action}"
 
 

@@ -64,6 +64,7 @@ import numpy as np
 
 from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.retention_deploys import (  # noqa: F401  (re-exported: one deploy's decision)
+    BriefDecision,
     Decision,
     Keeps,
     KeptDeploy,
@@ -148,6 +149,10 @@ class PlanView:
 
     def iter_decisions(self, action: str = "all") -> Iterator[Decision]:
         raise NotImplementedError
+
+    def brief_page(self, action: str, start: int, stop: int) -> list[BriefDecision]:
+        """:meth:`page` without the reasons, for lists to choose from."""
+        return [BriefDecision(d.netlify_id, d.sha, d.branch, d.action) for d in self.page(action, start, stop)]
 
     def decision(self, netlify_id: str) -> Decision:
         raise NotImplementedError

@@ -57,6 +57,21 @@ class Decision:
         return self.sha[:7] if self.sha else None
 
 
+@dataclass(frozen=True)
+class BriefDecision:
+    """What a list of deploys to choose from shows of a decision: the deploy, its version, its branch, the action
+    (no reasons: the plan's table words those)."""
+
+    netlify_id: str
+    sha: str | None
+    branch: str | None
+    action: Action
+
+    @property
+    def short_sha(self) -> str | None:
+        return self.sha[:7] if self.sha else None
+
+
 def live_warning(live_ids: Sequence[str], warnings: list[str]) -> None:
     if not live_ids:
         warnings.append("no deploy is marked live; sync with Netlify before applying this plan")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.gate import Policy, Verdict, evaluate
 from vibedash.decisions.retention import (
+    BriefDecision,
     Decision,
     PlanView,
     RetentionPlan,
@@ -250,14 +251,14 @@ def prune_ids(plan: PlanView, limit: int | None = None) -> list[str]:
     return [d.netlify_id for d in plan.iter_decisions("prune")]
 
 
-def pin_choices(plan: PlanView, pinned: frozenset[str], limit: int) -> list[Decision]:
+def pin_choices(plan: PlanView, pinned: frozenset[str], limit: int) -> list[BriefDecision]:
     """Deploys still on Netlify and not pinned, pruned ones first (a pin saves those), at most ``limit``."""
-    def choose() -> tuple[Decision, ...]:
-        out: list[Decision] = []
+    def choose() -> tuple[BriefDecision, ...]:
+        out: list[BriefDecision] = []
         for action in ("prune", "keep"):
             start = 0
             while len(out) < limit:
-                page = plan.page(action, start, start + limit)
+                page = plan.brief_page(action, start, start + limit)
                 out += [d for d in page if d.action != "expired" and d.netlify_id not in pinned][:limit - len(out)]
                 if len(page) < limit:
                     break

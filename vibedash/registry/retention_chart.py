@@ -4,7 +4,7 @@ only the points drawn become objects with their reasons."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,29 +28,59 @@ class VersionPoint:
     reasons: tuple[str, ...] = ()
 
 
+@dataclass
+class _ChartBase:
+    """What the chart of two benchmarks takes from the versions alone (the same for every plan of them): the
+    versions shown, newest deploy first, their scores, commits and frontier, and the points already made of
+    versions no deploy rule keeps (their status and words depend on the versions alone)."""
+
+    order: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    shas: list[str]
+    frontier: np.ndarray
+    points: dict[int, VersionPoint] = field(default_factory=dict)
+
+
 def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | None) -> list[VersionPoint]:
     """:func:`~vibedash.registry.action_queries.version_points` of a registry plan, chosen as arrays (a hundred
     thousand versions may have both scores): the same frontier as
     :func:`~vibedash.registry.action_queries.pareto_frontier`, the same points as its ``_thin``, and words only
-    for the points drawn."""
+    for the points drawn, each worded once while the versions stay the same."""
     order, xs, ys, kept = plan.version_columns(x, y)  # newest first: position = recency
-    shas = [plan.table.shas[i] for i in order.tolist()]
-    frontier = pareto_mask(xs, ys)
+
+    def base_of() -> _ChartBase:
+        return _ChartBase(order, xs, ys, [plan.table.shas[i] for i in order.tolist()], pareto_mask(xs, ys))
+
+    base = plan.per_versions(("chart", x, y), base_of)
+    shas, frontier = base.shas, base.frontier
     chosen = np.arange(len(order))
     if limit is not None and len(order) > limit:
         on, off = np.flatnonzero(frontier), np.flatnonzero(~frontier)
         rest = off[np.lexsort((off, ~kept[off]))]  # kept first, then the most recent (lowest position)
         chosen = np.concatenate([on, rest[: max(0, limit - len(on))]])
     # sorted by x, y, then commit (ties of x and y are rare: a sort of the few points drawn)
-    chosen = sorted(chosen.tolist(), key=lambda k: (xs[k], ys[k], shas[k]))
+    ks = chosen.tolist()
+    cx, cy = xs[chosen].tolist(), ys[chosen].tolist()
+    ks = [ks[j] for j in sorted(range(len(ks)), key=lambda j: (cx[j], cy[j], shas[ks[j]]))]
+    rule_kept = plan.rule_kept_versions
 
     def point(k: int) -> VersionPoint:
-        tags, reasons = plan.version_reasons(int(order[k]))
-        return VersionPoint(sha=shas[k], branch=plan.branch_of(int(order[k])), x=float(xs[k]), y=float(ys[k]),
+        i = int(order[k])
+        if i not in rule_kept:
+            made = base.points.get(k)
+            if made is None:
+                made = base.points[k] = make(k, i)
+            return made
+        return make(k, i)
+
+    def make(k: int, i: int) -> VersionPoint:
+        tags, reasons = plan.version_reasons(i)
+        return VersionPoint(sha=shas[k], branch=plan.branch_of(i), x=float(xs[k]), y=float(ys[k]),
                             status="kept" if kept[k] else "pruned", on_frontier=bool(frontier[k]), tags=tags,
                             reasons=reasons)
 
-    return [point(k) for k in chosen]
+    return [point(k) for k in ks]
 
 
 def pareto_mask(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

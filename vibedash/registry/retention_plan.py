@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import copy
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Engine
 
 from vibedash.decisions.retention import (
     DUPLICATE,
+    BriefDecision,
     FAILED,
     Decision,
     Keeps,
@@ -54,6 +55,7 @@ from vibedash.registry.retention_plan_versions import PlanVersions
 from vibedash.registry.retention_snapshot import read_snapshot
 
 PAGE = 500
+T = TypeVar("T")
 
 
 class RegistryPlan(PlanView):
@@ -256,33 +258,49 @@ class RegistryPlan(PlanView):
         return self._decide_all(rows)
 
     def _prune_from(self, start: int, limit: int | None) -> Iterator[Decision]:
-        """Pruned deploys from rank ``start``: every deploy Netlify still has, newest first, less the kept ones
-        (a set the size of the kept deploys), read in chunks and decided a chunk at a time."""
-        skipped, given = 0, 0
+        """Pruned deploys from rank ``start`` (at most ``limit``), decided a chunk at a time."""
         with unit_of_work(self.engine) as session:
-            # the first chunk sized to the page (the kept deploys among the newest are few): a page of a
-            # hundred reads hundreds of keys, not thousands
-            first = None if limit is None else start + limit + min(len(self._kept), 4 * limit)
-            for chunk in facts.open_deploy_keys(session, first=first):
-                wanted = []
-                for netlify_id, _ in chunk:
-                    if netlify_id in self._kept:
-                        continue
-                    if skipped < start:
-                        skipped += 1
-                        continue
-                    wanted.append(netlify_id)
-                    if limit is not None and given + len(wanted) >= limit:
-                        break
-                if wanted:
-                    rows = facts.deploys_by_id(session, self._last_live, netlify_ids=wanted)
-                    order = {netlify_id: k for k, netlify_id in enumerate(wanted)}
-                    rows.sort(key=lambda row: order[row.facts.netlify_id])
-                    for decision in self._decide_all(rows):
-                        yield decision
-                        given += 1
-                if limit is not None and given >= limit:
-                    return
+            for wanted in self._prune_ids(session, start, limit):
+                rows = facts.deploys_by_id(session, self._last_live, netlify_ids=wanted)
+                order = {netlify_id: k for k, netlify_id in enumerate(wanted)}
+                rows.sort(key=lambda row: order[row.facts.netlify_id])
+                yield from self._decide_all(rows)
+
+    def _prune_ids(self, session, start: int, limit: int | None) -> Iterator[list[str]]:
+        """The Netlify ids of the pruned deploys from rank ``start`` (at most ``limit``), a chunk at a time: every
+        deploy Netlify still has, newest first, less the kept ones (a set the size of the kept deploys)."""
+        skipped, given = 0, 0
+        # the first chunk sized to the page (the kept deploys among the newest are few): a page of a hundred
+        # reads hundreds of keys, not thousands
+        first = None if limit is None else start + limit + min(len(self._kept), 4 * limit)
+        for chunk in facts.open_deploy_keys(session, first=first):
+            wanted = []
+            for netlify_id, _ in chunk:
+                if netlify_id in self._kept:
+                    continue
+                if skipped < start:
+                    skipped += 1
+                    continue
+                wanted.append(netlify_id)
+                if limit is not None and given + len(wanted) >= limit:
+                    break
+            if wanted:
+                yield wanted
+                given += len(wanted)
+            if limit is not None and given >= limit:
+                return
+
+    def brief_page(self, action: str, start: int, stop: int) -> list[BriefDecision]:
+        """:meth:`page` of "keep" or "prune" without the reasons: a narrow read of what a list of choices shows
+        (the pin selector lists hundreds)."""
+        start, stop = max(0, start), max(0, stop)
+        if stop <= start or action not in ("keep", "prune"):
+            return super().brief_page(action, start, stop)
+        with unit_of_work(self.engine) as session:
+            chunks = [self._kept.ids(start, stop)] if action == "keep" else list(self._prune_ids(session, start,
+                                                                                                stop - start))
+            return [BriefDecision(netlify_id, sha, branch, action)
+                    for ids in chunks for netlify_id, sha, branch in facts.deploy_labels(session, ids)]
 
     def iter_decisions(self, action: str = "all") -> Iterator[Decision]:
         if action == "prune":
@@ -321,6 +339,15 @@ class RegistryPlan(PlanView):
         kept = self._versions.merited.copy()
         kept[list(self._rule_kept_versions)] = True
         return order, xs, ys, kept[order]
+
+    @property
+    def rule_kept_versions(self) -> frozenset[int]:
+        """The versions a deploy of which a deploy rule keeps (their standing may differ plan to plan)."""
+        return frozenset(self._rule_kept_versions)
+
+    def per_versions(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()``, once for every plan of the same versions (they share their per-version arrays)."""
+        return self._versions.derived(key, compute)
 
     def branch_of(self, i: int) -> str | None:
         return self._versions.branches[i]

@@ -10,9 +10,10 @@ already written. Only the few deploys a deploy rule can keep are then decided ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 import numpy as np
 
 from vibedash.decisions.facts import DeployFacts
@@ -32,6 +33,9 @@ from vibedash.decisions.retention_terms import FAILED_STATES
 from vibedash.registry import retention_facts as facts
 from vibedash.registry.retention_layout import VersionKeys, same_table
 from vibedash.registry.retention_snapshot import VersionSnapshot
+
+T = TypeVar("T")
+DERIVED_KEPT = 16  # what pages derive from one set of versions (charts of pairs of benchmarks, ...)
 
 
 @dataclass(eq=False)
@@ -58,8 +62,7 @@ class PlanVersions:
     chosen_warnings: tuple[str, ...]
     verdicts: Verdicts
     merited: np.ndarray  # a version rule keeps its representative
-    _chart: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict,
-                                                                                  repr=False)
+    _derived: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, snapshot: VersionSnapshot, loose: Sequence[DeployFacts], policy: RetentionPolicy,
@@ -167,16 +170,24 @@ class PlanVersions:
         keyed = [(-int(created[k]), ids[k]) for k in order.tolist()]
         return keyed, frozenset(ids)
 
+    def derived(self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for these versions (a few kept: a person looks at a few charts)."""
+        if key not in self._derived:
+            while len(self._derived) >= DERIVED_KEPT:
+                self._derived.pop(next(iter(self._derived)))
+            self._derived[key] = compute()
+        return self._derived[key]
+
     def chart_columns(self, x: str, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the versions still on Netlify with a commit and scores on ``x`` and ``y``, newest deploy first; their
         ``x`` and ``y`` scores), once per pair of benchmarks."""
-        found = self._chart.get((x, y))
-        if found is None:
-            table = self.table
-            cx, cy = table.benchmarks.index(x), table.benchmarks.index(y)
-            has_sha = np.array([sha is not None for sha in table.shas], dtype=bool)
-            open_ = (self.deploys - self.expired) > 0
-            shown = np.flatnonzero(open_ & has_sha & ~np.isnan(table.scores[:, cx]) & ~np.isnan(table.scores[:, cy]))
-            order = shown[np.argsort(-self.newest[shown], kind="stable")]
-            found = self._chart[(x, y)] = (order, table.scores[order, cx], table.scores[order, cy])
-        return found
+        return self.derived(("columns", x, y), lambda: self._chart_columns(x, y))
+
+    def _chart_columns(self, x: str, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        table = self.table
+        cx, cy = table.benchmarks.index(x), table.benchmarks.index(y)
+        has_sha = np.array([sha is not None for sha in table.shas], dtype=bool)
+        open_ = (self.deploys - self.expired) > 0
+        shown = np.flatnonzero(open_ & has_sha & ~np.isnan(table.scores[:, cx]) & ~np.isnan(table.scores[:, cy]))
+        order = shown[np.argsort(-self.newest[shown], kind="stable")]
+        return order, table.scores[order, cx], table.scores[order, cy]
