@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
@@ -33,12 +32,11 @@ from vibedash.registry.action_queries import (
     plan_token,
     version_points,
 )
-from vibedash.ui import auth, deeplink, dialogs, frame, state, tables
+from vibedash.ui import auth, deeplink, dialogs, frame, retention_chart, state, tables
 from vibedash.ui import format as fmt
 
 PENDING_APPLY = "pending_apply"
 SHOW_CHOICES = ("all", "keep", "prune", "expired")
-KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # kept in the theme's primary colour
 LEAD_BENCHMARK = "aime25"
 TABLE_ROWS = 100  # deploys per page of the plan's table (a page a person reads; the History page shows 50)
 PIN_CHOICES = 500  # deploys offered to pin (pruned first); the CLI's `pin` takes any
@@ -105,32 +103,12 @@ def decisions_table(decisions: Sequence[Decision], benchmarks: list[str]) -> tab
     return tables.Table(pd.DataFrame.from_records(rows, columns=columns), config)
 
 
-def frontier_chart(plan: PlanView, x: str, y: str) -> alt.LayerChart | None:
+def frontier_chart(plan: PlanView, x: str, y: str) -> dict[str, Any] | None:
     """Kept and pruned versions across two benchmarks, the Pareto frontier of the two as a dashed staircase."""
     points = version_points(plan, x, y)
     if not points:
         return None
-    data = pd.DataFrame([{
-        "version": p.sha[:7], "branch": p.branch, "x": p.x, "y": p.y, "status": p.status,
-        "frontier": "on the frontier" if p.on_frontier else "dominated",
-        "why": fmt.benchmark_words("; ".join(p.reasons[:3])),
-    } for p in points])
-    x_axis = alt.X("x:Q", title=display_name(x), scale=alt.Scale(zero=False, nice=True))
-    y_axis = alt.Y("y:Q", title=display_name(y), scale=alt.Scale(zero=False, nice=True))
-    dots = alt.Chart(data).mark_circle(size=70, opacity=0.85).encode(
-        x=x_axis, y=y_axis,
-        color=alt.Color("status:N", title="version", scale=alt.Scale(domain=["kept", "pruned"],
-                                                                     range=[KEPT_COLOR, PRUNED_COLOR])),
-        tooltip=[alt.Tooltip("version:N"), alt.Tooltip("branch:N"), alt.Tooltip("status:N"),
-                 alt.Tooltip("frontier:N"), alt.Tooltip("x:Q", title=display_name(x), format=".1f"),
-                 alt.Tooltip("y:Q", title=display_name(y), format=".1f"), alt.Tooltip("why:N")])
-    on_frontier = alt.Chart(data[data["frontier"] == "on the frontier"])
-    # The edge of what the frontier's versions beat on both benchmarks: down, then across to the next one.
-    staircase = on_frontier.mark_line(interpolate="step-before", strokeDash=[5, 4], color=FRONTIER_COLOR).encode(
-        x=x_axis, y=y_axis, order="x:Q")
-    rings = on_frontier.mark_point(shape="diamond", size=260, strokeWidth=1.5, color=FRONTIER_COLOR).encode(
-        x=x_axis, y=y_axis)
-    return alt.layer(staircase, dots, rings).properties(height=380)
+    return retention_chart.frontier_spec(retention_chart.frontier_data(points), display_name(x), display_name(y))
 
 
 def pin_label(d: BriefDecision) -> str:
@@ -233,7 +211,7 @@ def chart_section(ctx: Context, plan: PlanView, benchmarks: list[str]) -> None:
     if chart is None:
         frame.empty_state(f"No version still on Netlify has scores on both {display_name(x)} and {display_name(y)}.")
         return
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(spec=chart, width="stretch")
     spans = (", ".join(display_name(b) for b in ctx.policy.benchmarks) if ctx.policy.benchmarks
              else "every benchmark with scores")
     st.caption("One dot per version still on Netlify (kept when any of its deploys is kept). Diamonds and the dashed "

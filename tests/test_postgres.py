@@ -226,3 +226,31 @@ def test_the_server_warm_up_reads_a_postgres_registry(pg_url: str, scratch) -> N
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) > 0
     assert "warm-up stopped early" not in done.stderr
+
+
+def test_patched_retention_plans_on_postgres(pg_url: str) -> None:
+    """Migration 0012 on PostgreSQL: pins, locks, publishes and contexts mark their version, a removed version is
+    counted, and every plan patched from the one before (its versions and its deploy rules' candidates) is the
+    plan made from scratch."""
+    from test_retention_incremental import NOW, POLICIES, WRITES, assert_same, write
+
+    from vibedash.registry.retention_plan import RegistryPlan
+
+    engine = open_registry(pg_url)
+    with unit_of_work(engine) as session:
+        build_demo(session)
+    previous = RegistryPlan(engine, POLICIES[0], NOW)
+    rules_patched = 0
+    for k, what in enumerate(w for w in WRITES if w != "later"):
+        with unit_of_work(engine) as session:
+            write(session, what, 3 * k + 1, k)
+        patched = RegistryPlan(engine, POLICIES[0], NOW, previous=previous)
+        assert_same(patched, RegistryPlan(engine, POLICIES[0], NOW))
+        rules_patched += patched.rules_patched
+        if what in ("pin", "lock", "publish", "context"):
+            assert patched.patched and patched.rules_patched, what
+        previous = patched
+    assert rules_patched >= 10
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT summary_removals FROM registry_state")).scalar() >= 1
+    engine.dispose()

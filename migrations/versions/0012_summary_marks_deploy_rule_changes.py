@@ -7,9 +7,9 @@ building, young, newest on a branch) also read a deploy's ``pinned``, ``locked``
 now, and a plan made after a pin re-reads the deploy-rule facts of one version instead of every deploy a rule
 could keep. A deploy without a version marks nothing: the plan reads those (few) whole every time.
 
-A removed version leaves no row to mark. ``registry_state.summary_removed_generation`` is the generation of
-the last removal (a trigger on ``version``; a refill of the summary sets it too), so a plan knows when it must
-read every version again, without counting the summary's rows after every write.
+A removed version leaves no row to mark. ``registry_state.summary_removals`` counts removals (a trigger on
+``version``; a refill of the summary counts as one), so a plan that saw another count reads every version again,
+without counting the summary's rows after every write.
 
 Revision ID: 0012
 Revises: 0011
@@ -33,7 +33,7 @@ def touch(version_id: str) -> str:
     return f"UPDATE version_deploy_summary SET changed_generation = {GENERATION} WHERE version_id = {version_id};"
 
 
-REMOVED = f"UPDATE registry_state SET summary_removed_generation = {GENERATION} WHERE id = 1;"
+REMOVED = "UPDATE registry_state SET summary_removals = summary_removals + 1 WHERE id = 1;"
 
 SQLITE_TRIGGERS = {
     "trg_summary_deploy_marked": f"AFTER UPDATE OF {COLUMNS} ON deploy WHEN NEW.version_id IS NOT NULL "
@@ -60,9 +60,8 @@ POSTGRESQL_TRIGGERS = {
 
 def upgrade() -> None:
     # a plain ADD COLUMN: rebuilding registry_state (batch mode) would trip SQLite over the triggers that read it
-    op.add_column("registry_state", sa.Column("summary_removed_generation", sa.BigInteger(), server_default="0",
+    op.add_column("registry_state", sa.Column("summary_removals", sa.BigInteger(), server_default="0",
                                               nullable=False))
-    op.execute("UPDATE registry_state SET summary_removed_generation = generation")
     if op.get_bind().dialect.name == "sqlite":
         for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
@@ -82,4 +81,4 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         for name in POSTGRESQL_FUNCTIONS:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
-    op.drop_column("registry_state", "summary_removed_generation")
+    op.drop_column("registry_state", "summary_removals")

@@ -240,7 +240,7 @@ def plan_token(plan: PlanView) -> tuple:
     """What identifies the plan a person confirmed: its counts and the first deploys it prunes. A confirmation
     dialog compares it with a fresh plan's, and asks again when they differ."""
     summary = plan.summary()
-    first = tuple(d.netlify_id for d in decisions_page(plan, "prune", 1, 50))
+    first = _per_plan(plan, ("token",), lambda: tuple(d.netlify_id for d in plan.brief_page("prune", 0, 50)))
     return (summary["keep"], summary["prune"], summary["expired"], first)
 
 

@@ -13,19 +13,21 @@ what was live, or time running backwards.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, or_, true
+from sqlalchemy import Select, and_, bindparam, or_, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 
 from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.models import Deploy
 from vibedash.registry.records import distinct_values
-from vibedash.registry.retention_facts import DeployRow, deploys_by_id, deploys_where
+from vibedash.registry.retention_facts import DeployRow, deploys_by_id, deploys_where, facts_query, rows_of
 
 _SETTLED = sorted(RESTORABLE_STATES | FAILED_STATES)
 _CHUNK = 500  # versions per read of their candidates
@@ -81,7 +83,7 @@ def _by_pk(rows: Iterable[DeployRow]) -> tuple[DeployRow, ...]:
     return tuple(sorted(rows, key=lambda row: row.pk))
 
 
-def _conditions(grace_start: datetime | None, building: Iterable[str] | None) -> list[ColumnElement]:
+def _conditions(grace_start: datetime | BindParameter | None, building: Iterable[str] | None) -> list[ColumnElement]:
     """One condition per rule, each answered by an index. ``building``: the states to read as building (None:
     every state but the settled ones)."""
     open_ = Deploy.expired_at.is_(None)
@@ -95,6 +97,15 @@ def _conditions(grace_start: datetime | None, building: Iterable[str] | None) ->
     if grace_start is not None:
         conditions.append(and_(open_, Deploy.created_at > grace_start))
     return conditions
+
+
+@functools.cache
+def _changed_versions_query(grace: bool) -> Select:
+    """The candidates of some versions (parameters: ``versions``, a list, and ``grace_start``): built once, the
+    statement's compiled form is then cached too (a plan after a write reads it every time)."""
+    grace_start = bindparam("grace_start", type_=Deploy.created_at.type) if grace else None
+    return facts_query(Deploy.version_id.in_(bindparam("versions", expanding=True)),
+                       or_(*_conditions(grace_start, None)))
 
 
 def _whole(session: Session, last_live: dict[str, datetime], grace_start: datetime | None,
@@ -120,9 +131,10 @@ def _patched(session: Session, previous: RuleCandidates, last_live: dict[str, da
                                                                                          grace_start, heads):
             found[row.pk] = row
     ids = sorted(changed)
-    anyone = or_(*_conditions(grace_start, None))
+    query = _changed_versions_query(grace_start is not None)
     for start in range(0, len(ids), _CHUNK):  # the changed versions' candidates, through deploy.version_id
-        for row in deploys_where(session, last_live, Deploy.version_id.in_(ids[start:start + _CHUNK]), anyone):
+        for row in rows_of(session, query, last_live, {"versions": ids[start:start + _CHUNK],
+                                                        "grace_start": grace_start}):
             found[row.pk] = row
     for row in loose:
         if is_candidate(row, last_live, grace_start, heads):

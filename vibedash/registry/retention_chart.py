@@ -57,7 +57,8 @@ def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | Non
     chosen = np.arange(len(order))
     if limit is not None and len(order) > limit:
         on, off = np.flatnonzero(frontier), np.flatnonzero(~frontier)
-        rest = off[np.lexsort((off, ~kept[off]))]  # kept first, then the most recent (lowest position)
+        # kept first, then the most recent (the lowest position: ``off`` ascends, so each part is in order)
+        rest = np.concatenate([off[kept[off]], off[~kept[off]]])
         chosen = np.concatenate([on, rest[: max(0, limit - len(on))]])
     # sorted by x, y, then commit (ties of x and y are rare: a sort of the few points drawn)
     ks = chosen.tolist()

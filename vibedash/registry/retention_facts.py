@@ -269,10 +269,12 @@ class DeployRow:
     facts: DeployFacts
 
 
-def _rows(session: Session, query, last_live: dict[str, datetime]) -> list[DeployRow]:
+def rows_of(session: Session, query, last_live: dict[str, datetime],
+            params: dict[str, Any] | None = None) -> list[DeployRow]:
+    """The deploys a :func:`facts_query` (with its ``params``) selects."""
     out = []
     for (pk, netlify_id, created_at, version_id, deploy_branch, context, state, is_live, locked, pinned, expired,
-         published_at, sha, version_branch) in session.execute(query):
+         published_at, sha, version_branch) in session.execute(query, params or {}):
         seen_live = published_at
         if netlify_id in last_live:
             seen_live = max(filter(None, (seen_live, last_live[netlify_id])))
@@ -283,12 +285,13 @@ def _rows(session: Session, query, last_live: dict[str, datetime]) -> list[Deplo
     return out
 
 
-def _facts_query(*conditions: ColumnElement):
+def facts_query(*conditions: ColumnElement):
+    """The columns a deploy's decision reads, of the deploys that meet ``conditions``."""
     return select(*_FACT_COLUMNS).outerjoin(Version, Version.id == Deploy.version_id).where(*conditions)
 
 
 def deploys_where(session: Session, last_live: dict[str, datetime], *conditions: ColumnElement) -> list[DeployRow]:
-    return _rows(session, _facts_query(*conditions), last_live)
+    return rows_of(session, facts_query(*conditions), last_live)
 
 
 def deploys_by_id(session: Session, last_live: dict[str, datetime], *, pks: Iterable[int] = (),
@@ -296,7 +299,7 @@ def deploys_by_id(session: Session, last_live: dict[str, datetime], *, pks: Iter
     out: list[DeployRow] = []
     for column, values in ((Deploy.id, list(pks)), (Deploy.netlify_id, list(netlify_ids))):
         for start in range(0, len(values), 500):
-            out += _rows(session, _facts_query(column.in_(values[start:start + 500])), last_live)
+            out += rows_of(session, facts_query(column.in_(values[start:start + 500])), last_live)
     return out
 
 
@@ -336,9 +339,9 @@ def deploys_without_version(session: Session, last_live: dict[str, datetime]) ->
 def deploy_page(session: Session, last_live: dict[str, datetime], condition: ColumnElement | None, offset: int,
                 limit: int) -> list[DeployRow]:
     """Deploys newest first (then by Netlify id), from ``offset``: one indexed, limited read."""
-    query = _facts_query(*(() if condition is None else (condition,)))
+    query = facts_query(*(() if condition is None else (condition,)))
     query = query.order_by(Deploy.created_at.desc(), Deploy.netlify_id).offset(offset).limit(limit)
-    return _rows(session, query, last_live)
+    return rows_of(session, query, last_live)
 
 
 def open_deploy_keys(session: Session, chunk: int = 5000, first: int | None = None) -> Iterator[list[tuple[str, Any]]]:
@@ -349,18 +352,28 @@ def open_deploy_keys(session: Session, chunk: int = 5000, first: int | None = No
                                  "ORDER BY created_at DESC, netlify_id", chunk=chunk, first=first)
 
 
+_LABELS = "SELECT d.netlify_id, v.sha, d.branch, v.branch FROM deploy d LEFT JOIN version v ON v.id = d.version_id"
+
+
 def deploy_labels(session: Session, netlify_ids: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
     """(Netlify id, its version's commit, its branch) of each deploy, in the order given: a narrow read of what a
     list of deploys to choose from shows."""
     found: dict[str, tuple[str, str | None, str | None]] = {}
     for start in range(0, len(netlify_ids), 500):
         part = list(netlify_ids[start:start + 500])
-        sql = ("SELECT d.netlify_id, v.sha, d.branch, v.branch FROM deploy d LEFT JOIN version v ON v.id = d.version_id "
-               f"WHERE d.netlify_id IN ({', '.join('?' * len(part))})")
-        for rows in raw_rows(session, sql, part):
+        for rows in raw_rows(session, f"{_LABELS} WHERE d.netlify_id IN ({', '.join('?' * len(part))})", part):
             for netlify_id, sha, deploy_branch, version_branch in rows:
                 found[netlify_id] = (netlify_id, sha, deploy_branch or version_branch)
     return [found[netlify_id] for netlify_id in netlify_ids if netlify_id in found]
+
+
+def open_deploy_labels(session: Session, chunk: int = 5000,
+                       first: int | None = None) -> Iterator[list[tuple[str, str | None, str | None]]]:
+    """:func:`deploy_labels` of every deploy Netlify still has, newest first (as :func:`open_deploy_keys`)."""
+    sql = f"{_LABELS} WHERE d.expired_at IS NULL ORDER BY d.created_at DESC, d.netlify_id"
+    for rows in raw_rows(session, sql, chunk=chunk, first=first):
+        yield [(netlify_id, sha, deploy_branch or version_branch)
+               for netlify_id, sha, deploy_branch, version_branch in rows]
 
 
 EXPIRED_CONDITION = and_(Deploy.expired_at.is_not(None), Deploy.is_live.is_(False))

@@ -267,21 +267,28 @@ class RegistryPlan(PlanView):
                 yield from self._decide_all(rows)
 
     def _prune_ids(self, session, start: int, limit: int | None) -> Iterator[list[str]]:
-        """The Netlify ids of the pruned deploys from rank ``start`` (at most ``limit``), a chunk at a time: every
-        deploy Netlify still has, newest first, less the kept ones (a set the size of the kept deploys)."""
+        """The Netlify ids of the pruned deploys from rank ``start`` (at most ``limit``), a chunk at a time."""
+        for chunk in self._pruned(facts.open_deploy_keys, session, start, limit):
+            yield [netlify_id for netlify_id, _ in chunk]
+
+    def _pruned(self, reader: Callable[..., Iterator[list[tuple]]], session, start: int,
+                limit: int | None) -> Iterator[list[tuple]]:
+        """The rows of the pruned deploys from rank ``start`` (at most ``limit``), a chunk at a time: every
+        deploy Netlify still has, newest first (``reader``'s rows, the Netlify id first), less the kept ones (a
+        set the size of the kept deploys)."""
         skipped, given = 0, 0
         # the first chunk sized to the page (the kept deploys among the newest are few): a page of a hundred
         # reads hundreds of keys, not thousands
         first = None if limit is None else start + limit + min(len(self._kept), 4 * limit)
-        for chunk in facts.open_deploy_keys(session, first=first):
+        for chunk in reader(session, first=first):
             wanted = []
-            for netlify_id, _ in chunk:
-                if netlify_id in self._kept:
+            for row in chunk:
+                if row[0] in self._kept:
                     continue
                 if skipped < start:
                     skipped += 1
                     continue
-                wanted.append(netlify_id)
+                wanted.append(row)
                 if limit is not None and given + len(wanted) >= limit:
                     break
             if wanted:
@@ -297,10 +304,12 @@ class RegistryPlan(PlanView):
         if stop <= start or action not in ("keep", "prune"):
             return super().brief_page(action, start, stop)
         with unit_of_work(self.engine) as session:
-            chunks = [self._kept.ids(start, stop)] if action == "keep" else list(self._prune_ids(session, start,
-                                                                                                stop - start))
-            return [BriefDecision(netlify_id, sha, branch, action)
-                    for ids in chunks for netlify_id, sha, branch in facts.deploy_labels(session, ids)]
+            if action == "keep":
+                rows = facts.deploy_labels(session, self._kept.ids(start, stop))
+            else:
+                rows = [row for chunk in self._pruned(facts.open_deploy_labels, session, start, stop - start)
+                        for row in chunk]
+        return [BriefDecision(netlify_id, sha, branch, action) for netlify_id, sha, branch in rows]
 
     def iter_decisions(self, action: str = "all") -> Iterator[Decision]:
         if action == "prune":

@@ -9,7 +9,7 @@ write costs what that write changed, not a read of every version.
 
 Rows at generation G itself are read again: a write that bypassed the engine (and bumped the generation only
 afterwards) stamps its rows with the generation it saw. A version whose row was deleted leaves no stamp: the
-registry notes the generation of the last removal (migration 0012), and a removal since reads everything again.
+registry counts removals (migration 0012), and a snapshot that saw another count reads everything again.
 When no changed row differs from what the earlier snapshot holds (a pin marks its version and changes none of
 its figures), the snapshot keeps the earlier one's very arrays, and the plan what it derived from them.
 """
@@ -38,6 +38,7 @@ class VersionSnapshot:
 
     instance: str
     generation: int
+    removals: int  # registry_state.summary_removals when read
     figures: facts.VersionFigures
     benchmarks: tuple[str, ...]  # every benchmark stored (columns of ``scores``, some perhaps empty)
     scores: np.ndarray  # rows as ``figures.version_ids``
@@ -56,21 +57,23 @@ def read_snapshot(session: Session, previous: VersionSnapshot | None = None) -> 
         patched = _patched(session, previous, instance, generation)
         if patched is not None:
             return patched
+    removals = _removals(session)
     figures = facts.version_figures(session)
     benchmarks, scores = facts.headline_matrix(session, figures.version_ids)
-    return VersionSnapshot(instance, generation, figures, benchmarks, scores), None
+    return VersionSnapshot(instance, generation, removals, figures, benchmarks, scores), None
 
 
-def _removed_since(session: Session, generation: int) -> bool:
-    """Whether a version was removed (or the summary refilled) at ``generation`` or later: its row went without
-    a mark, so only a whole read is right."""
-    part = next(facts.raw_rows(session, "SELECT summary_removed_generation FROM registry_state WHERE id = 1"), [])
-    return not part or int(part[0][0]) >= generation
+def _removals(session: Session) -> int:
+    """How many times a version was removed (or the summary refilled): a removed version's row goes without a
+    mark, so a snapshot that saw another count is read whole."""
+    part = next(facts.raw_rows(session, "SELECT summary_removals FROM registry_state WHERE id = 1"), [])
+    return int(part[0][0]) if part else -1
 
 
 def _patched(session: Session, previous: VersionSnapshot, instance: str,
              generation: int) -> tuple[VersionSnapshot, np.ndarray] | None:
-    if _removed_since(session, previous.generation):
+    removals = _removals(session)
+    if removals != previous.removals or removals < 0:
         return None
     changed = facts.version_figures(session, changed_since=previous.generation)
     if len(changed.version_ids) > PATCH_LIMIT:
@@ -91,7 +94,7 @@ def _patched(session: Session, previous: VersionSnapshot, instance: str,
         scores[np.ix_(kept_at, old_columns)] = previous.scores[kept]
         scores[added_at] = rows
         benchmarks = names
-    return VersionSnapshot(instance, generation, figures, benchmarks, scores), changed.version_ids
+    return VersionSnapshot(instance, generation, removals, figures, benchmarks, scores), changed.version_ids
 
 
 def _same_scores(previous: VersionSnapshot, version_ids: np.ndarray, rows: np.ndarray) -> bool:

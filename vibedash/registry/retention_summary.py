@@ -90,7 +90,7 @@ def refill(engine: Engine) -> bool:
             conn.exec_driver_sql(f"DELETE FROM {table}")
         for statement in fill_statements(engine.dialect.name):
             conn.exec_driver_sql(statement)
-        if "summary_removed_generation" in {c["name"] for c in inspect(conn).get_columns("registry_state")}:
+        if "summary_removals" in {c["name"] for c in inspect(conn).get_columns("registry_state")}:
             # versions may have gone with the triggers off: a plan patched from before reads everything again
-            conn.exec_driver_sql(f"UPDATE registry_state SET summary_removed_generation = {_GENERATION} WHERE id = 1")
+            conn.exec_driver_sql("UPDATE registry_state SET summary_removals = summary_removals + 1 WHERE id = 1")
     return True

@@ -28,9 +28,9 @@ class RegistryState(Base):
     # bumped by every write but those to the audit log: keys the facts that never read it (the best candidate)
     state_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     instance: Mapped[str] = mapped_column(String(32))
-    # the generation of the last version removed (a trigger, migration 0012) or summary refilled: a retention
-    # plan patched from an older generation reads every version again (a removed version marks no row)
-    summary_removed_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # versions removed (a trigger, migration 0012) and summary refills, counted: a retention plan that saw
+    # another count reads every version again (a removed version marks no row)
+    summary_removals: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class SampleSummary(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -81,6 +82,7 @@ def live_for(since: datetime | None, now: datetime | None = None) -> str:
 _BENCHMARK_KEY = re.compile(r"(?<![\w/.-])(aime\d{2}|hmmt\d{2}|lcb_v\d+|gpqa_diamond|math500|livecodebench)(?![\w/-])")
 
 
+@functools.lru_cache(maxsize=8192)  # a chart words thousands of reasons, the same ones rerun after rerun
 def benchmark_words(text: str) -> str:
     """A sentence with benchmark keys written as the product writes them: 'lcb_v6' -> 'LCB v6'."""
     return _BENCHMARK_KEY.sub(lambda m: display_name(m.group(1)), text)
