@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from vibedash.decisions.facts import DeployFacts
 from vibedash.decisions.retention_policy import RetentionPolicy
@@ -57,8 +58,7 @@ class Decision:
         return self.sha[:7] if self.sha else None
 
 
-@dataclass(frozen=True)
-class BriefDecision:
+class BriefDecision(NamedTuple):  # a tuple: a list of choices makes hundreds each rerun
     """What a list of deploys to choose from shows of a decision: the deploy, its version, its branch, the action
     (no reasons: the plan's table words those)."""
 

@@ -40,6 +40,20 @@ class _ChartBase:
     shas: list[str]
     frontier: np.ndarray
     points: dict[int, VersionPoint] = field(default_factory=dict)
+    # the last positions chosen, and in their order by x, y, commit (a write seldom changes which are drawn);
+    # one attribute, so a page reading it while another writes it sees one pair or the other
+    last_sorted: tuple[np.ndarray, list[int]] | None = None
+
+    def sorted_positions(self, chosen: np.ndarray) -> list[int]:
+        """``chosen`` (positions) sorted by x, y, then commit."""
+        last = self.last_sorted
+        if last is not None and np.array_equal(chosen, last[0]):
+            return last[1]
+        ks = chosen.tolist()
+        cx, cy, shas = self.xs[chosen].tolist(), self.ys[chosen].tolist(), self.shas
+        ranked = [ks[j] for j in sorted(range(len(ks)), key=lambda j: (cx[j], cy[j], shas[ks[j]]))]
+        self.last_sorted = (chosen, ranked)
+        return ranked
 
 
 def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | None) -> list[VersionPoint]:
@@ -60,20 +74,18 @@ def registry_version_points(plan: RegistryPlan, x: str, y: str, limit: int | Non
         # kept first, then the most recent (the lowest position: ``off`` ascends, so each part is in order)
         rest = np.concatenate([off[kept[off]], off[~kept[off]]])
         chosen = np.concatenate([on, rest[: max(0, limit - len(on))]])
-    # sorted by x, y, then commit (ties of x and y are rare: a sort of the few points drawn)
-    ks = chosen.tolist()
-    cx, cy = xs[chosen].tolist(), ys[chosen].tolist()
-    ks = [ks[j] for j in sorted(range(len(ks)), key=lambda j: (cx[j], cy[j], shas[ks[j]]))]
+    ks = base.sorted_positions(chosen)
     rule_kept = plan.rule_kept_versions
+    made = base.points
 
     def point(k: int) -> VersionPoint:
         i = int(order[k])
-        if i not in rule_kept:
-            made = base.points.get(k)
-            if made is None:
-                made = base.points[k] = make(k, i)
-            return made
-        return make(k, i)
+        if i in rule_kept:
+            return make(k, i)
+        found = made.get(k)
+        if found is None:
+            found = made[k] = make(k, i)
+        return found
 
     def make(k: int, i: int) -> VersionPoint:
         tags, reasons = plan.version_reasons(i)

@@ -278,8 +278,8 @@ class RegistryPlan(PlanView):
         set the size of the kept deploys)."""
         skipped, given = 0, 0
         # the first chunk sized to the page (the kept deploys among the newest are few): a page of a hundred
-        # reads hundreds of keys, not thousands
-        first = None if limit is None else start + limit + min(len(self._kept), 4 * limit)
+        # reads a few hundred keys, not thousands; the chunks after it grow fourfold each
+        first = None if limit is None else start + limit + min(len(self._kept), max(limit // 4, 16))
         for chunk in reader(session, first=first):
             wanted = []
             for row in chunk:
