@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from retention_summary_check import assert_retention_summary_matches
 from sqlalchemy import delete, select
 
-from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy
+from vibedash.actions.retention_apply import gate_results
+from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy, plan_retention
+from vibedash.registry import records as registry
 from vibedash.registry.action_queries import (
     PLANS,
     VersionPoint,
@@ -49,6 +51,10 @@ def engine(tmp_path_factory):
 
 
 def assert_same(patched: RegistryPlan, fresh: RegistryPlan) -> None:
+    with unit_of_work(fresh.engine) as session:  # and both are the in-memory planner's plan, every deploy decided
+        reference = plan_retention(registry.deploy_facts(session, gate_passed=gate_results(fresh.engine)),
+                                   fresh.policy, fresh.now)
+    assert fresh.summary() == reference.summary()
     assert patched.summary() == fresh.summary()
     assert patched.warnings == fresh.warnings and patched.valid_until == fresh.valid_until
     assert patched.benchmarks() == fresh.benchmarks()

@@ -156,40 +156,50 @@ class RegistryPlan(PlanView):
         versions, verdicts = self._versions, self.verdicts
         keep_tags: Counter = Counter()
         prune_tags: Counter = Counter()
-        rest = versions.restorable_open.copy()  # restorable deploys Netlify has that nothing keeps
+        base = versions.merit_counts
+        special_restorable: Counter = Counter()  # version -> its restorable deploys a deploy rule keeps
         special_failed = 0
-        rep_special: list[int] = []  # versions whose representative a deploy rule keeps
+        rep_special: set[int] = set()  # versions whose representative a deploy rule keeps
         extra: list[tuple[int, str]] = []  # (-created_at in microseconds, Netlify id) of each deploy a rule keeps
         created = facts.as_datetime64([d.created_at for _, d in self._special]).astype("datetime64[us]")
         for (i, d), at in zip(self._special, created.astype(np.int64).tolist()):
             tags = [tag for tag, _ in self._keeps[d.netlify_id]]
             if i is not None and d.netlify_id == versions.rep_ids[i]:
-                rep_special.append(i)
+                rep_special.add(i)
                 if versions.merited[i]:
                     tags += [tag for tag, _ in verdicts.merit(i)]
             keep_tags.update(list(dict.fromkeys(tags)))
             if i is not None and not d.expired:
-                rest[i] -= restorable(d)
+                special_restorable[i] += restorable(d)
                 special_failed += d.state in FAILED_STATES
             extra.append((-at, d.netlify_id))
-        # representatives kept for their merit alone
-        merit_only = versions.merited.copy()
-        merit_only[rep_special] = False
-        keep_tags[FRONTIER] += int((verdicts.on_frontier & merit_only).sum())
-        keep_tags[NEW_BEST] += int((versions.new_best_any & merit_only).sum())
-        keep_tags[GATE] += int((verdicts.gate_merit & merit_only).sum())
-        rest -= merit_only
-        has_kept = versions.merited.copy()
-        has_kept[list(self._restorable_kept)] = True
-        duplicates = int(rest[has_kept].sum())
+        # representatives kept for their merit alone: every merited one (the versions' counts) but those a
+        # deploy rule keeps too
+        keep_tags[FRONTIER] += base.frontier
+        keep_tags[NEW_BEST] += base.new_best
+        keep_tags[GATE] += base.gate
+        for i in rep_special:
+            if versions.merited[i]:
+                keep_tags[FRONTIER] -= int(verdicts.on_frontier[i])
+                keep_tags[NEW_BEST] -= int(versions.new_best_any[i])
+                keep_tags[GATE] -= int(verdicts.gate_merit[i])
+        # the restorable deploys nothing keeps: duplicates of the one that keeps their version, else pruned for
+        # their version's faults; the versions' counts, corrected where a deploy rule keeps something
+        duplicates = base.duplicates
+        unkept = base.unkept.copy()
+        names, codes = versions.fault_codes
+        for i in set(special_restorable) | rep_special | set(self._restorable_kept):
+            merit_only = bool(versions.merited[i]) and i not in rep_special
+            rest = int(versions.restorable_open[i]) - special_restorable[i] - merit_only
+            has_kept = bool(versions.merited[i]) or i in self._restorable_kept
+            duplicates += (rest if has_kept else 0) - int(base.rest[i] if versions.merited[i] else 0)
+            unkept[codes[i]] += (0 if has_kept else rest) - int(0 if versions.merited[i] else base.rest[i])
         total, expired, failed_open = versions.totals
         if failed_open - special_failed:
             prune_tags[FAILED] = failed_open - special_failed
         if duplicates:
             prune_tags[DUPLICATE] = duplicates
-        names, codes = versions.fault_codes
-        unkept = np.where(has_kept, 0, rest)
-        for tag, count in zip(names, np.bincount(codes, weights=unkept, minlength=len(names)).tolist()):
+        for tag, count in zip(names, unkept.tolist()):
             if count:
                 prune_tags[tag] += int(count)
         self._kept = KeptOrder(*versions.merit_kept, extra)

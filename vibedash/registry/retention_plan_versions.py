@@ -38,6 +38,18 @@ T = TypeVar("T")
 DERIVED_KEPT = 16  # what pages derive from one set of versions (charts of pairs of benchmarks, ...)
 
 
+@dataclass(frozen=True)
+class MeritCounts:
+    """Counts over every version when only the version rules keep deploys."""
+
+    frontier: int  # representatives kept for being on the frontier
+    new_best: int  # ... for a new best
+    gate: int  # ... for passing the gate
+    rest: np.ndarray  # per version: its restorable deploys Netlify has, less its kept representative
+    duplicates: int  # restorable deploys of merited versions but their representative
+    unkept: np.ndarray  # per prune tag (PlanVersions.fault_codes): restorable deploys of versions no rule keeps
+
+
 @dataclass(eq=False)
 class PlanVersions:
     """Versions with a commit (by version id), then the deploys without one (each a version of its own)."""
@@ -158,6 +170,17 @@ class PlanVersions:
     def new_best_any(self) -> np.ndarray:
         v = self.verdicts
         return v.new_best.any(axis=1) if v.new_best.size else np.zeros(len(self), dtype=bool)
+
+    @cached_property
+    def merit_counts(self) -> MeritCounts:
+        """The counts of a plan in which no deploy rule keeps anything (each plan corrects them where one does)."""
+        v, merited = self.verdicts, self.merited
+        rest = self.restorable_open - merited  # a merited version's representative is kept
+        names, codes = self.fault_codes
+        return MeritCounts(
+            frontier=int((v.on_frontier & merited).sum()), new_best=int((self.new_best_any & merited).sum()),
+            gate=int((v.gate_merit & merited).sum()), rest=rest, duplicates=int(rest[merited].sum()),
+            unkept=np.bincount(codes, weights=np.where(merited, 0, rest), minlength=len(names)).astype(np.int64))
 
     @cached_property
     def merit_kept(self) -> tuple[list[tuple[int, str]], frozenset[str]]:

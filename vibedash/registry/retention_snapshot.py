@@ -106,7 +106,13 @@ def _merge(old: facts.VersionFigures, changed: facts.VersionFigures) -> tuple[fa
                                                                               np.ndarray]:
     """(the figures with ``changed`` rows replacing, adding or removing versions; the mask of ``old`` rows kept;
     the mask of ``changed`` rows added)."""
-    kept = ~np.isin(old.version_ids, changed.version_ids)
+    # old rows of the changed versions: a search per changed version (both sorted), not a pass over every one
+    n = len(old.version_ids)
+    where = np.searchsorted(old.version_ids, changed.version_ids)
+    found = where < n
+    found[found] = old.version_ids[where[found]] == changed.version_ids[found]
+    kept = np.ones(n, dtype=bool)
+    kept[where[found]] = False
     added = changed.deploys > 0
     if added.all() and len(old.version_ids) - kept.sum() == len(changed.version_ids):
         at = np.flatnonzero(~kept)
