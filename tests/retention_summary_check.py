@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
+from vibedash.decisions.retention.terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.db import unit_of_work
 from vibedash.registry.models import (
     Deploy,

@@ -234,7 +234,7 @@ def test_patched_retention_plans_on_postgres(pg_url: str) -> None:
     plan made from scratch."""
     from test_retention_incremental import NOW, POLICIES, WRITES, assert_same, write
 
-    from vibedash.registry.retention_plan import RegistryPlan
+    from vibedash.registry.retention.plan import RegistryPlan
 
     engine = open_registry(pg_url)
     with unit_of_work(engine) as session:

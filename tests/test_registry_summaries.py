@@ -34,7 +34,7 @@ from vibedash.decisions.retention import (
     plan_retention,
     skyline,
 )
-from vibedash.decisions.retention_versions import score_matrix
+from vibedash.decisions.retention.versions import score_matrix
 from vibedash.netlify.sync import sync_site
 from vibedash.registry import action_queries, generation, queries
 from vibedash.registry import records as registry

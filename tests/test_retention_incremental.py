@@ -17,7 +17,11 @@ from retention_summary_check import assert_retention_summary_matches
 from sqlalchemy import delete, select
 
 from vibedash.actions.retention_apply import gate_results
-from vibedash.decisions.retention import DEFAULT_RETENTION_POLICY, RetentionPolicy, plan_retention
+from vibedash.decisions.retention import (
+    DEFAULT_RETENTION_POLICY,
+    RetentionPolicy,
+    plan_retention,
+)
 from vibedash.registry import records as registry
 from vibedash.registry.action_queries import (
     PLANS,
@@ -31,8 +35,8 @@ from vibedash.registry.audit import record_event_in
 from vibedash.registry.db import open_registry, unit_of_work
 from vibedash.registry.demo import build_demo
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, Site, Version
-from vibedash.registry.retention_chart import pareto_mask
-from vibedash.registry.retention_plan import RegistryPlan
+from vibedash.registry.retention.chart import pareto_mask
+from vibedash.registry.retention.plan import RegistryPlan
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 POLICIES = [DEFAULT_RETENTION_POLICY,

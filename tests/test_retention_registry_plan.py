@@ -22,7 +22,7 @@ from vibedash.registry import records as registry
 from vibedash.registry.db import open_registry, unit_of_work
 from vibedash.registry.demo import build_demo
 from vibedash.registry.models import BenchmarkResult, Deploy, Event, Version
-from vibedash.registry.retention_plan import RegistryPlan
+from vibedash.registry.retention.plan import RegistryPlan
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 POLICIES = [

@@ -32,7 +32,7 @@ down_revision: Union[str, Sequence[str], None] = '0010'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# vibedash.decisions.retention_terms at this revision (a migration must not change when the code does)
+# vibedash.decisions.retention.terms at this revision (a migration must not change when the code does)
 RESTORABLE = "('current', 'old', 'ready')"
 FAILED = "('canceled', 'cancelled', 'error', 'failed', 'rejected')"
 GENERATION = "COALESCE((SELECT generation FROM registry_state WHERE id = 1), 0)"

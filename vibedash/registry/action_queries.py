@@ -42,7 +42,7 @@ from vibedash.registry.db import unit_of_work
 from vibedash.registry.generation import GenerationCache, cached
 from vibedash.registry.models import Deploy, Version
 from vibedash.registry.queries import policy_fingerprint
-from vibedash.registry.retention_chart import VersionPoint, registry_version_points
+from vibedash.registry.retention.chart import VersionPoint, registry_version_points
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def registry_plan(engine: Engine, policy: RetentionPolicy, now: datetime) -> Pla
     """The retention plan of the whole registry at ``now`` (:class:`RegistryPlan`: counts and verdicts in
     memory, decisions read a page at a time), made once per registry generation and policy, and reused until a
     deploy leaves its grace period."""
-    from vibedash.registry.retention_plan import RegistryPlan
+    from vibedash.registry.retention.plan import RegistryPlan
 
     def still_valid(plan: RegistryPlan) -> bool:
         return plan.now <= now and (plan.valid_until is None or now < plan.valid_until)
@@ -293,7 +293,7 @@ def version_points(plan: PlanView, x: str, y: str, *, limit: int | None = CHART_
 
 
 def _version_points(plan: PlanView, x: str, y: str, limit: int | None) -> list[VersionPoint]:
-    from vibedash.registry.retention_plan import RegistryPlan
+    from vibedash.registry.retention.plan import RegistryPlan
 
     if isinstance(plan, RegistryPlan):
         return registry_version_points(plan, x, y, limit)

@@ -216,7 +216,7 @@ def cached(session: Session, name: str, key: Hashable, compute: Callable[[], T],
 def rebuild_after_bulk_load(engine: Engine) -> None:
     """After rows went in behind the engine's back (with the summary triggers dropped for the load): the
     retention summary refilled, a new generation, and fresh planner statistics."""
-    from vibedash.registry.retention_summary import refill
+    from vibedash.registry.retention.summary import refill
     from vibedash.registry.statistics import refresh_statistics
 
     refill(engine)

@@ -83,7 +83,7 @@ class VersionDeploySummary(Base):
     and ``event``, whichever path makes it (the app, a sync, a raw bulk load through the DBAPI), so the plan
     reads a hundred thousand rows instead of grouping a million deploys and ranking a million audit lines.
     ``changed_generation`` is the registry generation of the row's last change (what a plan made earlier can
-    patch itself from). The bulk loader refills it (vibedash.registry.retention_summary.refill)."""
+    patch itself from). The bulk loader refills it (vibedash.registry.retention.summary.refill)."""
 
     __tablename__ = "version_deploy_summary"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from vibedash.registry.retention_chart import VersionPoint
+from vibedash.registry.retention.chart import VersionPoint
 from vibedash.ui import format as fmt
 
 KEPT_COLOR, PRUNED_COLOR, FRONTIER_COLOR = "#0b7a75", "#c0392b", "#444444"  # kept in the theme's primary colour

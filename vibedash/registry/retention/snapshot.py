@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
-from vibedash.registry import retention_facts as facts
 from vibedash.registry.generation import current
+from vibedash.registry.retention import facts
 
 ARRAYS = ("version_ids", "first_deploy", "newest_deploy", "deploys", "expired", "failed_open", "restorable_open",
           "gate", "representative_at")  # the figures' numpy columns

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from vibedash.decisions.retention import VersionTable, restorable
-from vibedash.registry import retention_facts as facts
+from vibedash.registry.retention import facts
 
 
 def same_table(a: VersionTable, b: VersionTable, *, gate: bool = True) -> bool:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vibedash.decisions.retention_policy import RetentionPolicy
-from vibedash.decisions.retention_terms import (
+from vibedash.decisions.retention.policy import RetentionPolicy
+from vibedash.decisions.retention.terms import (
     DOMINATED,
     FRONTIER,
     GATE,

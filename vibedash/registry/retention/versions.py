@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
+
 import numpy as np
 
 from vibedash.decisions.facts import DeployFacts
@@ -22,17 +23,17 @@ from vibedash.decisions.retention import (
     GATE_PASSED,
     GATE_UNKNOWN,
     RetentionPolicy,
-    VersionTable,
     Verdicts,
+    VersionTable,
     chosen_benchmarks,
     judge_gate_again,
     judge_versions,
     restorable,
 )
-from vibedash.decisions.retention_terms import FAILED_STATES
-from vibedash.registry import retention_facts as facts
-from vibedash.registry.retention_layout import VersionKeys, same_table
-from vibedash.registry.retention_snapshot import VersionSnapshot
+from vibedash.decisions.retention.terms import FAILED_STATES
+from vibedash.registry.retention import facts
+from vibedash.registry.retention.layout import VersionKeys, same_table
+from vibedash.registry.retention.snapshot import VersionSnapshot
 
 T = TypeVar("T")
 DERIVED_KEPT = 16  # what pages derive from one set of versions (charts of pairs of benchmarks, ...)

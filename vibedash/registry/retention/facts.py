@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from vibedash.decisions.facts import DeployFacts
-from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
+from vibedash.decisions.retention.terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.deploys import last_live_times  # noqa: F401  (the plan reads it from here)
 from vibedash.registry.models import Deploy, Version
 

@@ -2,7 +2,7 @@
 
 :func:`vibedash.decisions.retention.plan_retention` decides every deploy it is given. A registry of a million
 deploys is planned here with the same rules and the same :func:`~vibedash.decisions.retention.decide`, from
-narrow reads (:mod:`vibedash.registry.retention_facts`):
+narrow reads (:mod:`vibedash.registry.retention.facts`):
 
 * the version rules judge one row per version (vectorised: a hundred thousand versions in a fraction of a second);
 * the deploy rules run over the few deploys they can keep (live, pinned, building, once live, young, newest
@@ -29,8 +29,8 @@ from sqlalchemy import Engine
 
 from vibedash.decisions.retention import (
     DUPLICATE,
-    BriefDecision,
     FAILED,
+    BriefDecision,
     Decision,
     Keeps,
     KeptDeploy,
@@ -46,13 +46,17 @@ from vibedash.decisions.retention import (
     restorable,
     summarise,
 )
-from vibedash.decisions.retention_terms import FAILED_STATES, FRONTIER, GATE, NEW_BEST
-from vibedash.registry import retention_facts as facts
+from vibedash.decisions.retention.terms import FAILED_STATES, FRONTIER, GATE, NEW_BEST
 from vibedash.registry.db import unit_of_work
-from vibedash.registry.retention_candidates import read_candidates
-from vibedash.registry.retention_layout import KeptOrder, newest_per_branch, sort_newest_first_pairs
-from vibedash.registry.retention_plan_versions import PlanVersions
-from vibedash.registry.retention_snapshot import read_snapshot
+from vibedash.registry.retention import facts
+from vibedash.registry.retention.candidates import read_candidates
+from vibedash.registry.retention.layout import (
+    KeptOrder,
+    newest_per_branch,
+    sort_newest_first_pairs,
+)
+from vibedash.registry.retention.snapshot import read_snapshot
+from vibedash.registry.retention.versions import PlanVersions
 
 PAGE = 500
 T = TypeVar("T")

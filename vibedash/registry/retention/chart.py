@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from vibedash.registry.retention_plan import RegistryPlan
+    from vibedash.registry.retention.plan import RegistryPlan
 
 
 @dataclass(frozen=True)

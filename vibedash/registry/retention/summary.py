@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
+from vibedash.decisions.retention.terms import FAILED_STATES, RESTORABLE_STATES
 
 TABLES = ("version_deploy_summary", "version_branch_head")
 

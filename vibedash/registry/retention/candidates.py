@@ -24,10 +24,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 
-from vibedash.decisions.retention_terms import FAILED_STATES, RESTORABLE_STATES
+from vibedash.decisions.retention.terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.models import Deploy
 from vibedash.registry.records import distinct_values
-from vibedash.registry.retention_facts import DeployRow, deploys_by_id, deploys_where, facts_query, rows_of
+from vibedash.registry.retention.facts import (
+    DeployRow,
+    deploys_by_id,
+    deploys_where,
+    facts_query,
+    rows_of,
+)
 
 _SETTLED = sorted(RESTORABLE_STATES | FAILED_STATES)
 _CHUNK = 500  # versions per read of their candidates

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from vibedash.decisions.retention_terms import days, newest, switch
+from vibedash.decisions.retention.terms import days, newest, switch
 
 
 class RetentionPolicyError(ValueError):

@@ -2,9 +2,9 @@
 
 Deploy rules keep *that* deploy: live, pinned, still building, a rollback target, in its grace period, the newest
 of its version on a branch. :func:`decide` then says keep, prune or expired for one deploy from those keeps and
-its version's verdict (:mod:`vibedash.decisions.retention_versions`), with every reason. Both the plan held in
+its version's verdict (:mod:`vibedash.decisions.retention.versions`), with every reason. Both the plan held in
 memory (:func:`vibedash.decisions.retention.plan_retention`) and the registry's plan read a page at a time
-(:mod:`vibedash.registry.retention_plan`) decide each deploy here.
+(:mod:`vibedash.registry.retention.plan`) decide each deploy here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from vibedash.decisions.facts import DeployFacts
-from vibedash.decisions.retention_policy import RetentionPolicy
-from vibedash.decisions.retention_terms import (
+from vibedash.decisions.retention.policy import RetentionPolicy
+from vibedash.decisions.retention.terms import (
     BRANCH,
     BUILDING,
     DUPLICATE,
@@ -33,7 +33,7 @@ from vibedash.decisions.retention_terms import (
     days,
     ordinal,
 )
-from vibedash.decisions.retention_versions import Verdicts
+from vibedash.decisions.retention.versions import Verdicts
 
 Keeps = dict[str, list[tuple[str, str]]]  # netlify_id -> [(tag, reason)] of the deploy rules that keep it
 
