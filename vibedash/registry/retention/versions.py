@@ -10,6 +10,7 @@ already written. Only the few deploys a deploy rule can keep are then decided ag
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,6 +37,7 @@ from vibedash.registry.retention.layout import VersionKeys, same_table
 from vibedash.registry.retention.snapshot import VersionSnapshot
 
 T = TypeVar("T")
+_MISSING = object()
 DERIVED_KEPT = 16  # what pages derive from one set of versions (charts of pairs of benchmarks, ...)
 
 
@@ -76,6 +78,7 @@ class PlanVersions:
     verdicts: Verdicts
     merited: np.ndarray  # a version rule keeps its representative
     _derived: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    _derived_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def build(cls, snapshot: VersionSnapshot, loose: Sequence[DeployFacts], policy: RetentionPolicy,
@@ -195,12 +198,17 @@ class PlanVersions:
         return keyed, frozenset(ids)
 
     def derived(self, key: tuple, compute: Callable[[], T]) -> T:
-        """``compute()`` once per ``key`` for these versions (a few kept: a person looks at a few charts)."""
-        if key not in self._derived:
-            while len(self._derived) >= DERIVED_KEPT:
-                self._derived.pop(next(iter(self._derived)))
-            self._derived[key] = compute()
-        return self._derived[key]
+        """``compute()`` once per ``key`` for these versions (a few kept: a person looks at a few charts). Pages
+        of several sessions share these versions: the computation runs unlocked (it may ask for another derived
+        value), the table changes under a lock."""
+        found = self._derived.get(key, _MISSING)
+        if found is _MISSING:
+            value = compute()
+            with self._derived_lock:
+                found = self._derived.setdefault(key, value)
+                while len(self._derived) > DERIVED_KEPT:
+                    self._derived.pop(next(iter(self._derived)))
+        return found
 
     def chart_columns(self, x: str, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the versions still on Netlify with a commit and scores on ``x`` and ``y``, newest deploy first; their
