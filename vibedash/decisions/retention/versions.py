@@ -274,12 +274,17 @@ def _judge_frontier(verdicts: Verdicts, chosen_scores: np.ndarray, competing: np
     keys = np.array([table.keys[i] for i in frontier.tolist()], dtype=object)
     recent_first = np.lexsort((keys, table.appeared[frontier]))[::-1]
     frontier_rows = matrix[local][recent_first]
-    dominated_local = np.flatnonzero(~np.isin(np.arange(scored.size), local))
-    block = max(1, 2_000_000 // max(1, frontier.size * max(1, matrix.shape[1])))
-    for start in range(0, dominated_local.size, block):
-        chunk = dominated_local[start:start + block]
-        first = _dominance(frontier_rows, matrix[chunk]).argmax(axis=1)
-        verdicts.dominated_by[scored[chunk]] = frontier[recent_first[first]]
+    # each frontier version in turn, most recent first, claims the dominated versions it dominates that no more
+    # recent one claimed: one vectorised step over the unclaimed per frontier version, and most are claimed by
+    # the first few (at worst, frontier x versions comparisons, as a full matrix would make)
+    unclaimed = np.flatnonzero(~np.isin(np.arange(scored.size), local))
+    rows = matrix[unclaimed]
+    for f, row in enumerate(frontier_rows):
+        if not unclaimed.size:
+            break
+        claimed = (rows <= row).all(axis=1) & (rows < row).any(axis=1)
+        verdicts.dominated_by[scored[unclaimed[claimed]]] = frontier[recent_first[f]]
+        unclaimed, rows = unclaimed[~claimed], rows[~claimed]
 
 
 # --- new bests ----------------------------------------------------------------------------------------------
