@@ -220,3 +220,26 @@ def test_the_chart_points_chosen_as_arrays_are_the_points_chosen_one_by_one(demo
     for x, y in ((benchmarks[0], benchmarks[1]), (benchmarks[-1], benchmarks[0])):
         for limit in (None, 1, 3, 10):
             assert version_points(plan, x, y, limit=limit) == _points_one_by_one(plan, x, y, limit)
+
+
+def test_a_deploy_once_live_keeps_its_rollback_target_when_it_moves_into_a_version(tmp_path) -> None:
+    """A deploy without a version that the audit log saw live (a rollback target), then given a version: the
+    patched plan still finds it among the deploy rules' candidates."""
+    engine = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    with unit_of_work(engine) as session:
+        build_demo(session)
+        session.add(Deploy(netlify_id="manual-upload", version_id=None, created_at=NOW - timedelta(days=30),
+                           state="ready", context="production"))
+    with unit_of_work(engine) as session:
+        record_event_in(session, kind="rollback", actor="t", previous_live="manual-upload")
+    policy = RetentionPolicy(keep_last_live=1, grace_days=0)
+    before = RegistryPlan(engine, policy, NOW)
+    assert before.decision("manual-upload").action == "keep"
+    with unit_of_work(engine) as session:
+        version_id = session.scalar(select(Version.id).order_by(Version.id).limit(1))
+        session.scalar(select(Deploy).where(Deploy.netlify_id == "manual-upload")).version_id = version_id
+    after = RegistryPlan(engine, policy, NOW, previous=before)
+    assert after.patched and after.rules_patched
+    assert after.decision("manual-upload").action == "keep"
+    assert_same(after, RegistryPlan(engine, policy, NOW))
+    engine.dispose()

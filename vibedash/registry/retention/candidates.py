@@ -49,9 +49,6 @@ class RuleCandidates:
     head_pks: frozenset[int]
     patched: bool  # read from an earlier plan's candidates and the versions changed since
 
-    def is_candidate(self, row: DeployRow) -> bool:
-        return is_candidate(row, self.last_live, self.grace_start, self.head_pks)
-
 
 def is_candidate(row: DeployRow, last_live: dict[str, datetime], grace_start: datetime | None,
                  head_pks: frozenset[int]) -> bool:
@@ -62,8 +59,9 @@ def is_candidate(row: DeployRow, last_live: dict[str, datetime], grace_start: da
     if d.expired:
         return False
     # last_live_at is the deploy's published_at unless the audit log saw it live (then it is in last_live)
-    return (d.pinned or d.last_live_at is not None or bool(d.state) and d.state not in RESTORABLE_STATES
-            and d.state not in FAILED_STATES or grace_start is not None and d.created_at > grace_start)
+    building = bool(d.state) and d.state not in RESTORABLE_STATES and d.state not in FAILED_STATES
+    young = grace_start is not None and d.created_at > grace_start
+    return d.pinned or d.last_live_at is not None or building or young
 
 
 def read_candidates(session: Session, last_live: dict[str, datetime], grace_start: datetime | None,
@@ -75,8 +73,8 @@ def read_candidates(session: Session, last_live: dict[str, datetime], grace_star
     heads = frozenset(head_pks)
     # the earlier candidates hold every young deploy the grace period now covers (the young ones start no
     # earlier than before)
-    young_held = grace_start is None or previous is not None and previous.grace_start is not None \
-        and previous.grace_start <= grace_start
+    young_held = grace_start is None or (previous is not None and previous.grace_start is not None
+                                         and previous.grace_start <= grace_start)
     if previous is not None and changed_versions is not None and previous.last_live == last_live and young_held:
         rows = _patched(session, previous, last_live, grace_start, heads, loose, changed_versions)
         return RuleCandidates(_by_pk(rows), last_live, grace_start, heads, patched=True)
@@ -145,10 +143,10 @@ def _patched(session: Session, previous: RuleCandidates, last_live: dict[str, da
     for row in loose:
         if is_candidate(row, last_live, grace_start, heads):
             found[row.pk] = row
-    # deploys once live of a changed version (or not seen before): by Netlify id; new branch heads: by id
-    seen = {row.facts.netlify_id: row for row in previous.rows}
-    again = [netlify_id for netlify_id in last_live
-             if netlify_id not in seen or seen[netlify_id].version_id in changed]
+    # what the audit log saw live and branch heads, not found above (of a changed version, a deploy that had
+    # no version before, one not in the registry): by Netlify id and by id
+    found_ids = {row.facts.netlify_id for row in found.values()}
+    again = [netlify_id for netlify_id in last_live if netlify_id not in found_ids]
     missing = [pk for pk in heads if pk not in found]
     if again or missing:
         for row in deploys_by_id(session, last_live, netlify_ids=sorted(again), pks=sorted(missing)):
