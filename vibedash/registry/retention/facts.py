@@ -18,12 +18,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from vibedash.decisions.facts import DeployFacts
-from vibedash.decisions.retention.terms import FAILED_STATES, RESTORABLE_STATES
 from vibedash.registry.deploys import last_live_times  # noqa: F401  (the plan reads it from here)
 from vibedash.registry.models import Deploy, Version
 
@@ -303,34 +302,6 @@ def deploys_by_id(session: Session, last_live: dict[str, datetime], *, pks: Iter
     return out
 
 
-def candidates_for_deploy_rules(session: Session, last_live: dict[str, datetime], grace_start: datetime | None,
-                                head_pks: Sequence[int]) -> list[DeployRow]:
-    """Every deploy a deploy rule could keep: live, pinned, building or in an unknown state, once live (a
-    rollback target), younger than the grace period, the newest on a branch. Each read through an index."""
-    open_ = Deploy.expired_at.is_(None)
-    states = [s for s in _distinct_states(session) if s not in RESTORABLE_STATES and s not in FAILED_STATES]
-    # "= 1", not "IS 1": the partial index of live deploys (is_live = 1) then answers it
-    conditions = [Deploy.is_live == true(), and_(Deploy.pinned == true(), open_),
-                  and_(open_, Deploy.published_at.is_not(None))]
-    if states:
-        conditions.append(and_(open_, Deploy.state.in_(states)))
-    if grace_start is not None:
-        conditions.append(and_(open_, Deploy.created_at > grace_start))
-    found: dict[int, DeployRow] = {}
-    for condition in conditions:  # one indexed read each (an OR of them would scan)
-        for row in deploys_where(session, last_live, condition):
-            found[row.pk] = row
-    for row in deploys_by_id(session, last_live, netlify_ids=sorted(last_live), pks=head_pks):
-        found[row.pk] = row
-    return list(found.values())
-
-
-def _distinct_states(session: Session) -> list[str]:
-    from vibedash.registry.records import distinct_values
-
-    return [s for s in distinct_values(session, "deploy", "state") if s]
-
-
 def deploys_without_version(session: Session, last_live: dict[str, datetime]) -> list[DeployRow]:
     """Deploys with no commit (manual uploads): each is a version of its own."""
     return deploys_where(session, last_live, Deploy.version_id.is_(None))
@@ -377,4 +348,3 @@ def open_deploy_labels(session: Session, chunk: int = 5000,
 
 
 EXPIRED_CONDITION = and_(Deploy.expired_at.is_not(None), Deploy.is_live.is_(False))
-OPEN_CONDITION = or_(Deploy.expired_at.is_(None), Deploy.is_live.is_(True))

@@ -274,16 +274,12 @@ class RegistryPlan(PlanView):
     def _prune_from(self, start: int, limit: int | None) -> Iterator[Decision]:
         """Pruned deploys from rank ``start`` (at most ``limit``), decided a chunk at a time."""
         with unit_of_work(self.engine) as session:
-            for wanted in self._prune_ids(session, start, limit):
+            for chunk in self._pruned(facts.open_deploy_keys, session, start, limit):
+                wanted = [netlify_id for netlify_id, _ in chunk]
                 rows = facts.deploys_by_id(session, self._last_live, netlify_ids=wanted)
                 order = {netlify_id: k for k, netlify_id in enumerate(wanted)}
                 rows.sort(key=lambda row: order[row.facts.netlify_id])
                 yield from self._decide_all(rows)
-
-    def _prune_ids(self, session, start: int, limit: int | None) -> Iterator[list[str]]:
-        """The Netlify ids of the pruned deploys from rank ``start`` (at most ``limit``), a chunk at a time."""
-        for chunk in self._pruned(facts.open_deploy_keys, session, start, limit):
-            yield [netlify_id for netlify_id, _ in chunk]
 
     def _pruned(self, reader: Callable[..., Iterator[list[tuple]]], session, start: int,
                 limit: int | None) -> Iterator[list[tuple]]:
